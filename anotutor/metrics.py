@@ -1,0 +1,192 @@
+r"""Metrics of anomaly detection, at image and at pixel level.
+
+Conventions: a larger score means "more anomalous"; a label or mask value of
+1 means anomalous. A pixel (or image) is *predicted* anomalous at threshold
+:math:`\tau` when its score is **at least** :math:`\tau`.
+
+* :func:`auroc` -- area under the ROC curve, computed exactly from ranks (the
+  Mann-Whitney statistic; tied scores count one half), so it equals the
+  trapezoid area under the ROC curve with tied thresholds grouped.
+* :func:`image_auroc` / :func:`pixel_auroc` -- the same over image scores, or
+  over all pixels of all test images pooled.
+* :func:`aupro` -- the MVTec AD area under the per-region-overlap curve:
+  every connected ground-truth region counts equally, whatever its size; the
+  curve is integrated over false-positive rates from 0 to 0.3 and divided by
+  0.3, so a perfect detector scores 1.
+* :func:`precision_recall_f1` at a threshold, and :func:`best_f1` over all
+  thresholds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+from scipy.stats import rankdata
+
+from .checks import as_labels, as_masks, as_scores
+
+__all__ = ["auroc", "image_auroc", "pixel_auroc", "roc_curve", "aupro", "pro_curve",
+           "PRF", "precision_recall_f1", "best_f1"]
+
+
+def _scores_labels(scores, labels, name_s="scores", name_l="labels"):
+    s = as_scores(scores, name_s)
+    y = as_labels(labels, s.size, name_l)
+    return s, y
+
+
+def _need_both_classes(y: np.ndarray, what: str) -> tuple[int, int]:
+    n_pos = int(y.sum())
+    n_neg = int(y.size - n_pos)
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError(f"{what} needs both normal and anomalous examples, got "
+                         f"{n_pos} anomalous and {n_neg} normal")
+    return n_pos, n_neg
+
+
+def auroc(scores, labels) -> float:
+    """Area under the ROC curve of ``scores`` against binary ``labels``."""
+    s, y = _scores_labels(scores, labels)
+    n_pos, n_neg = _need_both_classes(y, "AUROC")
+    ranks = rankdata(s)  # average ranks: ties count one half
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def image_auroc(scores, labels) -> float:
+    """AUROC of one score per image against image labels (1 = defective)."""
+    return auroc(scores, labels)
+
+
+def pixel_auroc(maps, masks) -> float:
+    """AUROC over all pixels of all images pooled: ``maps`` [N, H, W] against binary ``masks``."""
+    m = as_masks(masks, "masks")
+    s = as_scores(maps, "maps")
+    if s.size != m.numel():
+        raise ValueError(f"maps have {s.size} values but masks {m.numel()}: shapes must match")
+    return auroc(s, m.numpy().ravel())
+
+
+def _tie_groups(s: np.ndarray, y_or_w: np.ndarray):
+    """Sort by score, descending; return distinct thresholds and cumulative sums at each."""
+    order = np.argsort(-s, kind="mergesort")
+    s_sorted = s[order]
+    cum = np.cumsum(y_or_w[order], axis=0)
+    last = np.r_[np.flatnonzero(np.diff(s_sorted)), s.size - 1]
+    return s_sorted[last], cum[last]
+
+
+def roc_curve(scores, labels):
+    """False-positive rate, true-positive rate and thresholds (descending), starting at (0, 0)."""
+    s, y = _scores_labels(scores, labels)
+    n_pos, n_neg = _need_both_classes(y, "the ROC curve")
+    thr, cum = _tie_groups(s, np.stack([y, ~y], axis=1).astype(np.int64))
+    tpr = np.r_[0.0, cum[:, 0] / n_pos]
+    fpr = np.r_[0.0, cum[:, 1] / n_neg]
+    return fpr, tpr, np.r_[np.inf, thr]
+
+
+def _regions(masks: np.ndarray) -> np.ndarray:
+    """Label connected anomalous regions (8-connectivity), with ids unique across images."""
+    labels = np.zeros(masks.shape, dtype=np.int64)
+    offset = 0
+    structure = np.ones((3, 3), dtype=bool)
+    for i in range(masks.shape[0]):
+        lab, n = ndimage.label(masks[i], structure=structure)
+        labels[i] = np.where(lab > 0, lab + offset, 0)
+        offset += n
+    return labels
+
+
+def pro_curve(maps, masks):
+    """The per-region-overlap curve: (fpr, pro) over all thresholds, starting at (0, 0).
+
+    PRO at a threshold is the mean, over connected ground-truth regions, of the
+    fraction of the region's pixels predicted anomalous; FPR is the fraction of
+    normal pixels predicted anomalous.
+    """
+    m = as_masks(masks, "masks").numpy().astype(bool)
+    s = as_scores(maps, "maps")
+    if s.size != m.size:
+        raise ValueError(f"maps have {s.size} values but masks {m.size}: shapes must match")
+    regions = _regions(m).ravel()
+    n_regions = int(regions.max())
+    n_neg = int((~m).sum())
+    if n_regions == 0 or n_neg == 0:
+        raise ValueError(f"AUPRO needs anomalous regions and normal pixels, got {n_regions} regions "
+                         f"and {n_neg} normal pixels")
+    sizes = np.bincount(regions, minlength=n_regions + 1).astype(np.float64)
+    w_pro = np.zeros(s.size)
+    anomalous = regions > 0
+    w_pro[anomalous] = 1.0 / (n_regions * sizes[regions[anomalous]])
+    w_fpr = (~anomalous).astype(np.float64) / n_neg
+    _, cum = _tie_groups(s, np.stack([w_fpr, w_pro], axis=1))
+    fpr = np.r_[0.0, np.minimum(cum[:, 0], 1.0)]
+    pro = np.r_[0.0, np.minimum(cum[:, 1], 1.0)]
+    return fpr, pro
+
+
+def _area_up_to(x: np.ndarray, y: np.ndarray, x_max: float) -> float:
+    """Trapezoid area under the piecewise-linear curve (x, y), x non-decreasing, from 0 to x_max."""
+    keep = x <= x_max
+    xs, ys = x[keep], y[keep]
+    if xs[-1] < x_max and keep.sum() < x.size:
+        j = int(np.argmax(~keep))  # first point past x_max
+        x0, x1, y0, y1 = x[j - 1], x[j], y[j - 1], y[j]
+        y_at = y0 + (y1 - y0) * (x_max - x0) / (x1 - x0)
+        xs, ys = np.r_[xs, x_max], np.r_[ys, y_at]
+    return float(np.sum((xs[1:] - xs[:-1]) * (ys[1:] + ys[:-1]) / 2.0))
+
+
+def aupro(maps, masks, fpr_limit: float = 0.3) -> float:
+    """Normalised area under the PRO curve up to ``fpr_limit`` (MVTec AD: 0.3); 1 is perfect."""
+    if not (0.0 < float(fpr_limit) <= 1.0):
+        raise ValueError(f"fpr_limit must lie in (0, 1], got {fpr_limit!r}")
+    fpr, pro = pro_curve(maps, masks)
+    return _area_up_to(fpr, pro, float(fpr_limit)) / float(fpr_limit)
+
+
+@dataclass(frozen=True)
+class PRF:
+    """Precision, recall and F1 at one threshold ``tau``."""
+
+    precision: float
+    recall: float
+    f1: float
+    tau: float
+
+
+def _prf(tp: float, fp: float, n_pos: int, tau: float) -> PRF:
+    precision = tp / (tp + fp) if tp + fp > 0 else 0.0
+    recall = tp / n_pos if n_pos > 0 else 0.0
+    f1 = 2 * tp / (tp + fp + n_pos) if tp + fp + n_pos > 0 else 0.0
+    return PRF(float(precision), float(recall), float(f1), float(tau))
+
+
+def precision_recall_f1(scores, labels, tau: float) -> PRF:
+    """Precision, recall and F1 when ``scores >= tau`` is predicted anomalous.
+
+    Works on image scores with labels, or on maps [N, H, W] with masks (pixel
+    level). With no predicted positives, precision is 0 (scikit-learn's
+    ``zero_division=0``).
+    """
+    s, y = _scores_labels(scores, labels)
+    tau_f = float(tau)
+    if not np.isfinite(tau_f):
+        raise ValueError(f"tau must be a finite number, got {tau!r}")
+    pred = s >= tau_f
+    tp = float((pred & y).sum())
+    fp = float((pred & ~y).sum())
+    return _prf(tp, fp, int(y.sum()), tau_f)
+
+
+def best_f1(scores, labels) -> PRF:
+    """The threshold with the highest F1, searched over every distinct score exactly."""
+    s, y = _scores_labels(scores, labels)
+    n_pos, _ = _need_both_classes(y, "best F1")
+    thr, cum = _tie_groups(s, np.stack([y, ~y], axis=1).astype(np.int64))
+    tp, fp = cum[:, 0].astype(np.float64), cum[:, 1].astype(np.float64)
+    f1 = 2 * tp / (tp + fp + n_pos)
+    k = int(np.argmax(f1))
+    return _prf(tp[k], fp[k], n_pos, thr[k])

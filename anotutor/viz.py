@@ -1,0 +1,82 @@
+"""Figures: image grids, mask overlays, heat maps, ROC and PRO curves.
+
+Drawing only: every function takes numbers computed elsewhere and returns a
+matplotlib figure (or draws on the axes it is given).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+__all__ = ["to_display", "image_grid", "overlay", "plot_curve"]
+
+
+def to_display(img) -> np.ndarray:
+    """One image ([C, H, W], [H, W] tensor or array) as an array imshow can draw."""
+    a = img.detach().cpu().numpy() if isinstance(img, torch.Tensor) else np.asarray(img)
+    if a.ndim == 3 and a.shape[0] in (1, 3):
+        a = a[0] if a.shape[0] == 1 else np.transpose(a, (1, 2, 0))
+    return a
+
+
+def image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8, size: float = 1.4,
+               cmap: str = "gray", vmin: float | None = 0.0, vmax: float | None = 1.0,
+               row_labels: Sequence[str] | None = None):
+    """A grid of images ([N, C, H, W], [N, H, W] or a list) with optional titles."""
+    items = list(images)
+    n = len(items)
+    if n == 0:
+        raise ValueError("image_grid needs at least one image")
+    ncols = min(ncols, n)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.25 if titles else 0)),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if i >= n:
+            ax.axis("off")
+            continue
+        ax.imshow(to_display(items[i]), cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=8)
+    if row_labels is not None:
+        for r, label in enumerate(row_labels[:nrows]):
+            axes[r, 0].set_ylabel(label, fontsize=9)
+    fig.tight_layout(pad=0.3)
+    return fig
+
+
+def overlay(ax, image, mask=None, heat=None, color: str = "red", alpha: float = 0.45, cmap: str = "inferno"):
+    """Draw ``image`` on ``ax``, with a heat map (semi-transparent) and/or a mask outline on top."""
+    ax.imshow(to_display(image), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    if heat is not None:
+        ax.imshow(to_display(heat), cmap=cmap, alpha=alpha, interpolation="nearest")
+    if mask is not None:
+        m = to_display(mask)
+        if m.any():
+            ax.contour(m, levels=[0.5], colors=color, linewidths=0.8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return ax
+
+
+def plot_curve(ax, x, y, label: str | None = None, xlabel: str = "false-positive rate",
+               ylabel: str = "true-positive rate", x_max: float | None = None, **kwargs):
+    """A ROC or PRO curve; ``x_max`` shades the region an area is integrated over."""
+    ax.plot(x, y, label=label, **kwargs)
+    if x_max is not None:
+        keep = np.asarray(x) <= x_max
+        ax.fill_between(np.asarray(x)[keep], np.asarray(y)[keep], alpha=0.15, step=None)
+        ax.axvline(x_max, color="0.5", lw=0.8, ls="--")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    if label:
+        ax.legend(fontsize=8)
+    return ax

@@ -1,0 +1,127 @@
+import numpy as np
+import pytest
+import torch
+from skimage.measure import label as sk_label
+from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
+
+from anotutor import metrics
+
+
+def random_case(rng, n=4, size=8, levels=5):
+    """Maps with many ties (few distinct values) and masks with several regions."""
+    maps = rng.integers(0, levels, size=(n, size, size)) / (levels - 1)
+    masks = np.zeros((n, size, size))
+    for i in range(n - 1):  # the last image stays normal
+        for _ in range(rng.integers(1, 3)):
+            y, x = rng.integers(0, size - 2, size=2)
+            h, w = rng.integers(1, 4, size=2)
+            masks[i, y:y + h, x:x + w] = 1
+    maps = np.clip(maps + 0.3 * masks * rng.random(masks.shape), 0, None)
+    return maps, masks
+
+
+def brute_aupro(maps, masks, limit=0.3):
+    """Reference: threshold at every distinct value, regions by scikit-image."""
+    regions = []
+    for i in range(masks.shape[0]):
+        lab = sk_label(masks[i].astype(int), connectivity=2)
+        regions += [(i, lab == r) for r in range(1, lab.max() + 1)]
+    normal = masks == 0
+    points = [(0.0, 0.0)]
+    for t in np.unique(maps)[::-1]:
+        pred = maps >= t
+        fpr = (pred & normal).sum() / normal.sum()
+        pro = np.mean([(pred[i] & r).sum() / r.sum() for i, r in regions])
+        points.append((fpr, pro))
+    x, y = map(np.array, zip(*points))
+    area, prev = 0.0, (0.0, 0.0)
+    for xi, yi in zip(x[1:], y[1:]):
+        if xi > limit:
+            y_at = prev[1] + (yi - prev[1]) * (limit - prev[0]) / (xi - prev[0])
+            area += (limit - prev[0]) * (prev[1] + y_at) / 2
+            return area / limit
+        area += (xi - prev[0]) * (prev[1] + yi) / 2
+        prev = (xi, yi)
+    return area / limit
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_auroc_matches_sklearn_with_ties(seed):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, 60)
+    y[:2] = [0, 1]
+    s = rng.integers(0, 6, 60).astype(float)  # heavy ties
+    assert metrics.auroc(s, y) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+    fpr, tpr, _ = metrics.roc_curve(s, y)
+    assert np.trapezoid(tpr, fpr) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+
+
+def test_pixel_and_image_auroc():
+    rng = np.random.default_rng(0)
+    maps, masks = random_case(rng)
+    assert metrics.pixel_auroc(torch.tensor(maps), torch.tensor(masks)) == pytest.approx(
+        roc_auc_score(masks.ravel(), maps.ravel()), abs=1e-12)
+    assert metrics.image_auroc([0.1, 0.9, 0.4], [0, 1, 0]) == 1.0
+    assert metrics.image_auroc([0.9, 0.1], [0, 1]) == 0.0
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_aupro_matches_brute_force(seed):
+    rng = np.random.default_rng(100 + seed)
+    maps, masks = random_case(rng, levels=int(rng.integers(2, 9)))
+    for limit in (0.3, 0.05, 1.0):
+        assert metrics.aupro(maps, masks, limit) == pytest.approx(brute_aupro(maps, masks, limit), abs=1e-9)
+
+
+def test_aupro_perfect_and_region_weighting():
+    masks = np.zeros((1, 10, 10))
+    masks[0, 0:2, 0:2] = 1  # small region
+    masks[0, 5:10, 5:10] = 1  # large region
+    assert metrics.aupro(masks * 1.0, masks) == pytest.approx(1.0)
+    # detecting only the large region gives PRO 0.5 at FPR 0, whatever the pixel counts; the next
+    # (last) threshold takes everything, a straight line to (1, 1): PRO(0.3) = 0.65, area/0.3 = 0.575
+    maps = np.zeros((1, 10, 10))
+    maps[0, 5:10, 5:10] = 1
+    assert metrics.aupro(maps, masks) == pytest.approx((0.5 + 0.65) / 2)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_precision_recall_f1_matches_sklearn(seed):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, 50)
+    s = rng.random(50)
+    tau = float(rng.random())
+    p, r, f, _ = precision_recall_fscore_support(y, s >= tau, average="binary", zero_division=0)
+    out = metrics.precision_recall_f1(s, y, tau)
+    assert (out.precision, out.recall, out.f1) == pytest.approx((p, r, f))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_best_f1_is_the_maximum_over_thresholds(seed):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, 40)
+    y[0] = 1
+    s = rng.integers(0, 8, 40).astype(float)
+    best = metrics.best_f1(s, y)
+    brute = max(metrics.precision_recall_f1(s, y, t).f1 for t in np.unique(s))
+    assert best.f1 == pytest.approx(brute)
+    assert metrics.precision_recall_f1(s, y, best.tau).f1 == pytest.approx(best.f1)
+
+
+def test_metric_errors():
+    with pytest.raises(ValueError, match="both normal and anomalous"):
+        metrics.auroc([0.1, 0.2], [1, 1])
+    with pytest.raises(ValueError, match="has 3 entries"):
+        metrics.auroc([0.1, 0.2], [1, 0, 1])
+    with pytest.raises(ValueError, match="NaN"):
+        metrics.auroc([0.1, float("nan")], [1, 0])
+    with pytest.raises(ValueError, match="binary"):
+        metrics.pixel_auroc(np.zeros((1, 2, 2)), np.full((1, 2, 2), 0.5))
+    with pytest.raises(ValueError, match="anomalous regions"):
+        metrics.aupro(np.zeros((1, 4, 4)), np.zeros((1, 4, 4)))
+    with pytest.raises(ValueError, match="fpr_limit"):
+        metrics.aupro(np.zeros((1, 4, 4)), np.ones((1, 4, 4)), fpr_limit=0)
+    with pytest.raises(ValueError, match="tau"):
+        metrics.precision_recall_f1([0.1, 0.2], [0, 1], float("nan"))
+    with pytest.raises(ValueError, match="shapes must match"):
+        metrics.pixel_auroc(np.zeros((1, 4, 4)), np.zeros((1, 2, 2)))

@@ -1,0 +1,71 @@
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from anotutor import runtime
+
+
+def test_device_is_cpu_without_accelerator():
+    d = runtime.device()
+    assert d.type in {"cpu", "cuda", "mps"}
+    if not torch.cuda.is_available():
+        assert d.type in {"cpu", "mps"}
+    assert runtime.device("cpu").type == "cpu"
+
+
+def test_device_refuses_missing_or_unknown():
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            runtime.device("cuda")
+    with pytest.raises(ValueError, match="device must be"):
+        runtime.device("tpu")
+
+
+def test_seed_everything_repeats_torch_and_numpy():
+    runtime.seed_everything(3)
+    a = torch.randn(5), np.random.rand(3)
+    runtime.seed_everything(3)
+    b = torch.randn(5), np.random.rand(3)
+    assert torch.equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    g1, g2 = runtime.seed_everything(4), runtime.seed_everything(4)
+    assert torch.equal(torch.rand(3, generator=g1), torch.rand(3, generator=g2))
+    with pytest.raises(ValueError, match="seed"):
+        runtime.seed_everything(1.5)
+
+
+def test_timer_measures_and_divides():
+    with runtime.Timer() as t:
+        sum(range(10000))
+    assert t.seconds > 0
+    assert t.ms_per(2) == pytest.approx(500 * t.seconds)
+    with pytest.raises(ValueError):
+        t.ms_per(0)
+
+
+def test_budget_presets_and_env(monkeypatch):
+    monkeypatch.setenv("ANOTUTOR_BUDGET", "full")
+    assert runtime.budget().name == "full"
+    monkeypatch.setenv("ANOTUTOR_BUDGET", "ci")
+    b = runtime.budget()
+    assert b.name == "ci" and b.image_size == 64
+    assert runtime.budget(steps=7).steps == 7
+    assert runtime.budget("full").image_size > b.image_size
+    with pytest.raises(ValueError, match="budget must be one of"):
+        runtime.budget("huge")
+    with pytest.raises(ValueError, match="unknown budget fields"):
+        runtime.budget(epochs=3)
+
+
+def test_budget_default_follows_device(monkeypatch):
+    monkeypatch.delenv("ANOTUTOR_BUDGET", raising=False)
+    assert runtime.budget().name == ("full" if torch.cuda.is_available() else "ci")
+
+
+def test_as_rng():
+    g = np.random.default_rng(1)
+    assert runtime.as_rng(g) is g
+    assert runtime.as_rng(5).random() == runtime.as_rng(5).random()
+    with pytest.raises(ValueError):
+        runtime.as_rng("five")
