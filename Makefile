@@ -1,0 +1,37 @@
+# The two commands of the README:
+#   make book   builds the HTML book into _build/html, executing every chapter
+#   make test   runs the unit tests and executes every chapter with nbval
+# Both create (once) and reuse the virtual environment in .venv.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+
+.PHONY: book test venv bench clean sync
+
+venv: $(STAMP)
+
+# uv resolves the torch/torchvision pair from PyPI (it reads no local wheel
+# folders), which imports together on a CPU-only machine.
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e ".[book,test]"
+	touch $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q tests book --nbval-lax --nbval-current-env -p no:cacheprovider
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/chapters.py
+
+# after editing a chapter's .md: refresh its paired .ipynb (kept without outputs)
+sync: $(STAMP)
+	$(BIN)/jupytext --sync book/*.md
+
+clean:
+	rm -rf _build

@@ -1,0 +1,57 @@
+"""The book's files: every chapter is listed, paired with its notebook, and starts with the set-up cell."""
+
+from pathlib import Path
+
+import jupytext
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted(p for p in (ROOT / "book").glob("*.md") if "kernelspec:" in p.read_text()[:800])
+
+
+def toc_files():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    stack = list(toc.get("chapters", [])) + [c for part in toc.get("parts", []) for c in part["chapters"]]
+    while stack:
+        entry = stack.pop()
+        files.append(entry["file"])
+        stack += entry.get("sections", [])
+    return files
+
+
+def test_there_are_chapters():
+    assert CHAPTERS, "no notebook chapters found in book/"
+
+
+def test_every_chapter_is_in_the_toc():
+    listed = {f.removesuffix(".md") for f in toc_files()}
+    for md in CHAPTERS:
+        assert f"book/{md.stem}" in listed, f"{md.name} is not in _toc.yml"
+    for f in listed:
+        assert (ROOT / f"{f}.md").is_file(), f"_toc.yml names {f}, which does not exist"
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_paired_and_in_sync(md):
+    nb_path = md.with_suffix(".ipynb")
+    assert nb_path.is_file(), f"{md.name} has no paired {nb_path.name}: run `make sync`"
+    text_nb = jupytext.read(md)
+    paired = jupytext.read(nb_path)
+    assert text_nb.metadata["jupytext"]["formats"] == "ipynb,md:myst"
+    a = [(c.cell_type, c.source.strip()) for c in text_nb.cells]
+    b = [(c.cell_type, c.source.strip()) for c in paired.cells]
+    assert a == b, f"{md.name} and {nb_path.name} differ: run `make sync`"
+    for cell in paired.cells:
+        if cell.cell_type == "code":
+            assert not cell.get("outputs"), f"{nb_path.name} is committed with outputs"
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_starts_with_setup_and_ends_with_exercises(md):
+    nb = jupytext.read(md)
+    first_code = next(c for c in nb.cells if c.cell_type == "code")
+    assert "import anotutor" in first_code.source and "pip install" in first_code.source
+    text = md.read_text()
+    assert "What you will learn" in text and "## Summary" in text and "## Exercises" in text
