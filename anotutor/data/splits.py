@@ -95,5 +95,8 @@ class AnomalyDataset:
         lines = [f"{self.name}: images {tuple(self.train.images.shape[1:])}"]
         for part in ("train", "anomalies", "val", "test"):
             split = getattr(self, part)
-            lines.append(f"  {part:<9} {len(split):>5}  {split.counts()}")
+            counts = [f"{k} {v}" for k, v in split.counts().items()]
+            rows = [", ".join(counts[i:i + 5]) for i in range(0, len(counts), 5)] or ["-"]
+            lines.append(f"  {part:<9} {len(split):>5}  {rows[0]}")
+            lines += [" " * 19 + r for r in rows[1:]]
         return "\n".join(lines)

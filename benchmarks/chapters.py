@@ -1,0 +1,86 @@
+"""Execute every chapter on its own and measure wall time and peak memory.
+
+Budgets (2-core CPU, no GPU, ANOTUTOR_BUDGET=ci): each chapter at most 180 s,
+the whole book at most 900 s, peak memory under 4 GB. Writes
+benchmarks/chapters.json and benchmarks/chapters.md; exits non-zero when a
+budget is exceeded.
+
+    python benchmarks/chapters.py [book/NN_chapter.ipynb ...]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTER_LIMIT_S, BOOK_LIMIT_S, MEMORY_LIMIT_MB = 180, 900, 4096
+
+# run in a fresh interpreter so that ru_maxrss of its children is this chapter's kernel alone
+RUNNER = r"""
+import resource, sys, time
+import nbclient, nbformat
+nb = nbformat.read(sys.argv[1], as_version=4)
+t = time.perf_counter()
+try:
+    nbclient.NotebookClient(nb, timeout=1200, kernel_name="python3",
+                            resources={"metadata": {"path": sys.argv[2]}}).execute()
+    rc = 0
+except Exception as err:
+    print(err, file=sys.stderr)
+    rc = 1
+print(rc, time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+"""
+
+
+def chapters_in_toc() -> list[Path]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]] + [c["file"] for c in toc.get("chapters", [])]
+    return [ROOT / f"{f}.ipynb" for f in files if (ROOT / f"{f}.ipynb").is_file()]
+
+
+def main(argv: list[str]) -> int:
+    paths = [Path(a).resolve() for a in argv] or chapters_in_toc()
+    env = dict(os.environ, ANOTUTOR_BUDGET=os.environ.get("ANOTUTOR_BUDGET", "ci"))
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for nb in paths:
+            out = subprocess.run([sys.executable, "-c", RUNNER, str(nb), str(nb.parent)],
+                                 capture_output=True, text=True, env=env, cwd=tmp)
+            rc, seconds, peak_mb = out.stdout.split()[-3:]
+            if rc != "0":
+                print(out.stderr[-3000:], file=sys.stderr)
+            row = {"chapter": nb.stem, "ok": rc == "0", "seconds": round(float(seconds), 1),
+                   "peak_mb": round(float(peak_mb))}
+            rows.append(row)
+            print(f"{row['chapter']:<28} {row['seconds']:>7.1f} s {row['peak_mb']:>6} MB "
+                  f"{'ok' if row['ok'] else 'FAILED'}", flush=True)
+    total = round(sum(r["seconds"] for r in rows), 1)
+    within = all(r["ok"] and r["seconds"] <= CHAPTER_LIMIT_S and r["peak_mb"] <= MEMORY_LIMIT_MB for r in rows)
+    within = within and total <= BOOK_LIMIT_S
+    meta = {"date": time.strftime("%Y-%m-%d"), "budget": env["ANOTUTOR_BUDGET"], "cpus": os.cpu_count(),
+            "machine": platform.machine(), "python": platform.python_version(), "total_seconds": total,
+            "within_budget": within}
+    (ROOT / "benchmarks" / "chapters.json").write_text(json.dumps({"meta": meta, "chapters": rows}, indent=2) + "\n")
+    lines = [f"# Chapter execution budget ({meta['date']}, budget `{meta['budget']}`, {meta['cpus']} CPUs, no GPU)",
+             "", f"Limits: {CHAPTER_LIMIT_S} s per chapter, {BOOK_LIMIT_S} s for the book, "
+             f"{MEMORY_LIMIT_MB} MB peak memory.", "",
+             "| chapter | wall time (s) | peak memory (MB) | status |", "| --- | ---: | ---: | --- |"]
+    lines += [f"| {r['chapter']} | {r['seconds']} | {r['peak_mb']} | {'ok' if r['ok'] else 'failed'} |" for r in rows]
+    lines += [f"| **all chapters** | **{total}** | **{max(r['peak_mb'] for r in rows)}** | "
+              f"{'within budget' if within else 'OVER BUDGET'} |", ""]
+    (ROOT / "benchmarks" / "chapters.md").write_text("\n".join(lines))
+    print(f"total {total} s: {'within budget' if within else 'OVER BUDGET'}")
+    return 0 if within else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
