@@ -269,3 +269,15 @@ def test_download_mvtec_refuses_bad_archives(tmp_path):
                                  {"bottle/../../evil.png": img})
     with pytest.raises(ValueError, match="leaves the target folder"):
         D.download_mvtec("bottle", tmp_path / "e", archive=evil, sha256=evil_digest)
+
+
+def test_augment_keeps_shape_range_and_is_seeded():
+    from anotutor.data.augment import augment
+
+    x = torch.rand(4, 3, 24, 24)
+    a = augment(x, generator=torch.Generator().manual_seed(0))
+    b = augment(x, generator=torch.Generator().manual_seed(0))
+    assert a.shape == x.shape and a.min() >= 0 and a.max() <= 1
+    assert torch.equal(a, b) and not torch.equal(a, x)
+    same = augment(x, max_degrees=0, flips=False, noise_std=0)
+    assert torch.equal(same, x)

@@ -59,7 +59,7 @@ def _scratch(img, rng):
     mask = np.zeros((h, w), bool)
     mask[rr, cc] = True
     mask = _thicken(mask, max(1, round(h / 64)))
-    return _contrast_towards(img, mask, rng.uniform(0.6, 0.85)), mask
+    return _contrast_towards(img, mask, rng.uniform(0.3, 0.55)), mask
 
 
 def _crack(img, rng):
@@ -86,7 +86,7 @@ def _crack(img, rng):
     walk(y, x, heading, n - n // 2)
     mask = _thicken(mask, max(1, round(h / 48)))
     out = img.copy()
-    out[:, mask] = img[:, mask] * rng.uniform(0.1, 0.3)
+    out[:, mask] = img[:, mask] * rng.uniform(0.4, 0.65)
     return out, mask
 
 
@@ -100,7 +100,7 @@ def _hole(img, rng):
     mask[rr, cc] = True
     yy, xx = np.mgrid[0:h, 0:w]
     shade = ((yy - cy) / max(ry, 1) + (xx - cx) / max(rx, 1)) * 0.08  # light from the top left
-    depth = rng.uniform(0.05, 0.15)
+    depth = rng.uniform(0.15, 0.3)
     out = img.copy()
     out[:, mask] = np.clip(depth + shade[mask], 0.0, 1.0)
     return out, mask
@@ -120,8 +120,8 @@ def _stain(img, rng):
     if c == 3:
         tone = np.array([0.55, 0.32, 0.12]) if local > 0.4 else np.array([0.85, 0.7, 0.35])
     else:
-        tone = np.array([0.15 if local > 0.5 else 0.9])
-    alpha = rng.uniform(0.55, 0.75)
+        tone = np.array([0.2 if local > 0.5 else 0.8])
+    alpha = rng.uniform(0.3, 0.5)
     out = img.copy()
     out[:, mask] = (1 - alpha) * img[:, mask] + alpha * tone[:, None]
     return out, mask

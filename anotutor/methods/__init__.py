@@ -1,0 +1,6 @@
+"""Methods: training and inference behind one Detector contract (see :mod:`.base`)."""
+
+from .autoencoder import AutoEncoderDetector
+from .base import Detection, Detector, NotFittedError
+
+__all__ = ["Detector", "Detection", "NotFittedError", "AutoEncoderDetector"]

@@ -1,0 +1,108 @@
+r"""The convolutional auto-encoder baseline (seed 004).
+
+Train on normal images only to reconstruct them through a bottleneck
+(:class:`anotutor.models.autoencoder.ConvAutoEncoder`). A defect is something
+the bottleneck has no room for, so it is reconstructed as normal texture and
+shows up in the residual. The seed's Algorithm 1 takes, per pixel, the largest
+absolute difference over the channels,
+
+.. math::  r(u, v) = \max_c |x_c(u, v) - \hat x_c(u, v)|,
+
+and thresholds it at :math:`\tau`. The loss is the L2 loss of the seed's
+equation 5 (mean squared error), or the SSIM loss of Bergmann et al. (2019),
+:math:`1 - \mathrm{SSIM}(x, \hat x)`. The image score is the mean of the top
+1 % of the residual map: like the maximum, it fires on a small defect, but it
+is not decided by a single noisy pixel.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from ..checks import check_int, check_range
+from ..data.augment import augment
+from ..losses import ssim_loss
+from ..models.autoencoder import ConvAutoEncoder, supported_size
+from ..runtime import budget, seed_everything
+from .base import Detector
+
+__all__ = ["AutoEncoderDetector", "top_fraction_score"]
+
+LOSSES = ("l2", "ssim")
+
+
+def top_fraction_score(maps: torch.Tensor, fraction: float = 0.01) -> torch.Tensor:
+    """Per image, the mean of the largest ``fraction`` of map values (at least one)."""
+    flat = maps.flatten(1)
+    k = max(1, int(round(flat.shape[1] * fraction)))
+    return flat.topk(k, dim=1).values.mean(dim=1)
+
+
+class AutoEncoderDetector(Detector):
+    """Seed 004's auto-encoder behind the Detector contract.
+
+    ``image_size``: working resolution (32, 48, 64, 96, 128, 256, ...: see
+    :func:`~anotutor.models.autoencoder.supported_size`); ``latent_size``: the
+    bottleneck's channels; ``loss``: ``"l2"`` or ``"ssim"``; ``steps``,
+    ``batch_size``, ``lr``: the Adam training run; ``augment``: rotation,
+    flips and noise (seed 004, section 3.2). ``None`` takes the budget's value.
+    """
+
+    _config_keys = ("image_size", "latent_size", "loss", "steps", "batch_size", "lr", "augment", "seed")
+
+    def __init__(self, image_size: int | None = None, latent_size: int = 100, loss: str = "l2",
+                 steps: int | None = None, batch_size: int | None = None, lr: float = 2e-3,
+                 augment: bool = True, seed: int = 0, device: str | None = None, progress: bool = True):
+        b = budget()
+        self.image_size = image_size if image_size is not None else b.image_size
+        supported_size(self.image_size)
+        self.latent_size = check_int(latent_size, "latent_size", minimum=1)
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        self.loss = loss
+        self.steps = check_int(steps if steps is not None else b.steps, "steps", minimum=1)
+        self.batch_size = check_int(batch_size if batch_size is not None else b.batch_size, "batch_size")
+        self.lr = check_range(lr, "lr", 0.0, 1.0, low_open=True)
+        self.augment = bool(augment)
+        self.seed = check_int(seed, "seed", minimum=0)
+        self.device = device
+        self.progress = progress
+        self.model_ = None
+
+    def _build_model(self) -> ConvAutoEncoder:
+        return ConvAutoEncoder(self.image_size, self.channels_, self.latent_size)
+
+    def _loss(self, x: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
+        if self.loss == "ssim":
+            return ssim_loss(recon, x)
+        return F.mse_loss(recon, x)
+
+    def _fit(self, x: torch.Tensor, anomalies: torch.Tensor | None) -> None:
+        g = seed_everything(self.seed)
+        self.model_ = self._build_model().to(self.device_)
+        opt = torch.optim.Adam(self.model_.parameters(), lr=self.lr)
+        self.history_ = []
+        self.model_.train()
+        bs = min(self.batch_size, x.shape[0]) if x.shape[0] > 1 else 1
+        if bs < 2:
+            raise ValueError("fit needs at least 2 training images (BatchNorm needs a batch)")
+        for _ in tqdm(range(self.steps), desc=f"auto-encoder ({self.loss}, latent {self.latent_size})",
+                      disable=not self.progress, leave=False):
+            idx = torch.randint(0, x.shape[0], (bs,), generator=g)
+            xb = x[idx]
+            if self.augment:
+                xb = augment(xb, generator=g)
+            xb = xb.to(self.device_)
+            loss = self._loss(xb, self.model_(xb))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            self.history_.append(loss.item())
+        self.model_.eval()
+
+    def _predict(self, x: torch.Tensor):
+        recon = self.model_(x)
+        residual = (x - recon).abs().amax(dim=1)  # Algorithm 1: max over channels
+        return top_fraction_score(residual), residual, {"reconstruction": recon}
