@@ -77,14 +77,18 @@ def _tie_groups(s: np.ndarray, y_or_w: np.ndarray):
     return s_sorted[last], cum[last]
 
 
+def _tp_fp(s: np.ndarray, y: np.ndarray):
+    """Distinct thresholds (descending) and the true/false positives at each (score >= threshold)."""
+    thr, cum = _tie_groups(s, np.stack([y, ~y], axis=1).astype(np.int64))
+    return thr, cum[:, 0].astype(np.float64), cum[:, 1].astype(np.float64)
+
+
 def roc_curve(scores, labels):
     """False-positive rate, true-positive rate and thresholds (descending), starting at (0, 0)."""
     s, y = _scores_labels(scores, labels)
     n_pos, n_neg = _need_both_classes(y, "the ROC curve")
-    thr, cum = _tie_groups(s, np.stack([y, ~y], axis=1).astype(np.int64))
-    tpr = np.r_[0.0, cum[:, 0] / n_pos]
-    fpr = np.r_[0.0, cum[:, 1] / n_neg]
-    return fpr, tpr, np.r_[np.inf, thr]
+    thr, tp, fp = _tp_fp(s, y)
+    return np.r_[0.0, fp / n_neg], np.r_[0.0, tp / n_pos], np.r_[np.inf, thr]
 
 
 def _regions(masks: np.ndarray) -> np.ndarray:
@@ -185,8 +189,7 @@ def best_f1(scores, labels) -> PRF:
     """The threshold with the highest F1, searched over every distinct score exactly."""
     s, y = _scores_labels(scores, labels)
     n_pos, _ = _need_both_classes(y, "best F1")
-    thr, cum = _tie_groups(s, np.stack([y, ~y], axis=1).astype(np.int64))
-    tp, fp = cum[:, 0].astype(np.float64), cum[:, 1].astype(np.float64)
+    thr, tp, fp = _tp_fp(s, y)
     f1 = 2 * tp / (tp + fp + n_pos)
     k = int(np.argmax(f1))
     return _prf(tp[k], fp[k], n_pos, thr[k])

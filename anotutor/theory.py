@@ -76,11 +76,15 @@ def gan_value(d, p_d, p_g) -> float:
     return float(np.sum(_xlogy(p_d, d)) + np.sum(_xlogy(p_g, 1 - d)))
 
 
+def _share(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a / (a + b), the maximiser of a log y + b log(1 - y); 1/2 where a + b = 0 (any y is optimal)."""
+    s = a + b
+    return np.where(s > 0, a / np.where(s > 0, s, 1), 0.5)
+
+
 def optimal_discriminator(p_d, p_g) -> np.ndarray:
-    """D*(x) = p_d / (p_d + p_g) (eq. 10); 1/2 where neither has mass (any value is optimal there)."""
-    p_d, p_g = as_distribution(p_d, "p_d"), as_distribution(p_g, "p_g")
-    s = p_d + p_g
-    return np.where(s > 0, p_d / np.where(s > 0, s, 1), 0.5)
+    """D*(x) = p_d / (p_d + p_g) (eq. 10); 1/2 where neither has mass."""
+    return _share(as_distribution(p_d, "p_d"), as_distribution(p_g, "p_g"))
 
 
 def noisy_value(d, p_d, p_g, p_an, gamma: float) -> float:
@@ -95,9 +99,7 @@ def noisy_optimal_discriminator(p_d, p_g, p_an, gamma: float) -> np.ndarray:
     """The pointwise maximiser of V': gamma p_d / (gamma p_d + gamma p_g + (1 - gamma) p_an)."""
     gamma = check_range(gamma, "gamma", 0.0, 1.0, low_open=True)
     p_d, p_g, p_an = (as_distribution(p, n) for p, n in ((p_d, "p_d"), (p_g, "p_g"), (p_an, "p_an")))
-    a, b = gamma * p_d, gamma * p_g + (1 - gamma) * p_an
-    s = a + b
-    return np.where(s > 0, a / np.where(s > 0, s, 1), 0.5)
+    return _share(gamma * p_d, gamma * p_g + (1 - gamma) * p_an)
 
 
 def distorted_optimum(p_d, p_an, gamma: float) -> np.ndarray:

@@ -74,9 +74,9 @@ def texture_crops(name: str, n: int, image_size: int, region: str = "train", cro
     return t.clamp(0.0, 1.0)
 
 
-def _defective_split(name, n, image_size, region, crop, anomaly_fraction, rng, all_defective=False):
+def _defective_split(name, n, image_size, region, crop, anomaly_fraction, rng):
     images = texture_crops(name, n, image_size, region, crop, rng)
-    n_bad = n if all_defective else int(round(n * anomaly_fraction))
+    n_bad = int(round(n * anomaly_fraction))
     kinds = ["good"] * (n - n_bad) + [DEFECT_KINDS[i % len(DEFECT_KINDS)] for i in range(n_bad)]
     masks = torch.zeros(n, image_size, image_size)
     if n_bad:
@@ -104,7 +104,7 @@ def textures(name: str = "brick", image_size: int | None = None, n_train: int | 
     train_images = texture_crops(name, n_train, image_size, "train", crop, rng)
     train = Split(train_images, torch.zeros(n_train, dtype=torch.long), ["good"] * n_train,
                   torch.zeros(n_train, image_size, image_size))
-    known = _defective_split(name, n_known, image_size, "train", crop, 1.0, rng, all_defective=True)
+    known = _defective_split(name, n_known, image_size, "train", crop, 1.0, rng)
     val = _defective_split(name, n_val, image_size, "val", crop, anomaly_fraction, rng)
     test = _defective_split(name, n_test, image_size, "test", crop, anomaly_fraction, rng)
     return AnomalyDataset(f"textures/{name}", train, known, val, test,

@@ -85,9 +85,9 @@ class AutoEncoderDetector(Detector):
         opt = torch.optim.Adam(self.model_.parameters(), lr=self.lr)
         self.history_ = []
         self.model_.train()
-        bs = min(self.batch_size, x.shape[0]) if x.shape[0] > 1 else 1
-        if bs < 2:
-            raise ValueError("fit needs at least 2 training images (BatchNorm needs a batch)")
+        if x.shape[0] < 2:
+            raise ValueError(f"fit needs at least 2 training images (BatchNorm needs a batch), got {x.shape[0]}")
+        bs = min(self.batch_size, x.shape[0])
         for _ in tqdm(range(self.steps), desc=f"auto-encoder ({self.loss}, latent {self.latent_size})",
                       disable=not self.progress, leave=False):
             idx = torch.randint(0, x.shape[0], (bs,), generator=g)
