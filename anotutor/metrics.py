@@ -13,8 +13,8 @@ Conventions: a larger score means "more anomalous"; a label or mask value of
   every connected ground-truth region counts equally, whatever its size; the
   curve is integrated over false-positive rates from 0 to 0.3 and divided by
   0.3, so a perfect detector scores 1.
-* :func:`precision_recall_f1` at a threshold, and :func:`best_f1` over all
-  thresholds.
+* :func:`precision_recall_f1` at a threshold, :func:`prf_curve` at many
+  given thresholds, and :func:`best_f1` over all thresholds.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from scipy.stats import rankdata
 from .checks import as_labels, as_masks, as_scores
 
 __all__ = ["auroc", "image_auroc", "pixel_auroc", "roc_curve", "aupro", "pro_curve",
-           "PRF", "precision_recall_f1", "best_f1"]
+           "PRF", "precision_recall_f1", "best_f1", "prf_curve"]
 
 
 def _scores_labels(scores, labels, name_s="scores", name_l="labels"):
@@ -193,3 +193,24 @@ def best_f1(scores, labels) -> PRF:
     f1 = 2 * tp / (tp + fp + n_pos)
     k = int(np.argmax(f1))
     return _prf(tp[k], fp[k], n_pos, thr[k])
+
+
+def prf_curve(scores, labels, taus):
+    """Precision, recall and F1 at each threshold of ``taus`` (arrays of ``len(taus)``).
+
+    The same numbers as :func:`precision_recall_f1` called once per threshold,
+    computed with one sort, so a slider or a sweep over many thresholds is cheap.
+    """
+    s, y = _scores_labels(scores, labels)
+    t = np.asarray(taus, dtype=np.float64).reshape(-1)
+    if t.size == 0 or not np.isfinite(t).all():
+        raise ValueError("taus must be a non-empty array of finite numbers")
+    n_pos = int(y.sum())
+    pos, neg = np.sort(s[y]), np.sort(s[~y])
+    tp = (pos.size - np.searchsorted(pos, t, side="left")).astype(np.float64)  # scores >= tau
+    fp = (neg.size - np.searchsorted(neg, t, side="left")).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
+        recall = tp / n_pos if n_pos > 0 else np.zeros_like(tp)
+        f1 = np.where(tp + fp + n_pos > 0, 2 * tp / (tp + fp + n_pos), 0.0)
+    return precision, recall, f1

@@ -1,4 +1,4 @@
-"""Figures: image grids, mask overlays, heat maps, ROC and PRO curves.
+"""Figures: image grids, mask overlays, heat maps, ROC and PRO curves, sweeps, losses.
 
 Drawing only: every function takes numbers computed elsewhere and returns a
 matplotlib figure (or draws on the axes it is given).
@@ -12,7 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-__all__ = ["to_display", "image_grid", "overlay", "plot_curve"]
+__all__ = ["to_display", "image_grid", "overlay", "plot_curve", "plot_prf_sweep", "plot_losses",
+           "reconstruction_figure"]
 
 
 def to_display(img) -> np.ndarray:
@@ -80,3 +81,62 @@ def plot_curve(ax, x, y, label: str | None = None, xlabel: str = "false-positive
     if label:
         ax.legend(fontsize=8)
     return ax
+
+
+def plot_prf_sweep(ax, taus, precision, recall, f1, tau_mark: float | None = None, title: str | None = None):
+    """Precision, recall and F1 against the threshold; ``tau_mark`` draws the chosen threshold."""
+    ax.plot(taus, precision, label="precision", color="tab:blue")
+    ax.plot(taus, recall, label="recall", color="tab:orange")
+    ax.plot(taus, f1, label="F1", color="black", lw=2)
+    if tau_mark is not None:
+        ax.axvline(tau_mark, color="tab:red", ls="--", lw=1, label=f"tau = {tau_mark:.3f}")
+    ax.set_xlabel("threshold tau on the residual")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlim(float(np.min(taus)), float(np.max(taus)))
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_losses(ax, histories: dict, smooth: int = 20, ylabel: str = "training loss"):
+    """Training-loss curves, one per label, smoothed by a running mean over ``smooth`` steps."""
+    for label, h in histories.items():
+        h = np.asarray(h, dtype=np.float64)
+        k = max(1, min(int(smooth), h.size))
+        running = np.convolve(h, np.ones(k) / k, mode="valid")
+        ax.plot(np.arange(k, h.size + 1), running, label=str(label))
+    ax.set_xlabel("optimiser step")
+    ax.set_ylabel(ylabel)
+    ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def reconstruction_figure(images, reconstructions, residuals, predicted, truth,
+                          titles: Sequence[str] | None = None, size: float = 1.5):
+    """Columns of examples; rows input, reconstruction, residual, predicted mask, ground truth.
+
+    The layout of seed 004's Figures 9 to 12. Residuals share one colour scale
+    (0 to the largest residual shown), so a brighter spot is a larger error.
+    """
+    n = len(images)
+    if not (len(reconstructions) == len(residuals) == len(predicted) == len(truth) == n) or n == 0:
+        raise ValueError("reconstruction_figure needs the same, non-zero number of items in every row")
+    vmax = max(float(torch.as_tensor(r).max()) for r in residuals) or 1.0
+    rows = [("input", images, "gray", 1.0), ("reconstruction", reconstructions, "gray", 1.0),
+            ("residual", residuals, "inferno", vmax), ("predicted mask", predicted, "gray", 1.0),
+            ("ground truth", truth, "gray", 1.0)]
+    fig, axes = plt.subplots(len(rows), n, figsize=(size * n, size * len(rows)), squeeze=False)
+    for r, (label, items, cmap, top) in enumerate(rows):
+        for c in range(n):
+            ax = axes[r, c]
+            ax.imshow(to_display(items[c]), cmap=cmap, vmin=0.0, vmax=top, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(label, fontsize=9)
+            if r == 0 and titles is not None:
+                ax.set_title(titles[c], fontsize=9)
+    fig.tight_layout(pad=0.3)
+    return fig

@@ -125,3 +125,16 @@ def test_metric_errors():
         metrics.precision_recall_f1([0.1, 0.2], [0, 1], float("nan"))
     with pytest.raises(ValueError, match="shapes must match"):
         metrics.pixel_auroc(np.zeros((1, 4, 4)), np.zeros((1, 2, 2)))
+
+
+def test_prf_curve_equals_one_threshold_at_a_time():
+    rng = np.random.default_rng(3)
+    maps, masks = random_case(rng, n=5, size=10)
+    taus = np.r_[np.unique(maps), -1.0, 0.55, 2.0]
+    p, r, f = metrics.prf_curve(maps, masks, taus)
+    for k, t in enumerate(taus):
+        one = metrics.precision_recall_f1(maps, masks, t)
+        assert (p[k], r[k], f[k]) == pytest.approx((one.precision, one.recall, one.f1), abs=1e-12)
+    assert p[-1] == 0.0 and r[-1] == 0.0  # nothing predicted above every score
+    with pytest.raises(ValueError, match="taus"):
+        metrics.prf_curve(maps, masks, [np.nan])

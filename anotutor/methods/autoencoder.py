@@ -27,17 +27,11 @@ from ..losses import ssim_loss
 from ..models.autoencoder import ConvAutoEncoder, supported_size
 from ..runtime import budget, seed_everything
 from .base import Detector
+from .scores import residual_map, top_fraction_score
 
-__all__ = ["AutoEncoderDetector", "top_fraction_score"]
+__all__ = ["AutoEncoderDetector"]
 
 LOSSES = ("l2", "ssim")
-
-
-def top_fraction_score(maps: torch.Tensor, fraction: float = 0.01) -> torch.Tensor:
-    """Per image, the mean of the largest ``fraction`` of map values (at least one)."""
-    flat = maps.flatten(1)
-    k = max(1, int(round(flat.shape[1] * fraction)))
-    return flat.topk(k, dim=1).values.mean(dim=1)
 
 
 class AutoEncoderDetector(Detector):
@@ -104,5 +98,5 @@ class AutoEncoderDetector(Detector):
 
     def _predict(self, x: torch.Tensor):
         recon = self.model_(x)
-        residual = (x - recon).abs().amax(dim=1)  # Algorithm 1: max over channels
+        residual = residual_map(x, recon)
         return top_fraction_score(residual), residual, {"reconstruction": recon}

@@ -1,0 +1,23 @@
+"""Residual maps, and from a per-pixel anomaly map to one score per image."""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["residual_map", "top_fraction_score"]
+
+
+def top_fraction_score(maps: torch.Tensor, fraction: float = 0.01) -> torch.Tensor:
+    """Per image, the mean of the largest ``fraction`` of map values (at least one).
+
+    Like the maximum it fires on a small defect, but a single noisy pixel does
+    not decide it.
+    """
+    flat = maps.flatten(1)
+    k = max(1, int(round(flat.shape[1] * fraction)))
+    return flat.topk(k, dim=1).values.mean(dim=1)
+
+
+def residual_map(x: torch.Tensor, reconstruction: torch.Tensor) -> torch.Tensor:
+    """Seed 004's Algorithm 1: per pixel, the largest absolute difference over channels, [N, H, W]."""
+    return (x - reconstruction).abs().amax(dim=1)
