@@ -8,7 +8,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: book test venv bench clean sync
+.PHONY: book test browser venv bench clean sync
 
 venv: $(STAMP)
 
@@ -25,6 +25,10 @@ book: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests book --nbval-lax --nbval-current-env -p no:cacheprovider
+
+# after `make book`: every page of _build/html in headless Chromium, screenshots to screenshots/
+browser: $(STAMP)
+	$(BIN)/python -m pytest -q -m browser tests/test_browser.py -p no:cacheprovider
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/chapters.py
