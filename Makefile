@@ -7,6 +7,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
+# the ipywidgets embedding scripts, fetched once with npm (see _ext/local_widgets.py)
+WIDGETS = $(VENV)/share/anotutor/widgets/embed-amd.js
 
 .PHONY: book test browser venv bench clean sync
 
@@ -20,7 +22,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e ".[book,test]"
 	touch $(STAMP)
 
-book: $(STAMP)
+# without npm this only prints a note: widget pages then load their scripts from a CDN
+$(WIDGETS): $(STAMP) _ext/local_widgets.py
+	-$(BIN)/python _ext/local_widgets.py fetch
+
+book: $(STAMP) $(WIDGETS)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 test: $(STAMP)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import os
 import re
 import shutil
@@ -479,6 +480,49 @@ def test_checks_fail_on_a_broken_hand_made_page(browser, server):
         assert widget_problems(page.evaluate(WIDGETS_JS)) == []
     finally:
         page.close()
+
+
+@pytest.mark.browser
+def test_saved_widgets_render_offline_in_the_built_site(site, server, browser):
+    """A chapter-deep page with saved widgets, using the site's own widget scripts, shows its sliders.
+
+    No chapter has widgets yet; this renders one the way myst-nb writes it
+    (state script, view script, the scripts of _ext/local_widgets.py), so
+    the site is shown to render widgets offline before a chapter needs it.
+    """
+    import ipywidgets as w
+    from ipywidgets.embed import embed_data
+
+    sys.path.insert(0, str(ROOT / "_ext"))
+    import local_widgets
+
+    if not (site / "_static" / local_widgets.STATIC_DIR / "embed-amd.js").is_file():
+        unavailable("the book was built without local widget scripts (`make book` fetches them with npm)")
+    data = embed_data(views=[w.VBox([w.IntSlider(value=3, description="gamma"), w.Button(icon="check")])])
+    scripts = "".join(
+        f'<script src="../_static/{src}"{"".join(f" {k}={v!r}" for k, v in attrs.items())}></script>' if src
+        else f"<script>{attrs['body']}</script>"
+        for src, attrs in local_widgets.ipywidgets_js().items()
+    )
+    html = (f'<html><head><script type="{WIDGET_STATE}">{json.dumps(data["manager_state"])}</script>{scripts}</head>'
+            '<body><div class="cell_output"><script type="application/vnd.jupyter.widget-view+json">'
+            f'{json.dumps(data["view_specs"][0])}</script></div></body></html>')
+    url = server + "book/__widget_check__.html"   # served from memory, beside the chapters
+    page = browser.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: m.type == "error" and problems.append(f"console error: {m.text}"))
+    page.on("pageerror", lambda e: problems.append(f"JavaScript error: {e}"))
+    page.on("response", lambda r: r.status >= 400 and problems.append(f"HTTP {r.status}: {r.url}"))
+    page.route("**/*", lambda r: r.continue_() if urlsplit(r.request.url).hostname == "127.0.0.1"
+               else (problems.append(f"requests {r.request.url} from the network"), r.abort()))
+    page.route(url, lambda r: r.fulfill(status=200, content_type="text/html", body=html))
+    try:
+        page.goto(url, wait_until="networkidle")
+        page.wait_for_selector(".widget-subarea .widget-slider", timeout=20_000)
+        problems += widget_problems(page.evaluate(WIDGETS_JS))
+    finally:
+        page.close()
+    assert not problems, "\n".join(problems)
 
 
 @pytest.mark.browser
