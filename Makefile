@@ -7,8 +7,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
+# the ipywidgets embedding scripts, fetched once with npm (see _ext/local_widgets.py)
+WIDGETS = $(VENV)/share/anotutor/widgets/embed-amd.js
 
-.PHONY: book test venv bench clean sync
+.PHONY: book test browser venv bench clean sync
 
 venv: $(STAMP)
 
@@ -20,11 +22,19 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e ".[book,test]"
 	touch $(STAMP)
 
-book: $(STAMP)
+# without npm this only prints a note: widget pages then load their scripts from a CDN
+$(WIDGETS): $(STAMP) _ext/local_widgets.py
+	-$(BIN)/python _ext/local_widgets.py fetch
+
+book: $(STAMP) $(WIDGETS)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests book --nbval-lax --nbval-current-env -p no:cacheprovider
+
+# after `make book`: every page of _build/html in headless Chromium, screenshots to screenshots/
+browser: $(STAMP)
+	$(BIN)/python -m pytest -q -m browser tests/test_browser.py -p no:cacheprovider
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/chapters.py
