@@ -103,3 +103,11 @@ def test_save_load_round_trip(fitted, tmp_path):
         other.load(tmp_path / "junk.pt")
     with pytest.raises(FileNotFoundError):
         other.load(tmp_path / "none.pt")
+
+
+def test_defaults_follow_the_budget():
+    from anotutor.methods.autoencoder import STEP_FACTOR
+    from anotutor.runtime import budget
+    det = AutoEncoderDetector()
+    assert det.image_size == budget().image_size and det.steps == STEP_FACTOR * budget().steps
+    assert AutoEncoderDetector(steps=7).steps == 7

@@ -32,6 +32,7 @@ from .scores import residual_map, top_fraction_score
 __all__ = ["AutoEncoderDetector"]
 
 LOSSES = ("l2", "ssim")
+STEP_FACTOR = 4  # default steps = STEP_FACTOR x the budget's steps (the network is small and cheap)
 
 
 class AutoEncoderDetector(Detector):
@@ -41,7 +42,11 @@ class AutoEncoderDetector(Detector):
     :func:`~anotutor.models.autoencoder.supported_size`); ``latent_size``: the
     bottleneck's channels; ``loss``: ``"l2"`` or ``"ssim"``; ``steps``,
     ``batch_size``, ``lr``: the Adam training run; ``augment``: rotation,
-    flips and noise (seed 004, section 3.2). ``None`` takes the budget's value.
+    flips and noise (seed 004, section 3.2). ``None`` takes the budget's value;
+    for ``steps`` that is :data:`STEP_FACTOR` times the budget's steps, because
+    the book measured that a shorter run stops on a plateau where the network
+    has learned only the mean shading (chapter "The convolutional auto-encoder
+    baseline").
     """
 
     _config_keys = ("image_size", "latent_size", "loss", "steps", "batch_size", "lr", "augment", "seed")
@@ -56,7 +61,7 @@ class AutoEncoderDetector(Detector):
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
         self.loss = loss
-        self.steps = check_int(steps if steps is not None else b.steps, "steps", minimum=1)
+        self.steps = check_int(steps if steps is not None else STEP_FACTOR * b.steps, "steps", minimum=1)
         self.batch_size = check_int(batch_size if batch_size is not None else b.batch_size, "batch_size")
         self.lr = check_range(lr, "lr", 0.0, 1.0, low_open=True)
         self.augment = bool(augment)
