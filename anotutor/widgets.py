@@ -8,4 +8,36 @@ every widget, because the HTML page has no kernel to call back into.
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import ipywidgets as W
+import matplotlib.pyplot as plt
+
+from . import theory, viz
+from .checks import check_range
+
+__all__ = ["gamma_explorer"]
+
+
+def gamma_explorer(x, p_d, p_an, gamma: float = 0.5, region=None, width: float | None = None,
+                   clipped: bool = True) -> W.VBox:
+    """A gamma slider in (0, 1] redrawing p_d, p_an and p_g* (eq. 23 and the constrained optimum).
+
+    Calls :func:`anotutor.theory.distortion` and :func:`anotutor.viz.plot_distortion`.
+    """
+    gamma = check_range(gamma, "gamma", 0.0, 1.0, low_open=True)
+    theory.distortion(p_d, p_an, gamma, region)  # fail here, with a clear error, on bad inputs
+    slider = W.FloatSlider(value=gamma, min=0.02, max=1.0, step=0.01, description="gamma",
+                           continuous_update=False, readout_format=".2f")
+
+    def draw(gamma):
+        d = theory.distortion(p_d, p_an, gamma, region)
+        fig, ax = plt.subplots(figsize=(7, 3.4))
+        viz.plot_distortion(ax, x, d, width, clipped=clipped)
+        state = "eq. 23 is a distribution" if d.feasible else \
+            f"eq. 23 is negative (mass {d.negative_mass:.3f}); constrained level k = {d.level:.3f}"
+        ax.text(0.99, 0.97, f"{state}\nremoved from the anomaly mode: {d.removed:.3f}",
+                transform=ax.transAxes, ha="right", va="top", fontsize=8)
+        fig.tight_layout()
+        plt.show()
+
+    out = W.interactive_output(draw, {"gamma": slider})
+    return W.VBox([slider, out])
