@@ -103,7 +103,7 @@ def plot_distortion(ax, x, d, width: float | None = None, legend: bool = True, c
                         label="eq. 23 < 0")
     if clipped:
         ax.plot(x, dens["clip"], color="tab:orange", lw=1.2, label="clip + renormalise")
-    ax.plot(x, dens["con"], color="tab:blue", lw=1.8, label=r"constrained $p_g^*$")
+    ax.plot(x, dens["con"], color="tab:blue", lw=1.8, label=r"constrained $p_g^\dagger$")
     ax.axhline(0, color="0.4", lw=0.6)
     xs = x[d.region]
     if xs.size:
@@ -130,8 +130,11 @@ def plot_distortions(x, distortions, width: float | None = None, ncols: int = 3,
                              sharex=True)
     for i, ax in enumerate(axes.flat):
         if i < len(ds):
-            plot_distortion(ax, x, ds[i], width, legend=(i == 0))
+            plot_distortion(ax, x, ds[i], width, legend=False)
         else:
             ax.axis("off")
-    fig.tight_layout()
+    # one legend for all panels, from the panel that draws every element
+    ax0 = max(axes.flat[:len(ds)], key=lambda a: len(a.get_legend_handles_labels()[1]))
+    fig.legend(*ax0.get_legend_handles_labels(), loc="lower center", ncol=5, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.07 if nrows > 1 else 0.12, 1, 1))
     return fig
