@@ -30,12 +30,12 @@ def gamma_explorer(x, p_d, p_an, gamma: float = 0.5, region=None, width: float |
 
     def draw(gamma):
         d = theory.distortion(p_d, p_an, gamma, region)
-        fig, ax = plt.subplots(figsize=(7, 3.4))
-        viz.plot_distortion(ax, x, d, width, clipped=clipped)
+        fig, ax = plt.subplots(figsize=(9, 3.6))
+        viz.plot_distortion(ax, x, d, width, legend=False, clipped=clipped)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         state = "eq. 23 is a distribution" if d.feasible else \
-            f"eq. 23 is negative (mass {d.negative_mass:.3f}); constrained level k = {d.level:.3f}"
-        ax.text(0.99, 0.97, f"{state}\nremoved from the anomaly mode: {d.removed:.3f}",
-                transform=ax.transAxes, ha="right", va="top", fontsize=8)
+            f"eq. 23 goes negative (mass {d.negative_mass:.3f}); level k = {d.level:.3f}"
+        ax.set_title(f"{ax.get_title()}\n{state}; removed from the anomaly mode: {d.removed:.3f}", fontsize=9)
         fig.tight_layout()
         plt.show()
 
