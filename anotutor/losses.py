@@ -1,4 +1,4 @@
-r"""Losses: the structural similarity (SSIM) and the SSIM loss.
+r"""Losses: the structural similarity (SSIM) and the SSIM loss; GAN losses with the anomaly penalty.
 
 SSIM compares two images through local means :math:`\mu`, variances
 :math:`\sigma^2` and covariance :math:`\sigma_{xy}`, each weighted by a
@@ -18,6 +18,10 @@ inside the image, which is what ``skimage.metrics.structural_similarity``
 does with ``gaussian_weights=True, sigma=1.5, use_sample_covariance=False``;
 the two agree to about 1e-6. :func:`ssim_map` can also return a map of the
 input's size (reflect padding), used as a per-pixel anomaly map.
+
+:func:`noisy_gan_d_loss` is the discriminator's :math:`-V'` of Noisy-AnoGAN
+(seed 001, eqs. 15 to 17), in which known anomalies count as fakes with weight
+:math:`1 - \gamma`; :func:`gan_g_loss` the generator's non-saturating loss.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import torch.nn.functional as F
 
 from .checks import check_int, check_range
 
-__all__ = ["gaussian_window", "ssim_map", "ssim", "ssim_loss"]
+__all__ = ["gaussian_window", "ssim_map", "ssim", "ssim_loss", "noisy_gan_d_loss", "gan_g_loss"]
 
 
 def gaussian_window(size: int = 11, sigma: float = 1.5, dtype=torch.float32) -> torch.Tensor:
@@ -99,3 +103,37 @@ def ssim(x: torch.Tensor, y: torch.Tensor, reduction: str = "mean", **kwargs) ->
 def ssim_loss(x: torch.Tensor, y: torch.Tensor, **kwargs) -> torch.Tensor:
     """``1 - SSIM(x, y)``: 0 for identical images, up to 2 for anti-correlated ones."""
     return 1.0 - ssim(x, y, **kwargs)
+
+
+# --------------------------------------------------------------------------- GAN losses
+def noisy_gan_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor,
+                     anomaly_logits: torch.Tensor | None = None, gamma: float = 1.0) -> torch.Tensor:
+    r"""The discriminator's loss :math:`-V'(D, G)` of seed 001 eqs. 15 to 17, on a batch.
+
+    .. math::  -\gamma\,\big(\mathbb{E}_{p_d}[\log D] + \mathbb{E}_{p_g}[\log(1 - D)]\big)
+               - (1 - \gamma)\,\mathbb{E}_{p_{an}}[\log(1 - D)]
+
+    with :math:`D = \sigma(\text{logit})`: known anomalies count as fakes,
+    weighted :math:`1 - \gamma`. ``gamma = 1`` is the plain GAN (eq. 1) and
+    needs no anomalies.
+    """
+    gamma = check_range(gamma, "gamma", 0.0, 1.0, low_open=True)
+    loss = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) + \
+        F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+    if gamma == 1.0:
+        return loss
+    if anomaly_logits is None:
+        raise ValueError(f"gamma = {gamma} < 1 needs anomaly_logits (the known anomalies' logits)")
+    return gamma * loss + (1 - gamma) * F.binary_cross_entropy_with_logits(
+        anomaly_logits, torch.zeros_like(anomaly_logits))
+
+
+def gan_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    r"""The generator's non-saturating loss :math:`-\mathbb{E}_{p_g}[\log D(G(z))]`.
+
+    Goodfellow et al.'s practical replacement for minimising
+    :math:`\mathbb{E}[\log(1 - D(G(z)))]`; it has the same fixed points. The
+    anomaly term of :math:`V'` does not depend on G, so the generator's loss
+    is the same with and without it (up to the factor :math:`\gamma`).
+    """
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))

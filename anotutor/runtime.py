@@ -6,6 +6,8 @@ this module imports nothing from the rest of ``anotutor``.
 * :func:`device` picks the accelerator (CUDA, then Apple's MPS, then the CPU).
 * :func:`seed_everything` makes a CPU run repeatable.
 * :class:`Timer` measures wall time, e.g. inference milliseconds per image.
+* :func:`cpu_threads` limits PyTorch's CPU threads inside a block (tiny
+  networks run faster on one thread than on several busy cores).
 * :func:`budget` returns the preset (``ci`` or ``full``) that chapters read for
   image size and training steps, so one environment variable scales the whole
   book from a laptop CPU to a GPU without editing a chapter.
@@ -16,12 +18,13 @@ from __future__ import annotations
 import os
 import random
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
-__all__ = ["device", "seed_everything", "as_rng", "Timer", "Budget", "budget", "BUDGETS"]
+__all__ = ["device", "seed_everything", "as_rng", "Timer", "Budget", "budget", "BUDGETS", "cpu_threads"]
 
 
 def device(prefer: str | None = None) -> torch.device:
@@ -161,3 +164,20 @@ def as_rng(seed: "int | np.random.Generator | None" = None) -> np.random.Generat
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
         raise ValueError(f"seed must be an integer, a numpy Generator or None, got {seed!r}")
     return np.random.default_rng(seed)
+
+
+@contextmanager
+def cpu_threads(n: int = 1):
+    """Run the block with ``n`` PyTorch CPU threads, then restore the previous number.
+
+    Tiny networks (the 1-D GAN's MLPs) spend more time synchronising threads
+    than computing: on a busy 2-core machine one thread is many times faster.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -13,17 +13,32 @@ A discrete distribution is a 1-D array of non-negative numbers summing to 1
   :math:`V'`, :math:`\gamma p_d / (\gamma p_d + \gamma p_g + (1 - \gamma) p_{an})`,
   which is *not* eq. 10's :math:`D^*` unless :math:`\gamma = 1`;
 * :func:`distorted_optimum` -- eq. 23's closed form
-  :math:`p_g^* = (p_d - (1 - \gamma) p_{an}) / \gamma`, which can be negative.
+  :math:`p_g^* = (p_d - (1 - \gamma) p_{an}) / \gamma`, which can be negative;
+* :func:`distorted_objective` -- what the generator minimises,
+  :math:`C(G) = \max_D V'(D, G)`;
+* :func:`constrained_optimum` -- the minimiser of :math:`C` over distributions
+  :math:`p_g \ge 0`: :math:`p_g = \max(k\,p_d - (1 - \gamma) p_{an}, 0) / \gamma`
+  with the level :math:`k \le 1` that makes it sum to 1 (water-filling; equal
+  to eq. 23 where eq. 23 is non-negative);
+* :func:`clipped_optimum` -- eq. 23 clipped at zero and renormalised, a
+  tempting repair that is *not* the minimiser;
+* :func:`minimise_distorted` -- the minimiser of :math:`C` found numerically
+  (exponentiated gradient on the simplex), to check the two above;
+* :func:`distortion` -- all of it for one :math:`\gamma`, with the mass moved
+  off the anomaly mode (the pure function under the gamma widget).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from .checks import check_range
+from .checks import check_int, check_range
 
 __all__ = ["as_distribution", "kl", "jsd", "gan_value", "optimal_discriminator", "noisy_value",
-           "noisy_optimal_discriminator", "distorted_optimum"]
+           "noisy_optimal_discriminator", "distorted_optimum", "noisy_mixture", "distorted_objective",
+           "constrained_optimum", "clipped_optimum", "minimise_distorted", "Distortion", "distortion"]
 
 
 def as_distribution(p, name: str = "p", atol: float = 1e-9) -> np.ndarray:
@@ -55,11 +70,16 @@ def kl(p, q) -> float:
     return float(np.sum(_xlogy(p, p)) - np.sum(_xlogy(p, q)))
 
 
-def jsd(p, q) -> float:
-    """JSD(p || q) = (KL(p || m) + KL(q || m)) / 2 with m = (p + q) / 2; in [0, log 2]."""
+def jsd(p, q, pi: float = 0.5) -> float:
+    """JSD(p || q) = (KL(p || m) + KL(q || m)) / 2 with m = (p + q) / 2; in [0, log 2].
+
+    With a weight ``pi`` in (0, 1), the skewed divergence
+    pi KL(p || m) + (1 - pi) KL(q || m) with m = pi p + (1 - pi) q; zero iff p = q.
+    """
     p, q = as_distribution(p, "p"), as_distribution(q, "q")
-    m = (p + q) / 2
-    return 0.5 * kl(p, m) + 0.5 * kl(q, m)
+    pi = check_range(pi, "pi", 0.0, 1.0, low_open=True, high_open=True)
+    m = pi * p + (1 - pi) * q
+    return pi * kl(p, m) + (1 - pi) * kl(q, m)
 
 
 def _check_d(d, n: int) -> np.ndarray:
@@ -92,7 +112,8 @@ def noisy_value(d, p_d, p_g, p_an, gamma: float) -> float:
     gamma = check_range(gamma, "gamma", 0.0, 1.0, low_open=True)
     p_an = as_distribution(p_an, "p_an")
     d = _check_d(d, p_an.size)
-    return gamma * gan_value(d, p_d, p_g) + (1 - gamma) * float(np.sum(_xlogy(p_an, 1 - d)))
+    penalty = 0.0 if gamma == 1 else (1 - gamma) * float(np.sum(_xlogy(p_an, 1 - d)))  # 0 * log 0 = 0
+    return gamma * gan_value(d, p_d, p_g) + penalty
 
 
 def noisy_optimal_discriminator(p_d, p_g, p_an, gamma: float) -> np.ndarray:
@@ -107,3 +128,150 @@ def distorted_optimum(p_d, p_an, gamma: float) -> np.ndarray:
     gamma = check_range(gamma, "gamma", 0.0, 1.0, low_open=True)
     p_d, p_an = as_distribution(p_d, "p_d"), as_distribution(p_an, "p_an")
     return (p_d - (1 - gamma) * p_an) / gamma
+
+
+FEASIBLE_TOL = 1e-12  # eq. 23 counts as non-negative above -FEASIBLE_TOL (rounding)
+
+
+def _inputs(p_d, p_an, gamma):
+    gamma = check_range(gamma, "gamma", 0.0, 1.0, low_open=True)
+    p_d, p_an = as_distribution(p_d, "p_d"), as_distribution(p_an, "p_an")
+    if p_d.shape != p_an.shape:
+        raise ValueError(f"p_d and p_an must have the same length, got {p_d.size} and {p_an.size}")
+    return p_d, p_an, gamma
+
+
+def noisy_mixture(p_g, p_an, gamma: float) -> np.ndarray:
+    """p_N = gamma p_g + (1 - gamma) p_an (eq. 19): everything D is taught to call fake."""
+    p_g, p_an, gamma = _inputs(p_g, p_an, gamma)
+    return gamma * p_g + (1 - gamma) * p_an
+
+
+def distorted_objective(p_g, p_d, p_an, gamma: float) -> float:
+    """C(G) = max_D V'(D, G): V' at the gamma-weighted optimal discriminator."""
+    d = noisy_optimal_discriminator(p_d, p_g, p_an, gamma)
+    return noisy_value(d, p_d, p_g, p_an, gamma)
+
+
+def constrained_optimum(p_d, p_an, gamma: float, return_level: bool = False):
+    r"""The minimiser of :math:`C(G) = \max_D V'` over distributions :math:`p_g \ge 0`.
+
+    :math:`C` depends on :math:`p_g` through :math:`p_N = \gamma p_g + (1 - \gamma) p_{an}`
+    only, is convex in it, and its gradient is :math:`\log(p_N / (\gamma p_d + p_N))`.
+    The KKT conditions for :math:`p_N \ge (1 - \gamma) p_{an}`, :math:`\sum p_N = 1` give
+    :math:`p_N = \max(k\,p_d, (1 - \gamma) p_{an})`: where the bound is slack,
+    :math:`p_N / p_d` is the same constant :math:`k` everywhere. Hence
+
+    .. math::  p_g = \max\big(k\,p_d - (1 - \gamma)\,p_{an},\ 0\big) / \gamma,
+
+    with the level :math:`k \in (0, 1]` solved exactly here (the sum is
+    piecewise linear in :math:`k`). :math:`k = 1` and this is eq. 23 when
+    :math:`p_d \ge (1 - \gamma) p_{an}` everywhere; otherwise :math:`k < 1`.
+    ``return_level=True`` returns ``(p_g, k)``.
+    """
+    p_d, p_an, gamma = _inputs(p_d, p_an, gamma)
+    c = (1 - gamma) * p_an
+    closed = (p_d - c) / gamma
+    if closed.min() >= -FEASIBLE_TOL:  # eq. 23 is a distribution (up to rounding)
+        p_g = np.maximum(closed, 0.0)
+        p_g /= p_g.sum()
+        return (p_g, 1.0) if return_level else p_g
+    # bins become active (p_g > 0) in order of the ratio c / p_d at which k passes them
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(p_d > 0, c / np.where(p_d > 0, p_d, 1.0), np.inf)
+    order = np.argsort(ratio, kind="stable")
+    r = ratio[order]
+    levels = (gamma + np.cumsum(c[order])) / np.cumsum(p_d[order])  # k if the first j + 1 bins are active
+    upper = np.append(r[1:], np.inf)
+    j = int(np.argmax((r < levels) & (levels <= upper)))
+    k = float(levels[j])
+    p_g = np.maximum(k * p_d - c, 0.0) / gamma
+    p_g /= p_g.sum()  # removes rounding only
+    return (p_g, k) if return_level else p_g
+
+
+def clipped_optimum(p_d, p_an, gamma: float) -> np.ndarray:
+    """Eq. 23 clipped at zero and renormalised: a distribution, but not the minimiser of C."""
+    p_d, p_an, gamma = _inputs(p_d, p_an, gamma)
+    q = np.maximum(p_d - (1 - gamma) * p_an, 0.0)
+    if q.sum() <= 0:
+        raise ValueError(f"p_d - (1 - gamma) p_an has no positive part for gamma = {gamma}")
+    return q / q.sum()
+
+
+def minimise_distorted(p_d, p_an, gamma: float, steps: int = 20000, lr: float = 1.0,
+                       tol: float = 1e-13) -> np.ndarray:
+    r"""Minimise :math:`C(G) = \max_D V'(D, G)` over the simplex, numerically.
+
+    Exponentiated gradient (mirror descent with the entropy): the softmax
+    logits of :math:`p_g` move against the gradient of :math:`C` in :math:`p_g`,
+    :math:`\gamma \log(p_N / (\gamma p_d + p_N))`. It knows nothing of the
+    closed forms and stops when no probability moves by more than ``tol``.
+    """
+    p_d, p_an, gamma = _inputs(p_d, p_an, gamma)
+    steps = check_int(steps, "steps")
+    lr = check_range(lr, "lr", 0.0, float("inf"), low_open=True, high_open=True)
+    a, c = gamma * p_d, (1 - gamma) * p_an
+    logits = np.zeros_like(p_d)
+    p = np.full_like(p_d, 1.0 / p_d.size)
+    for _ in range(steps):
+        b = gamma * p + c
+        # gradient of C in p_g; 0 where p_d = 0 (there a + b = b), whatever b is
+        grad = np.log(np.where(a > 0, b / (a + b), 1.0))
+        logits -= lr * grad
+        new = np.exp(logits - logits.max())
+        new /= new.sum()
+        done = np.abs(new - p).max() < tol
+        p = new
+        if done:
+            break
+    return p
+
+
+@dataclass(frozen=True)
+class Distortion:
+    """Eq. 23 and its repairs for one gamma, and what happens to the anomaly mode.
+
+    ``p_d``, ``p_an`` and ``region`` are the inputs (``region`` the anomaly
+    mode's bins); ``closed`` eq. 23 (may be negative), ``constrained`` the true minimiser
+    over distributions, ``clipped`` clip-and-renormalise; ``feasible`` whether
+    eq. 23 is a distribution; ``level`` the k of :func:`constrained_optimum`;
+    ``negative_mass`` the mass eq. 23 puts below zero; ``mass_data`` and
+    ``mass_constrained`` the probability of the anomaly ``region`` under
+    p_d and under the constrained p_g*; ``removed`` their difference.
+    """
+
+    gamma: float
+    p_d: np.ndarray
+    p_an: np.ndarray
+    region: np.ndarray
+    closed: np.ndarray
+    constrained: np.ndarray
+    clipped: np.ndarray
+    feasible: bool
+    level: float
+    negative_mass: float
+    mass_data: float
+    mass_constrained: float
+
+    @property
+    def removed(self) -> float:
+        return self.mass_data - self.mass_constrained
+
+
+def distortion(p_d, p_an, gamma: float, region=None) -> Distortion:
+    """Everything the gamma widget draws, for one gamma in (0, 1].
+
+    ``region`` is a boolean mask of the anomaly mode's bins; by default the
+    bins where p_an exceeds p_d.
+    """
+    p_d, p_an, gamma = _inputs(p_d, p_an, gamma)
+    region = p_an > p_d if region is None else np.asarray(region, dtype=bool)
+    if region.shape != p_d.shape:
+        raise ValueError(f"region must be a boolean mask of {p_d.size} bins, got shape {region.shape}")
+    closed = distorted_optimum(p_d, p_an, gamma)
+    constrained, k = constrained_optimum(p_d, p_an, gamma, return_level=True)
+    return Distortion(gamma=gamma, p_d=p_d, p_an=p_an, region=region, closed=closed, constrained=constrained,
+                      clipped=clipped_optimum(p_d, p_an, gamma), feasible=bool(closed.min() >= -FEASIBLE_TOL),
+                      level=k, negative_mass=float(-closed[closed < -FEASIBLE_TOL].sum()),
+                      mass_data=float(p_d[region].sum()), mass_constrained=float(constrained[region].sum()))

@@ -1,4 +1,5 @@
-"""Figures: image grids, mask overlays, heat maps, ROC and PRO curves, sweeps, losses.
+"""Figures: image grids, mask overlays, heat maps, ROC and PRO curves, sweeps, losses,
+1-D densities.
 
 Drawing only: every function takes numbers computed elsewhere and returns a
 matplotlib figure (or draws on the axes it is given).
@@ -13,7 +14,7 @@ import numpy as np
 import torch
 
 __all__ = ["to_display", "image_grid", "overlay", "plot_curve", "plot_prf_sweep", "plot_losses",
-           "reconstruction_figure"]
+           "reconstruction_figure", "plot_distortion", "plot_distortions"]
 
 
 def to_display(img) -> np.ndarray:
@@ -139,4 +140,61 @@ def reconstruction_figure(images, reconstructions, residuals, predicted, truth,
             if r == 0 and titles is not None:
                 ax.set_title(titles[c], fontsize=9)
     fig.tight_layout(pad=0.3)
+
+
+def plot_distortion(ax, x, d, width: float | None = None, legend: bool = True, clipped: bool = False):
+    """Draw one :class:`anotutor.theory.Distortion` on ``ax``, as densities over the bin centres ``x``.
+
+    Gray: the data p_d; red dashed: the subtracted (1 - gamma) p_an; black
+    dotted: eq. 23 with its negative part shaded; blue: the constrained
+    optimum (the true minimiser); orange, if ``clipped``: clip and renormalise.
+    The title gives the anomaly mode's mass under p_d and under p_g*.
+    """
+    x = np.asarray(x, dtype=float)
+    w = float(width) if width is not None else float(x[1] - x[0])
+    dens = {k: np.asarray(v) / w for k, v in (("p_d", d.p_d), ("an", (1 - d.gamma) * d.p_an),
+                                              ("closed", d.closed), ("con", d.constrained), ("clip", d.clipped))}
+    ax.fill_between(x, dens["p_d"], color="0.8", label="$p_d$ (data)")
+    ax.plot(x, dens["an"], color="tab:red", ls="--", lw=1.2, label=r"$(1-\gamma)\,p_{an}$")
+    ax.plot(x, dens["closed"], color="k", ls=":", lw=1.4, label=r"eq. 23 $p_g^*$")
+    neg = dens["closed"] < 0
+    if neg.any():
+        ax.fill_between(x, np.minimum(dens["closed"], 0), 0, color="tab:red", alpha=0.3, lw=0,
+                        label="eq. 23 < 0")
+    if clipped:
+        ax.plot(x, dens["clip"], color="tab:orange", lw=1.2, label="clip + renormalise")
+    ax.plot(x, dens["con"], color="tab:blue", lw=1.8, label=r"constrained $p_g^\dagger$")
+    ax.axhline(0, color="0.4", lw=0.6)
+    xs = x[d.region]
+    if xs.size:
+        ax.axvspan(xs.min() - w / 2, xs.max() + w / 2, color="tab:red", alpha=0.05, lw=0)
+    top = 1.15 * max(dens["p_d"].max(), dens["con"].max())
+    ax.set_ylim(max(-top, 1.1 * dens["closed"].min()) if neg.any() else -0.03 * top, top)
+    ax.set_xlim(x[0], x[-1])
+    ax.set_title(f"$\\gamma$ = {d.gamma:.2f}: anomaly mode {d.mass_data:.3f} $\\to$ {d.mass_constrained:.3f}",
+                 fontsize=9)
+    ax.set_xlabel("x")
+    if legend:
+        ax.legend(fontsize=7, loc="upper left")
+    return ax
+
+
+def plot_distortions(x, distortions, width: float | None = None, ncols: int = 3, size: float = 3.2):
+    """Small multiples of :func:`plot_distortion`, one panel per gamma (the static gamma sweep)."""
+    ds = list(distortions)
+    if not ds:
+        raise ValueError("plot_distortions needs at least one Distortion")
+    ncols = min(ncols, len(ds))
+    nrows = int(np.ceil(len(ds) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, 0.8 * size * nrows), squeeze=False,
+                             sharex=True)
+    for i, ax in enumerate(axes.flat):
+        if i < len(ds):
+            plot_distortion(ax, x, ds[i], width, legend=False)
+        else:
+            ax.axis("off")
+    # one legend for all panels, from the panel that draws every element
+    ax0 = max(axes.flat[:len(ds)], key=lambda a: len(a.get_legend_handles_labels()[1]))
+    fig.legend(*ax0.get_legend_handles_labels(), loc="lower center", ncol=5, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.07 if nrows > 1 else 0.12, 1, 1))
     return fig

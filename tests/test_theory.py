@@ -60,3 +60,106 @@ def test_theory_errors():
             T.distorted_optimum([1.0], [1.0], bad)
     with pytest.raises(ValueError, match="D must be"):
         T.gan_value([1.5, 0.5], [0.5, 0.5], [0.5, 0.5])
+
+
+# --------------------------------------------------------------------------- the distorted optimum
+LOG2 = np.log(2)
+
+
+def toy_pair():
+    from anotutor.data.toy1d import noisy_1d
+    toy = noisy_1d(n_train=10, n_known=1)
+    return toy.p_d, toy.p_an, toy.anomalous
+
+
+@pytest.mark.parametrize("gamma", [0.1, 0.37, 0.8, 1.0])
+def test_max_d_of_v_prime_is_a_skewed_jsd_not_eq_18(gamma):
+    rng = np.random.default_rng(3)
+    p_d, p_g, p_an = (rand_dist(rng, 15, zeros=2) for _ in range(3))
+    p_n = T.noisy_mixture(p_g, p_an, gamma)
+    c = T.distorted_objective(p_g, p_d, p_an, gamma)
+    pi = gamma / (1 + gamma)
+    derived = (1 + gamma) * T.jsd(p_d, p_n, pi) + gamma * np.log(gamma) - (1 + gamma) * np.log(1 + gamma)
+    assert c == pytest.approx(derived, abs=1e-9)
+    seed_eq18 = 2 * T.jsd(p_d, p_n) - 2 * LOG2
+    assert (abs(c - seed_eq18) < 1e-9) == (gamma == 1.0)
+
+
+def test_weighted_jsd():
+    p, q = np.array([0.2, 0.8]), np.array([0.6, 0.4])
+    assert T.jsd(p, q, 0.5) == T.jsd(p, q)
+    assert T.jsd(p, p, 0.3) == pytest.approx(0.0, abs=1e-15) and T.jsd(p, q, 0.3) > 0
+    for bad in (0.0, 1.0, float("nan")):
+        with pytest.raises(ValueError, match="pi"):
+            T.jsd(p, q, bad)
+
+
+@pytest.mark.parametrize("gamma", [1.0, 0.9, 0.8, 0.6, 0.3, 0.1, 0.02])
+def test_numerical_minimiser_matches_closed_or_constrained_form(gamma):
+    p_d, p_an, _ = toy_pair()
+    closed = T.distorted_optimum(p_d, p_an, gamma)
+    con, k = T.constrained_optimum(p_d, p_an, gamma, return_level=True)
+    num = T.minimise_distorted(p_d, p_an, gamma)
+    assert con.min() >= 0 and con.sum() == pytest.approx(1.0, abs=1e-12) and 0 < k <= 1
+    assert np.abs(num - con).max() < 1e-5
+    c = lambda p: T.distorted_objective(p, p_d, p_an, gamma)  # noqa: E731
+    assert c(con) <= c(num) + 1e-10
+    if closed.min() >= 0:  # eq. 23 valid: it is the minimiser, and the constrained form is eq. 23
+        assert k == 1.0 and np.abs(con - closed).max() < 1e-12
+        assert c(con) == pytest.approx(gamma * np.log(gamma) - (1 + gamma) * np.log(1 + gamma), abs=1e-9)
+    else:  # eq. 23 negative: clip-and-renormalise is a distribution but worse than the constrained form
+        assert k < 1
+        clip = T.clipped_optimum(p_d, p_an, gamma)
+        assert c(clip) > c(con) + 1e-6
+        assert np.abs(num - clip).max() > 100 * np.abs(num - con).max()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_constrained_optimum_on_random_distributions(seed):
+    rng = np.random.default_rng(seed)
+    p_d, p_an = rand_dist(rng, 20, zeros=seed % 4), rand_dist(rng, 20, zeros=(seed + 2) % 4)
+    for gamma in (0.95, 0.5, 0.2):
+        con = T.constrained_optimum(p_d, p_an, gamma)
+        num = T.minimise_distorted(p_d, p_an, gamma)
+        assert np.abs(num - con).max() < 1e-4  # slowest where a bin sits right at the threshold
+        assert T.distorted_objective(con, p_d, p_an, gamma) <= T.distorted_objective(num, p_d, p_an, gamma) + 1e-12
+        # KKT: where p_g* > 0, p_N / p_d is one constant k; elsewhere p_N / p_d is at least k
+        p_n = T.noisy_mixture(con, p_an, gamma)
+        on = (con > 1e-12) & (p_d > 0)
+        ratio = p_n[on] / p_d[on]
+        assert ratio.max() - ratio.min() < 1e-9
+        off = (con <= 1e-12) & (p_d > 0)
+        assert (p_n[off] / p_d[off] >= ratio.min() - 1e-9).all()
+
+
+def test_distortion_sweep():
+    p_d, p_an, region = toy_pair()
+    ds = [T.distortion(p_d, p_an, g, region) for g in (1.0, 0.9, 0.8, 0.7, 0.5, 0.2)]
+    assert ds[0].removed == pytest.approx(0.0, abs=1e-12) and ds[0].feasible
+    removed = [d.removed for d in ds]
+    assert all(b >= a - 1e-12 for a, b in zip(removed, removed[1:]))  # smaller gamma removes more
+    assert [d.feasible for d in ds] == [True, True, True, False, False, False]
+    assert all(d.negative_mass == 0 for d in ds[:3]) and all(d.negative_mass > 0 for d in ds[3:])
+    assert ds[-1].mass_constrained < 1e-3 < ds[-1].mass_data
+    default = T.distortion(p_d, p_an, 0.5)  # default region: where p_an > p_d
+    assert default.region.any() and not default.region.all()
+    with pytest.raises(ValueError, match="region"):
+        T.distortion(p_d, p_an, 0.5, region[:-1])
+
+
+@pytest.mark.parametrize("bad", [0, 0.0, -0.2, 1.0000001, 2, float("nan"), float("inf"), "0.5", None])
+def test_bad_gamma_is_a_value_error_naming_gamma(bad):
+    p_d, p_an, _ = toy_pair()
+    for f in (T.distorted_optimum, T.constrained_optimum, T.clipped_optimum, T.minimise_distorted,
+              T.distortion):
+        with pytest.raises(ValueError, match="gamma"):
+            f(p_d, p_an, bad)
+    with pytest.raises(ValueError, match="gamma"):
+        T.distorted_objective(p_d, p_d, p_an, bad)
+    with pytest.raises(ValueError, match="gamma"):
+        T.noisy_mixture(p_d, p_an, bad)
+
+
+def test_shape_mismatch():
+    with pytest.raises(ValueError, match="same length"):
+        T.constrained_optimum([0.5, 0.5], [1.0, 0.0, 0.0], 0.5)

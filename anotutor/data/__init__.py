@@ -6,6 +6,7 @@
 * :mod:`.folder`    the MVTec AD folder layout and its verified download
 * :mod:`.synth`     training-time pseudo-anomalies (uniform, Perlin, SLIC)
 * :mod:`.splits`    the split objects all of them return
+* :mod:`.toy1d`     a 1-D mixture with a known anomaly mode, for the GAN theory
 """
 
 from .defects import DEFECT_KINDS, add_defect, add_defects
@@ -14,10 +15,12 @@ from .mnist import load_mnist, noisy_anogan_split
 from .splits import AnomalyDataset, Split
 from .synth import perlin_anomaly, perlin_mask, perlin_noise, slic_anomaly, superpixels, uniform_noise
 from .textures import TEXTURES, texture_crops, texture_photo, textures
+from .toy1d import Mixture1D, Toy1D, noisy_1d
 
 __all__ = [
     "AnomalyDataset", "Split", "TEXTURES", "textures", "texture_crops", "texture_photo",
     "DEFECT_KINDS", "add_defect", "add_defects", "load_mnist", "noisy_anogan_split",
     "load_folder", "download_mvtec", "MVTEC_CATEGORIES",
     "uniform_noise", "perlin_noise", "perlin_mask", "perlin_anomaly", "superpixels", "slic_anomaly",
+    "Mixture1D", "Toy1D", "noisy_1d",
 ]

@@ -1,5 +1,6 @@
 """Plain ``nn.Module`` networks: no training loops, no data."""
 
 from .autoencoder import ConvAutoEncoder
+from .mlp import MLP
 
-__all__ = ["ConvAutoEncoder"]
+__all__ = ["ConvAutoEncoder", "MLP"]
