@@ -140,6 +140,7 @@ def reconstruction_figure(images, reconstructions, residuals, predicted, truth,
             if r == 0 and titles is not None:
                 ax.set_title(titles[c], fontsize=9)
     fig.tight_layout(pad=0.3)
+    return fig
 
 
 def plot_distortion(ax, x, d, width: float | None = None, legend: bool = True, clipped: bool = False):

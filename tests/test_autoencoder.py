@@ -111,3 +111,38 @@ def test_defaults_follow_the_budget():
     det = AutoEncoderDetector()
     assert det.image_size == budget().image_size and det.steps == STEP_FACTOR * budget().steps
     assert AutoEncoderDetector(steps=7).steps == 7
+
+
+def test_keep_zeroes_the_tail_of_the_latent():
+    m = ConvAutoEncoder(32, 1, 16)
+    with torch.no_grad():  # give BatchNorm running statistics that are not the identity
+        for _ in range(30):
+            m(torch.rand(8, 1, 32, 32) ** 3)
+    m.eval()
+    x = torch.rand(3, 1, 32, 32) ** 3
+    full, four = m(x), m(x, 4)
+    assert not torch.allclose(full, four)
+    # keeping 4 numbers is the same as zeroing the other 12 by hand
+    z = m.encode(x).clone()
+    z[:, 4:] = 0
+    assert torch.allclose(four, m.decoder(z), atol=1e-6)
+    per_image = m(x, torch.tensor([4, 16, 4]))
+    assert torch.allclose(per_image[0], four[0], atol=1e-6) and torch.allclose(per_image[1], full[1], atol=1e-6)
+
+
+def test_nested_latents_train_in_one_run_and_are_chosen_with_at_latent(tmp_path):
+    x = torch.rand(12, 1, 32, 32)
+    det = AutoEncoderDetector(image_size=32, latent_size=16, nested=[8, 2], steps=30, batch_size=6,
+                              progress=False).fit(x)
+    assert det.nested == (2, 8)
+    small, full = det.at_latent(2), det.at_latent(16)
+    assert small.model_ is det.model_  # a view: no copy of the weights
+    a, b = small.predict(x[:2]).maps, full.predict(x[:2]).maps
+    assert not torch.allclose(a, b) and torch.allclose(b, det.predict(x[:2]).maps)
+    with pytest.raises(ValueError, match="not trained"):
+        det.at_latent(4)
+    with pytest.raises(ValueError, match="nested"):
+        AutoEncoderDetector(latent_size=16, nested=[16])
+    path = det.save(tmp_path / "nested.pt")
+    with pytest.raises(ValueError, match="nested"):
+        AutoEncoderDetector(image_size=32, latent_size=16, nested=[8], steps=30, batch_size=6).load(path)

@@ -17,6 +17,8 @@ is not decided by a single noisy pixel.
 
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
@@ -47,17 +49,28 @@ class AutoEncoderDetector(Detector):
     the book measured that a shorter run stops on a plateau where the network
     has learned only the mean shading (chapter "The convolutional auto-encoder
     baseline").
+
+    ``nested``: smaller bottleneck sizes trained inside the same network by
+    nested dropout (Rippel et al., 2014): every training image draws one size
+    from ``nested + (latent_size,)`` and the decoder sees only that many
+    leading latent numbers. :meth:`at_latent` then gives a detector that uses
+    one of these sizes, so one training run measures several latent sizes.
     """
 
-    _config_keys = ("image_size", "latent_size", "loss", "steps", "batch_size", "lr", "augment", "seed")
+    _config_keys = ("image_size", "latent_size", "nested", "loss", "steps", "batch_size", "lr", "augment",
+                    "seed")
 
     def __init__(self, image_size: int | None = None, latent_size: int = 100, loss: str = "l2",
                  steps: int | None = None, batch_size: int | None = None, lr: float = 2e-3,
-                 augment: bool = True, seed: int = 0, device: str | None = None, progress: bool = True):
+                 augment: bool = True, seed: int = 0, device: str | None = None, progress: bool = True,
+                 nested: "tuple[int, ...] | list[int]" = ()):
         b = budget()
         self.image_size = image_size if image_size is not None else b.image_size
         supported_size(self.image_size)
         self.latent_size = check_int(latent_size, "latent_size", minimum=1)
+        self.nested = tuple(sorted({check_int(k, "nested latent size", minimum=1, maximum=self.latent_size - 1)
+                                    for k in nested})) if len(nested) else ()
+        self.keep_ = None  # latent numbers the decoder sees at predict time (None: all)
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
         self.loss = loss
@@ -69,6 +82,19 @@ class AutoEncoderDetector(Detector):
         self.device = device
         self.progress = progress
         self.model_ = None
+
+    def at_latent(self, k: int) -> "AutoEncoderDetector":
+        """A view of this fitted detector that decodes from the first ``k`` latent numbers only.
+
+        ``k`` must be ``latent_size`` or one of ``nested``: only those sizes were trained.
+        """
+        self._check_fitted()
+        sizes = self.nested + (self.latent_size,)
+        if k not in sizes:
+            raise ValueError(f"latent size {k!r} was not trained; choose one of {sizes}")
+        view = copy.copy(self)
+        view.keep_ = None if k == self.latent_size else int(k)
+        return view
 
     def _build_model(self) -> ConvAutoEncoder:
         return ConvAutoEncoder(self.image_size, self.channels_, self.latent_size)
@@ -94,7 +120,11 @@ class AutoEncoderDetector(Detector):
             if self.augment:
                 xb = augment(xb, generator=g)
             xb = xb.to(self.device_)
-            loss = self._loss(xb, self.model_(xb))
+            keep = None
+            if self.nested:
+                sizes = torch.tensor(self.nested + (self.latent_size,))
+                keep = sizes[torch.randint(0, len(sizes), (xb.shape[0],), generator=g)].to(self.device_)
+            loss = self._loss(xb, self.model_(xb, keep))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -102,6 +132,6 @@ class AutoEncoderDetector(Detector):
         self.model_.eval()
 
     def _predict(self, x: torch.Tensor):
-        recon = self.model_(x)
+        recon = self.model_(x, self.keep_)
         residual = residual_map(x, recon)
         return top_fraction_score(residual), residual, {"reconstruction": recon}

@@ -109,8 +109,14 @@ class ConvAutoEncoder(nn.Module):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.encoder(x))
+    def forward(self, x: torch.Tensor, keep: "int | torch.Tensor | None" = None) -> torch.Tensor:
+        """Reconstruct ``x``; ``keep`` (an int, or one int per image) zeroes all but the first
+        ``keep`` latent numbers, so the decoder sees a bottleneck of that size (nested dropout)."""
+        z = self.encoder(x)
+        if keep is not None:
+            keep = torch.as_tensor(keep, device=z.device).reshape(-1, 1)
+            z = z * (torch.arange(self.latent_size, device=z.device)[None, :] < keep).to(z.dtype)[..., None, None]
+        return self.decoder(z)
 
     def layer_table(self) -> list[dict]:
         """One row per layer (type, in, out, kernel, stride, output shape), as in the seed's tables."""
