@@ -16,27 +16,34 @@ def _case():
     return maps, masks, images
 
 
-def test_tau_explorer_prints_the_metrics_of_its_threshold(capsys):
+def _text(box):
+    return "".join(o.get("text", "") for o in box.children[-1].outputs)
+
+
+def test_tau_explorer_prints_the_metrics_of_its_threshold():
     maps, masks, images = _case()
     w = widgets.tau_explorer(maps, masks, images, tau=0.4, show=2)
     slider = w.children[0]
     assert slider.description == "tau" and slider.max == pytest.approx(float(maps.max()))
-    w.update()
-    out = w.children[-1].outputs if hasattr(w.children[-1], "outputs") else ()
-    plt.close("all")
+    assert "tau = 0.400" in _text(w)
+    assert any("image/png" in o.get("data", {}) for o in w.children[-1].outputs)  # the figure is there
     slider.value = 0.45
-    w.update()
-    text = "".join(o.get("text", "") for o in out) + capsys.readouterr().out
-    assert "precision 1.000" in text and "recall 1.000" in text  # 0.45 separates the square exactly
+    assert "precision 1.000" in _text(w) and "recall 1.000" in _text(w)  # 0.45 separates the square exactly
+    assert "tau = 0.400" not in _text(w)  # redrawn, not appended
     plt.close("all")
 
 
-def test_choice_explorer_calls_draw_with_the_chosen_value():
+def test_choice_explorer_renders_the_chosen_value():
     seen = []
-    w = widgets.choice_explorer({8: "a", 32: "b", 128: "c"}, lambda k, v: seen.append((k, v)), "latent")
+
+    def render(k, v):
+        seen.append((k, v))
+        return f"key {k}", None
+
+    w = widgets.choice_explorer({8: "a", 32: "b", 128: "c"}, render, "latent")
+    assert seen[-1] == (32, "b") and "key 32" in _text(w)
     w.children[0].value = 128
-    w.update()
-    assert seen[-1] == (128, "c")
+    assert seen[-1] == (128, "c") and _text(w) == "key 128\n"
     with pytest.raises(ValueError, match="at least one"):
         widgets.choice_explorer({}, print)
 
