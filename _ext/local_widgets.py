@@ -109,7 +109,29 @@ def _build_finished(app, exception) -> None:
         shutil.copytree(src, target, dirs_exist_ok=True)
 
 
+# ipywidgets' html-manager 1.0.x typesets widget labels with MathJax 2's API
+# (``MathJax.Hub.Queue``); the book loads MathJax 3, where ``MathJax.Hub`` is
+# undefined and every widget page threw "Cannot read properties of undefined
+# (reading 'Queue')" (caught by the browser test). This inline script, placed
+# after Sphinx's ``window.MathJax = {...}`` configuration (priority 900) and so
+# before the deferred MathJax itself runs, maps ``Hub.Queue`` to MathJax 3's
+# ``typesetPromise``, both before MathJax has loaded and after its start-up.
+MATHJAX2_SHIM = """(function () {
+  var queue = {Queue: function () {
+    if (window.MathJax && window.MathJax.typesetPromise) { window.MathJax.typesetPromise(); }
+  }};
+  var mj = window.MathJax = window.MathJax || {};
+  mj.Hub = mj.Hub || queue;
+  mj.startup = mj.startup || {};
+  mj.startup.ready = function () {
+    window.MathJax.startup.defaultReady();
+    window.MathJax.Hub = window.MathJax.Hub || queue;
+  };
+})();"""
+
+
 def setup(app) -> dict:
+    app.add_js_file(None, body=MATHJAX2_SHIM, priority=900)
     app.connect("config-inited", _config_inited)
     app.connect("build-finished", _build_finished)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
