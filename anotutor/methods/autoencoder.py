@@ -113,6 +113,7 @@ class AutoEncoderDetector(Detector):
         if x.shape[0] < 2:
             raise ValueError(f"fit needs at least 2 training images (BatchNorm needs a batch), got {x.shape[0]}")
         bs = min(self.batch_size, x.shape[0])
+        sizes = torch.tensor(self.nested + (self.latent_size,))  # nested dropout draws from these
         for _ in tqdm(range(self.steps), desc=f"auto-encoder ({self.loss}, latent {self.latent_size})",
                       disable=not self.progress, leave=False):
             idx = torch.randint(0, x.shape[0], (bs,), generator=g)
@@ -122,7 +123,6 @@ class AutoEncoderDetector(Detector):
             xb = xb.to(self.device_)
             keep = None
             if self.nested:
-                sizes = torch.tensor(self.nested + (self.latent_size,))
                 keep = sizes[torch.randint(0, len(sizes), (xb.shape[0],), generator=g)].to(self.device_)
             loss = self._loss(xb, self.model_(xb, keep))
             opt.zero_grad(set_to_none=True)
