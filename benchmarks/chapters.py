@@ -24,6 +24,15 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER_LIMIT_S, BOOK_LIMIT_S, MEMORY_LIMIT_MB = 180, 900, 4096
 
+
+def _status(row: dict) -> str:
+    """A chapter's verdict: failed, over its time or memory limit, or ok."""
+    if not row["ok"]:
+        return "failed"
+    if row["seconds"] > CHAPTER_LIMIT_S or row["peak_mb"] > MEMORY_LIMIT_MB:
+        return "over budget"
+    return "ok"
+
 # run in a fresh interpreter so that ru_maxrss of its children is this chapter's kernel alone
 RUNNER = r"""
 import resource, sys, time
@@ -62,7 +71,7 @@ def main(argv: list[str]) -> int:
                    "peak_mb": round(float(peak_mb))}
             rows.append(row)
             print(f"{row['chapter']:<28} {row['seconds']:>7.1f} s {row['peak_mb']:>6} MB "
-                  f"{'ok' if row['ok'] else 'FAILED'}", flush=True)
+                  f"{_status(row)}", flush=True)
     total = round(sum(r["seconds"] for r in rows), 1)
     within = all(r["ok"] and r["seconds"] <= CHAPTER_LIMIT_S and r["peak_mb"] <= MEMORY_LIMIT_MB for r in rows)
     within = within and total <= BOOK_LIMIT_S
@@ -74,7 +83,7 @@ def main(argv: list[str]) -> int:
              "", f"Limits: {CHAPTER_LIMIT_S} s per chapter, {BOOK_LIMIT_S} s for the book, "
              f"{MEMORY_LIMIT_MB} MB peak memory.", "",
              "| chapter | wall time (s) | peak memory (MB) | status |", "| --- | ---: | ---: | --- |"]
-    lines += [f"| {r['chapter']} | {r['seconds']} | {r['peak_mb']} | {'ok' if r['ok'] else 'failed'} |" for r in rows]
+    lines += [f"| {r['chapter']} | {r['seconds']} | {r['peak_mb']} | {_status(r)} |" for r in rows]
     lines += [f"| **all chapters** | **{total}** | **{max(r['peak_mb'] for r in rows)}** | "
               f"{'within budget' if within else 'OVER BUDGET'} |", ""]
     (ROOT / "benchmarks" / "chapters.md").write_text("\n".join(lines))
