@@ -118,15 +118,13 @@ def noisy_value(d, p_d, p_g, p_an, gamma: float) -> float:
 
 def noisy_optimal_discriminator(p_d, p_g, p_an, gamma: float) -> np.ndarray:
     """The pointwise maximiser of V': gamma p_d / (gamma p_d + gamma p_g + (1 - gamma) p_an)."""
-    gamma = check_range(gamma, "gamma", 0.0, 1.0, low_open=True)
-    p_d, p_g, p_an = (as_distribution(p, n) for p, n in ((p_d, "p_d"), (p_g, "p_g"), (p_an, "p_an")))
-    return _share(gamma * p_d, gamma * p_g + (1 - gamma) * p_an)
+    p_n = noisy_mixture(p_g, p_an, gamma)  # validates p_g, p_an and gamma
+    return _share(gamma * as_distribution(p_d, "p_d"), p_n)
 
 
 def distorted_optimum(p_d, p_an, gamma: float) -> np.ndarray:
     """Eq. 23 as printed: (p_d - (1 - gamma) p_an) / gamma. Sums to 1, but may be negative."""
-    gamma = check_range(gamma, "gamma", 0.0, 1.0, low_open=True)
-    p_d, p_an = as_distribution(p_d, "p_d"), as_distribution(p_an, "p_an")
+    p_d, p_an, gamma = _inputs(p_d, p_an, gamma)
     return (p_d - (1 - gamma) * p_an) / gamma
 
 

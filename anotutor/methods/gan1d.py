@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..checks import check_int, check_range
+from ..checks import as_scores, check_int, check_range
 from ..losses import gan_g_loss, noisy_gan_d_loss
 from ..models import MLP
 from ..runtime import cpu_threads, seed_everything
@@ -33,14 +33,11 @@ __all__ = ["GAN1D"]
 
 
 def _as_samples(x, name: str) -> torch.Tensor:
-    a = np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x, dtype=np.float32)
-    if a.ndim == 2 and a.shape[1] == 1:
-        a = a[:, 0]
-    if a.ndim != 1 or a.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D array of samples, got shape {a.shape}")
-    if not np.isfinite(a).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return torch.from_numpy(a.copy())[:, None]
+    """1-D samples ([N] or [N, 1]) as a float tensor [N, 1]; values checked by :func:`~anotutor.checks.as_scores`."""
+    shape = tuple(np.shape(x.detach().cpu() if isinstance(x, torch.Tensor) else x))
+    if not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)) or 0 in shape:
+        raise ValueError(f"{name} must be a non-empty 1-D array of samples, got shape {shape}")
+    return torch.from_numpy(as_scores(x, name).astype(np.float32))[:, None]
 
 
 class GAN1D:
