@@ -4,7 +4,8 @@ The ground layer of the package: every other module may import from here,
 this module imports nothing from the rest of ``anotutor``.
 
 * :func:`device` picks the accelerator (CUDA, then Apple's MPS, then the CPU).
-* :func:`seed_everything` makes a CPU run repeatable.
+* :func:`seed_everything` makes a CPU run repeatable; :func:`isolated_seed`
+  does the same inside a block and leaves the global random state as it was.
 * :class:`Timer` measures wall time, e.g. inference milliseconds per image.
 * :func:`cpu_threads` limits PyTorch's CPU threads inside a block (tiny
   networks run faster on one thread than on several busy cores).
@@ -24,7 +25,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-__all__ = ["device", "seed_everything", "as_rng", "Timer", "Budget", "budget", "BUDGETS", "cpu_threads"]
+__all__ = ["device", "seed_everything", "isolated_seed", "as_rng", "Timer", "Budget", "budget", "BUDGETS", "cpu_threads"]
 
 
 def device(prefer: str | None = None) -> torch.device:
@@ -72,6 +73,22 @@ def seed_everything(seed: int = 0) -> torch.Generator:
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
     return torch.Generator().manual_seed(seed)
+
+
+@contextmanager
+def isolated_seed(seed: int = 0):
+    """Seed PyTorch inside the block and yield a CPU ``torch.Generator`` seeded alike.
+
+    The global random state (CPU and CUDA) is saved on entry and restored on
+    exit (``torch.random.fork_rng``), so a training run that draws its weights
+    inside the block is repeatable and leaves the caller's random stream alone.
+    """
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+    cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(int(seed))
+        yield torch.Generator().manual_seed(int(seed))
 
 
 class Timer:

@@ -89,3 +89,32 @@ def test_cpu_threads_restores():
     with pytest.raises(ValueError, match="n must be"):
         with runtime.cpu_threads(0):
             pass
+
+
+def _one_step(gamma, anomalies, seed=0):
+    from anotutor.methods import gan_step
+    from anotutor.models import MLP
+    torch.manual_seed(seed)
+    G, D = MLP(2, 1, 8, 1), MLP(1, 1, 8, 1)
+    og, od = (torch.optim.SGD(m.parameters(), lr=0.1) for m in (G, D))
+    g = torch.Generator().manual_seed(1)
+    real, z = torch.randn(16, 1, generator=g), torch.randn(16, 2, generator=g)
+    out = gan_step(G, D, og, od, real, z, gamma, anomalies)
+    return out, torch.cat([p.detach().flatten() for p in (*G.parameters(), *D.parameters())]), D
+
+
+def test_gan_step_gamma_one_switches_the_penalty_off_exactly():
+    anomalies = torch.full((16, 1), 3.0)
+    out_none, params_none, _ = _one_step(1.0, None)
+    out_anom, params_anom, _ = _one_step(1.0, anomalies)
+    assert torch.equal(params_none, params_anom) and np.isnan(out_anom["d_anomaly"])
+    # below 1 the known anomalies are a second kind of fake: D's value on them drops further
+    _, params_pen, d_pen = _one_step(0.5, anomalies)
+    _, _, d_plain = _one_step(1.0, None)
+    assert not torch.equal(params_pen, params_none)
+    with torch.no_grad():
+        assert d_pen(anomalies).mean() < d_plain(anomalies).mean()
+    with pytest.raises(ValueError, match="pass anomalies"):
+        _one_step(0.5, None)
+    with pytest.raises(ValueError, match="gamma"):
+        _one_step(0.0, anomalies)

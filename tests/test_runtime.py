@@ -7,12 +7,22 @@ import torch
 from anotutor import runtime
 
 
-def test_device_is_cpu_without_accelerator():
-    d = runtime.device()
-    assert d.type in {"cpu", "cuda", "mps"}
-    if not torch.cuda.is_available():
-        assert d.type in {"cpu", "mps"}
-    assert runtime.device("cpu").type == "cpu"
+def _no_mps(monkeypatch):
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None:
+        monkeypatch.setattr(mps, "is_available", lambda: False)
+
+
+def test_device_prefers_cuda_then_cpu(monkeypatch):
+    monkeypatch.delenv("ANOTUTOR_DEVICE", raising=False)
+    _no_mps(monkeypatch)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert runtime.device().type == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert runtime.device().type == "cuda"      # an accelerator wins when there is one
+    assert runtime.device("cpu").type == "cpu"  # unless the CPU is asked for
+    monkeypatch.setenv("ANOTUTOR_DEVICE", "cpu")
+    assert runtime.device().type == "cpu"
 
 
 def test_device_refuses_missing_or_unknown():
@@ -60,7 +70,25 @@ def test_budget_presets_and_env(monkeypatch):
 
 def test_budget_default_follows_device(monkeypatch):
     monkeypatch.delenv("ANOTUTOR_BUDGET", raising=False)
-    assert runtime.budget().name == ("full" if torch.cuda.is_available() else "ci")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert runtime.budget().name == "ci"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert runtime.budget().name == "full"
+
+
+def test_isolated_seed_repeats_and_restores():
+    torch.manual_seed(7)
+    expected = torch.rand(4)
+    torch.manual_seed(7)
+    with runtime.isolated_seed(3) as g:
+        inside = torch.rand(2), torch.rand(2, generator=g)
+    assert torch.equal(torch.rand(4), expected)  # the caller's stream goes on as if nothing happened
+    with runtime.isolated_seed(3) as g:
+        again = torch.rand(2), torch.rand(2, generator=g)
+    assert torch.equal(inside[0], again[0]) and torch.equal(inside[1], again[1])
+    with pytest.raises(ValueError, match="seed"):
+        with runtime.isolated_seed(1.5):
+            pass
 
 
 def test_as_rng():

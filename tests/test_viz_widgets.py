@@ -23,7 +23,16 @@ def test_gamma_explorer(toy):
     box = widgets.gamma_explorer(toy.x, toy.p_d, toy.p_an, gamma=0.4, region=toy.anomalous, width=toy.width)
     slider = box.children[0]
     assert slider.description == "gamma" and slider.value == 0.4 and slider.max == 1.0 and slider.min > 0
-    slider.value = 0.9  # redraws through the pure function without error
+    out = box.children[-1]
+
+    def png():
+        return [o["data"]["image/png"] for o in out.outputs if "image/png" in o.get("data", {})]
+
+    before = png()
+    assert len(before) == 1
+    slider.value = 0.9  # redraws through the pure function: one new figure, a different one
+    after = png()
+    assert len(after) == 1 and after[0] != before[0]
     plt.close("all")
     for bad in (0.0, 1.5, float("nan")):
         with pytest.raises(ValueError, match="gamma"):

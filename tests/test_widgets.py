@@ -53,9 +53,17 @@ def test_static_figures_draw():
     taus = np.linspace(0, 0.7, 30)
     from anotutor import metrics
     p, r, f = metrics.prf_curve(maps, masks, taus)
-    fig, ax = plt.subplots()
+    fig, (ax, ax2) = plt.subplots(1, 2)
     viz.plot_prf_sweep(ax, taus, p, r, f, tau_mark=0.4)
-    viz.plot_losses(ax, {"l2": np.linspace(1, 0.1, 50)})
+    lines = {ln.get_label(): ln for ln in ax.get_lines()}
+    assert set(lines) == {"precision", "recall", "F1", "tau = 0.400"}
+    assert np.allclose(lines["F1"].get_ydata(), f) and np.allclose(lines["F1"].get_xdata(), taus)
+    assert lines["tau = 0.400"].get_xdata()[0] == 0.4
+    h = np.linspace(1, 0.1, 50)
+    viz.plot_losses(ax2, {"l2": h}, smooth=10)
+    (curve,) = ax2.get_lines()
+    assert curve.get_label() == "l2" and len(curve.get_ydata()) == 41  # running mean of 10 over 50 steps
+    assert np.isclose(curve.get_ydata()[0], h[:10].mean()) and ax2.get_yscale() == "log"
     fig2 = viz.reconstruction_figure(images, images, maps, maps > 0.4, masks, titles=["a", "b", "c"])
     assert len(fig2.axes) == 15
     with pytest.raises(ValueError, match="same"):

@@ -1,11 +1,16 @@
 """Methods: training and inference behind one Detector contract (see :mod:`.base`).
 
-:class:`GAN1D` is no detector: a tiny GAN on 1-D samples, for the theory chapter.
+Every learned model derives from :class:`Estimator` (parameters, training
+log, checkpoints). :class:`GAN1D` is no detector: a tiny GAN on 1-D samples,
+for the theory chapter; it shares :func:`gan_step` with the image AnoGAN.
 """
 
+from .estimator import Estimator, NotFittedError, TrainingLog, read_checkpoint
+from .base import Detection, Detector
 from .autoencoder import AutoEncoderDetector
 from .floor import BrightnessFloor
-from .base import Detection, Detector, NotFittedError
+from .gan_step import gan_step
 from .gan1d import GAN1D
 
-__all__ = ["Detector", "Detection", "NotFittedError", "AutoEncoderDetector", "BrightnessFloor", "GAN1D"]
+__all__ = ["Estimator", "Detector", "Detection", "NotFittedError", "TrainingLog", "read_checkpoint",
+           "AutoEncoderDetector", "BrightnessFloor", "GAN1D", "gan_step"]

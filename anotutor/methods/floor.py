@@ -1,7 +1,8 @@
 r"""The brightness floor: the simplest detector, and the bar every method must clear.
 
 It "reconstructs" every image as the mean gray (per channel) of the training
-pixels, and its anomaly map is the seed-004 residual against that constant,
+pixels, and its anomaly map is the auto-encoder's residual (Fadaeinejad, 2021,
+Algorithm 1) against that constant,
 
 .. math::  r(u, v) = \max_c |x_c(u, v) - \mu_c|,
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..runtime import budget
+from ..checks import check_int
 from .base import Detector
 from .scores import residual_map, top_fraction_score
 
@@ -23,11 +24,11 @@ __all__ = ["BrightnessFloor"]
 
 
 class _MeanImage(nn.Module):
-    """Holds the per-channel training mean as a buffer, so save/load treat it like weights."""
+    """Holds the per-channel training mean: learned (by averaging, not by gradients), so a parameter."""
 
     def __init__(self, channels: int):
         super().__init__()
-        self.register_buffer("mean", torch.zeros(channels))
+        self.mean = nn.Parameter(torch.zeros(channels), requires_grad=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.mean.view(1, -1, 1, 1).expand_as(x)
@@ -36,21 +37,26 @@ class _MeanImage(nn.Module):
 class BrightnessFloor(Detector):
     """Residual against the training mean: ``fit`` learns one number per channel."""
 
-    _config_keys = ("image_size",)
+    _architecture = ("image_size",)
 
     def __init__(self, image_size: int | None = None, device: str | None = None):
-        self.image_size = image_size if image_size is not None else budget().image_size
+        if image_size is not None:
+            check_int(image_size, "image_size", minimum=1)
+        self.image_size = image_size
         self.device = device
-        self.model_ = None
 
-    def _build_model(self) -> nn.Module:
-        return _MeanImage(self.channels_)
+    def _budget_defaults(self, b) -> dict:
+        return {"image_size": b.image_size}
 
-    def _fit(self, x: torch.Tensor, anomalies: torch.Tensor | None) -> None:
-        self.model_ = self._build_model().to(self.device_)
+    def _build_networks(self) -> dict:
+        return {"model_": _MeanImage(self.channels_)}
+
+    def _fit(self, x: torch.Tensor, anomalies: torch.Tensor | None, g: torch.Generator) -> dict:
+        self.model_ = self._build_networks()["model_"].to(self.device_)
         self.model_.mean.copy_(x.mean(dim=(0, 2, 3)).to(self.device_))
+        return {}
 
-    def _predict(self, x: torch.Tensor):
+    def _predict(self, x: torch.Tensor, generator: torch.Generator):
         recon = self.model_(x)
         residual = residual_map(x, recon)
         return top_fraction_score(residual), residual, {"reconstruction": recon}

@@ -1,0 +1,295 @@
+"""What every learned model of the book shares: parameters, the training log, checkpoints.
+
+Modelled on scikit-learn's estimators:
+
+* the constructor stores its arguments and checks their ranges, nothing else;
+  the configuration is read off the constructor's signature
+  (:meth:`Estimator.get_params`), so it cannot drift from a hand-kept list;
+* ``None`` means "the budget's value": :meth:`Estimator.resolve_params`
+  fills it in at ``fit`` time, so a detector built before ``ANOTUTOR_BUDGET``
+  changes still follows it; the values a fit used live in ``params_``;
+* ``fit`` returns ``self``; everything learned lives in attributes ending in
+  ``_``; ``fit`` draws from its own seeded generator and leaves the global
+  random state as it was (:func:`anotutor.runtime.isolated_seed`); a fit that
+  fails (bad input, an interrupt) leaves a fitted model as it was.
+
+Parameters are of two kinds. **Architecture** (``_architecture``: image size,
+widths, latent size, ...) shapes the networks: a checkpoint of another
+architecture cannot be loaded, and :meth:`Estimator.load` refuses it naming
+the field. **Training settings** (steps, batch size, learning rate, seed, ...)
+are recorded in the checkpoint and in the training log (``log_``), not
+compared: weights trained under the ``full`` budget load under ``ci``.
+
+A checkpoint holds every network named in ``_networks``, the method's other
+learned state (:meth:`Estimator._get_state`: buffers such as noise masks, the
+latent view of ``at_latent``), the training log, and the architecture and
+settings it was trained with. It is read with ``torch.load(weights_only=True)``
+(no code runs on load); :meth:`Estimator.from_checkpoint` rebuilds a model
+from the file alone.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import __version__
+from ..runtime import Timer, budget, device as pick_device, isolated_seed
+
+__all__ = ["Estimator", "NotFittedError", "TrainingLog", "read_checkpoint", "CHECKPOINT_FORMAT"]
+
+CHECKPOINT_FORMAT = "anotutor-checkpoint-1"
+_REGISTRY: dict[str, type] = {}
+
+
+class NotFittedError(RuntimeError):
+    """predict, save or a view was asked of a model before fit."""
+
+
+@dataclass
+class TrainingLog:
+    """What a fit did: the settings it used, the budget, the device, its time and its curves.
+
+    ``curves`` maps a name (``"loss"``, ``"loss_d"``, ...) to one value per
+    training step (NumPy float32).
+    """
+
+    settings: dict
+    budget: str
+    device: str
+    fit_seconds: float
+    curves: dict = field(default_factory=dict)
+    package: str = __version__
+
+    def summary(self) -> str:
+        s = ", ".join(f"{k}={v!r}" for k, v in self.settings.items())
+        return (f"trained with {s} under the {self.budget!r} budget on {self.device} in "
+                f"{self.fit_seconds:.1f} s (anotutor {self.package})")
+
+    def to_state(self) -> dict:
+        return {"settings": dict(self.settings), "budget": self.budget, "device": self.device,
+                "fit_seconds": float(self.fit_seconds), "package": self.package,
+                "curves": {k: torch.as_tensor(np.asarray(v, dtype=np.float32)) for k, v in self.curves.items()}}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "TrainingLog":
+        curves = {k: v.numpy() if isinstance(v, torch.Tensor) else np.asarray(v, dtype=np.float32)
+                  for k, v in state.get("curves", {}).items()}
+        return cls(dict(state["settings"]), str(state["budget"]), str(state["device"]),
+                   float(state["fit_seconds"]), curves, str(state.get("package", "?")))
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """Read and check an anotutor checkpoint; ``FileNotFoundError`` or a ``ValueError`` saying why not."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unpickling failure: corrupt, truncated or foreign
+        raise ValueError(f"cannot read checkpoint {path} (corrupt, truncated or not a torch file): {err}") from err
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        found = ckpt.get("format", "no format field") if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise ValueError(f"{path} is not an anotutor checkpoint of format {CHECKPOINT_FORMAT!r} (found {found!r}); "
+                         "a checkpoint written by an older anotutor must be retrained")
+    missing = {"class", "architecture", "settings", "networks", "state", "log"} - set(ckpt)
+    if missing:
+        raise ValueError(f"checkpoint {path} lacks {sorted(missing)}")
+    return ckpt
+
+
+class Estimator:
+    """Base of every learned model: parameters, fit bookkeeping, save, load and from_checkpoint.
+
+    A subclass declares ``_architecture`` (constructor arguments that shape
+    its networks) and ``_networks`` (attribute names of its ``nn.Module``
+    state, e.g. ``("generator_", "discriminator_")``), builds fresh networks
+    in :meth:`_build_networks` from ``params_``, and trains in its ``fit``
+    through :meth:`_run_fit`.
+    """
+
+    _architecture: tuple[str, ...] = ()
+    _networks: tuple[str, ...] = ()
+    _runtime_args: tuple[str, ...] = ("device", "progress")  # how to run, not what to learn
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _REGISTRY[cls.__name__] = cls
+
+    # ------------------------------------------------------------------ parameters
+    @classmethod
+    def param_names(cls) -> tuple[str, ...]:
+        """The configuration: the constructor's arguments, less the runtime ones (device, progress)."""
+        sig = inspect.signature(cls.__init__)
+        return tuple(n for n, p in sig.parameters.items()
+                     if n != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+                     and n not in cls._runtime_args)
+
+    def get_params(self) -> dict:
+        """The constructor's arguments as given (``None`` where the budget decides)."""
+        return {k: getattr(self, k) for k in self.param_names()}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    def _budget_defaults(self, b) -> dict:
+        """Values of the parameters given as ``None``, from budget ``b``."""
+        return {}
+
+    def _normalise(self, params: dict) -> dict:
+        """Canonical form of resolved parameters (e.g. a sorted tuple); the identity by default."""
+        return params
+
+    def resolve_params(self) -> dict:
+        """The parameters a fit would use now: ``None`` replaced by the current budget's value."""
+        defaults = self._budget_defaults(budget())
+        p = {k: (defaults[k] if v is None and k in defaults else v) for k, v in self.get_params().items()}
+        return self._normalise(p)
+
+    def _architecture_of(self, params: dict) -> dict:
+        return {k: params[k] for k in self._architecture}
+
+    def _data_architecture(self) -> dict:
+        """Architecture learned from the data at fit time (e.g. the channel count)."""
+        return {}
+
+    def _set_data_architecture(self, arch: dict) -> None:
+        pass
+
+    # ------------------------------------------------------------------ fitted state
+    def _check_fitted(self) -> None:
+        if getattr(self, "log_", None) is None:
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit(...) first")
+
+    @property
+    def history_(self) -> dict:
+        """The training curves of the last fit (``log_.curves``)."""
+        self._check_fitted()
+        return self.log_.curves
+
+    def n_parameters(self) -> int:
+        """Number of learned parameters over all networks (``nn.Parameter`` entries)."""
+        self._check_fitted()
+        return int(sum(p.numel() for n in self._networks for p in getattr(self, n).parameters()))
+
+    def _run_fit(self, train: Callable[["Estimator", torch.Generator], dict], device=None) -> "Estimator":
+        """Run ``train(model, generator) -> curves`` on a copy; adopt its state when it succeeds.
+
+        Resolves the parameters, seeds a private generator with ``seed`` (the
+        global random state is left as it was), times the run and writes the
+        training log. A failure or an interrupt leaves ``self`` untouched.
+        """
+        new = copy.copy(self)
+        new.params_ = self.resolve_params()
+        new.device_ = device if device is not None else pick_device(getattr(self, "device", None))
+        with Timer(new.device_) as t, isolated_seed(int(new.params_.get("seed", 0))) as g:
+            curves = train(new, g)
+        settings = {k: v for k, v in new.params_.items() if k not in self._architecture}
+        new.log_ = TrainingLog(settings, budget().name, str(new.device_), t.seconds, dict(curves or {}))
+        self.__dict__.update(new.__dict__)
+        return self
+
+    # ------------------------------------------------------------------ persistence
+    def _get_state(self) -> dict:
+        """Learned state besides the networks' weights (tensors, numbers, strings)."""
+        return {}
+
+    def _set_state(self, state: dict) -> None:
+        pass
+
+    def _build_networks(self) -> dict[str, nn.Module]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def save(self, path: str | Path) -> Path:
+        """Write every learned network and buffer, the training log and the configuration to ``path``.
+
+        Written to a temporary file first and moved into place, so an
+        interrupted save never leaves a truncated checkpoint behind.
+        """
+        self._check_fitted()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ckpt = {"format": CHECKPOINT_FORMAT, "package": __version__, "class": type(self).__name__,
+                "architecture": {**self._architecture_of(self.params_), **self._data_architecture()},
+                "settings": {k: v for k, v in self.params_.items() if k not in self._architecture},
+                "networks": {n: {k: v.detach().cpu() for k, v in getattr(self, n).state_dict().items()}
+                             for n in self._networks},
+                "state": self._get_state(), "log": self.log_.to_state()}
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            torch.save(ckpt, tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        return path
+
+    def load(self, path: str | Path) -> "Estimator":
+        """Load a checkpoint written by :meth:`save` into this model; returns ``self``.
+
+        Refuses (``ValueError`` naming the field) a checkpoint of another class
+        or of another architecture than this model's constructor asked for;
+        arguments left ``None`` take the checkpoint's value. Training settings
+        are not compared: they come with the checkpoint (``log_.settings``).
+        Nothing is changed unless the whole checkpoint loads.
+        """
+        return self._load_checkpoint(read_checkpoint(path), path)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, **runtime) -> "Estimator":
+        """Rebuild a fitted model from a checkpoint alone (``runtime``: e.g. ``device="cpu"``).
+
+        Called on a base class (``Detector.from_checkpoint``) it rebuilds
+        whichever subclass wrote the file.
+        """
+        ckpt = read_checkpoint(path)
+        name = ckpt["class"]
+        klass = _REGISTRY.get(name)
+        if klass is None or not issubclass(klass, cls):
+            raise ValueError(f"{path} holds a {name}, not a {cls.__name__}")
+        names = klass.param_names()
+        given = {**ckpt["settings"], **ckpt["architecture"]}
+        model = klass(**{k: v for k, v in given.items() if k in names}, **runtime)
+        return model._load_checkpoint(ckpt, path)
+
+    def _load_checkpoint(self, ckpt: dict, path) -> "Estimator":
+        if ckpt["class"] != type(self).__name__:
+            raise ValueError(f"{path} holds a {ckpt['class']}, not a {type(self).__name__}")
+        arch = ckpt["architecture"]
+        given = self.get_params()
+        mine = self._normalise(dict(given))
+        diff = [f"{k}: checkpoint {arch.get(k)!r} vs this {type(self).__name__} {mine[k]!r}"
+                for k in self._architecture if given[k] is not None and arch.get(k) != mine[k]]
+        if diff:
+            raise ValueError(f"{path} holds another architecture ({'; '.join(diff)}); build the detector "
+                             f"with those values or use {type(self).__name__}.from_checkpoint(path)")
+        new = copy.copy(self)
+        new.params_ = {**{k: v for k, v in ckpt["settings"].items()},
+                       **{k: arch[k] for k in self._architecture}}
+        new._set_data_architecture(arch)
+        new.device_ = pick_device(getattr(self, "device", None))
+        try:
+            nets = new._build_networks()
+            for name, net in nets.items():
+                if name not in ckpt["networks"]:
+                    raise ValueError(f"network {name!r} is missing")
+                net.load_state_dict(ckpt["networks"][name])
+                setattr(new, name, net.to(new.device_).eval())
+            new._set_state(ckpt["state"])
+            new.log_ = TrainingLog.from_state(ckpt["log"])
+        except (RuntimeError, KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"checkpoint {path} does not fit a {type(self).__name__} of its own "
+                             f"architecture ({err})") from err
+        self.__dict__.update(new.__dict__)
+        return self
