@@ -10,7 +10,7 @@ Gaussian window (11 x 11, :math:`\sigma = 1.5`; Wang et al. 2004):
                               {(\mu_x^2 + \mu_y^2 + C_1)(\sigma_x^2 + \sigma_y^2 + C_2)},
    \quad C_1 = (K_1 L)^2,\ C_2 = (K_2 L)^2 .
 
-(Seed 002 prints the denominator's first factor as :math:`\mu_x^2\mu_y^2 + C_1`,
+(Shah and Kim (2022), eq. 3, print the denominator's first factor as :math:`\mu_x^2\mu_y^2 + C_1`,
 a product where Wang et al. have a sum; we follow Wang et al.)
 
 :func:`ssim` averages the map over the positions where the whole window fits
@@ -20,7 +20,7 @@ the two agree to about 1e-6. :func:`ssim_map` can also return a map of the
 input's size (reflect padding), used as a per-pixel anomaly map.
 
 :func:`noisy_gan_d_loss` is the discriminator's :math:`-V'` of Noisy-AnoGAN
-(seed 001, eqs. 15 to 17), in which known anomalies count as fakes with weight
+(Kimura and Yanagihara 2018, eqs. 15 to 17; the book's ``eq-vprime``), in which known anomalies count as fakes with weight
 :math:`1 - \gamma`; :func:`gan_g_loss` the generator's non-saturating loss.
 """
 
@@ -108,7 +108,7 @@ def ssim_loss(x: torch.Tensor, y: torch.Tensor, **kwargs) -> torch.Tensor:
 # --------------------------------------------------------------------------- GAN losses
 def noisy_gan_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor,
                      anomaly_logits: torch.Tensor | None = None, gamma: float = 1.0) -> torch.Tensor:
-    r"""The discriminator's loss :math:`-V'(D, G)` of seed 001 eqs. 15 to 17, on a batch.
+    r"""The discriminator's loss :math:`-V'(D, G)` of Kimura and Yanagihara (2018), eqs. 15 to 17, on a batch.
 
     .. math::  -\gamma\,\big(\mathbb{E}_{p_d}[\log D] + \mathbb{E}_{p_g}[\log(1 - D)]\big)
                - (1 - \gamma)\,\mathbb{E}_{p_{an}}[\log(1 - D)]

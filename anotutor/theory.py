@@ -1,25 +1,28 @@
-r"""Numerics for the GAN theory of seeds 001 and 003, on discrete distributions.
+r"""Numerics for the GAN theory of Noisy-AnoGAN (Kimura and Yanagihara, 2018a, b), on discrete distributions.
+
+Equation numbers "eq. N" are the paper's; ``eq-name`` labels are the book's
+(chapter "GAN theory"), where each identity is derived.
 
 A discrete distribution is a 1-D array of non-negative numbers summing to 1
 (a histogram over bins of x). With :math:`0 \log 0 = 0`:
 
 * :func:`kl`, :func:`jsd` -- Kullback-Leibler and Jensen-Shannon divergences;
 * :func:`gan_value` -- :math:`V(D, G) = \sum_x p_d \log D + p_g \log(1 - D)`
-  (seed 001, eq. 5);
-* :func:`optimal_discriminator` -- :math:`D^* = p_d / (p_d + p_g)` (eq. 10);
+  (Kimura and Yanagihara 2018, eq. 5; the book's ``eq-gan``);
+* :func:`optimal_discriminator` -- :math:`D^* = p_d / (p_d + p_g)` (eq. 10; ``eq-dstar``);
 * :func:`noisy_value` -- :math:`V' = \gamma V + (1 - \gamma) \sum_x p_{an} \log(1 - D)`
-  (eqs. 15 to 17);
+  (eqs. 15 to 17; ``eq-vprime``);
 * :func:`noisy_optimal_discriminator` -- the pointwise maximiser of
   :math:`V'`, :math:`\gamma p_d / (\gamma p_d + \gamma p_g + (1 - \gamma) p_{an})`,
-  which is *not* eq. 10's :math:`D^*` unless :math:`\gamma = 1`;
+  which is *not* eq. 10's :math:`D^*` unless :math:`\gamma = 1` (``eq-dstar-noisy``);
 * :func:`distorted_optimum` -- eq. 23's closed form
-  :math:`p_g^* = (p_d - (1 - \gamma) p_{an}) / \gamma`, which can be negative;
+  :math:`p_g^* = (p_d - (1 - \gamma) p_{an}) / \gamma`, which can be negative (``eq-pg-star``);
 * :func:`distorted_objective` -- what the generator minimises,
   :math:`C(G) = \max_D V'(D, G)`;
 * :func:`constrained_optimum` -- the minimiser of :math:`C` over distributions
   :math:`p_g \ge 0`: :math:`p_g = \max(k\,p_d - (1 - \gamma) p_{an}, 0) / \gamma`
   with the level :math:`k \le 1` that makes it sum to 1 (water-filling; equal
-  to eq. 23 where eq. 23 is non-negative);
+  to eq. 23 where eq. 23 is non-negative; ``eq-pg-constrained``);
 * :func:`clipped_optimum` -- eq. 23 clipped at zero and renormalised, a
   tempting repair that is *not* the minimiser;
 * :func:`minimise_distorted` -- the minimiser of :math:`C` found numerically
@@ -90,7 +93,7 @@ def _check_d(d, n: int) -> np.ndarray:
 
 
 def gan_value(d, p_d, p_g) -> float:
-    """V(D, G) of seed 001 eq. 5 for a discriminator given by its values ``d`` on the bins."""
+    """V(D, G) of Kimura and Yanagihara (2018), eq. 5, for a discriminator given by its values ``d`` on the bins."""
     p_d, p_g = as_distribution(p_d, "p_d"), as_distribution(p_g, "p_g")
     d = _check_d(d, p_d.size)
     return float(np.sum(_xlogy(p_d, d)) + np.sum(_xlogy(p_g, 1 - d)))
@@ -103,7 +106,7 @@ def _share(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def optimal_discriminator(p_d, p_g) -> np.ndarray:
-    """D*(x) = p_d / (p_d + p_g) (eq. 10); 1/2 where neither has mass."""
+    """D*(x) = p_d / (p_d + p_g) (eq. 10; ``eq-dstar``); 1/2 where neither has mass."""
     return _share(as_distribution(p_d, "p_d"), as_distribution(p_g, "p_g"))
 
 

@@ -118,7 +118,7 @@ def reconstruction_figure(images, reconstructions, residuals, predicted, truth,
                           titles: Sequence[str] | None = None, size: float = 1.5):
     """Columns of examples; rows input, reconstruction, residual, predicted mask, ground truth.
 
-    The layout of seed 004's Figures 9 to 12. Residuals share one colour scale
+    The layout of Fadaeinejad's (2021) Figures 9 to 12. Residuals share one colour scale
     (0 to the largest residual shown), so a brighter spot is a larger error.
     """
     n = len(images)

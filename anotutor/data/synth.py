@@ -4,13 +4,13 @@ Methods that learn to *remove* or *segment* anomalies need anomalies to train
 on; these are synthetic and are never used to grade a method (test defects
 come from :mod:`anotutor.data.defects`, a different process).
 
-* :func:`uniform_noise` -- PNUNet's noise :math:`z \sim U(-a, a)` (seed 000).
+* :func:`uniform_noise` -- PNUNet's noise :math:`z \sim U(-a, a)` (Kimura, 2020).
 * :func:`perlin_noise`, :func:`perlin_mask`, :func:`perlin_anomaly` -- DRAEM's
   pseudo-anomalies (Zavrtanik et al. 2021), used by the two-stage model's first
-  stage (seed 002): a thresholded Perlin noise field is the mask, and inside it
+  stage (Shah and Kim, 2022): a thresholded Perlin noise field is the mask, and inside it
   a foreign texture is blended in,
   :math:`x' = (1 - m) \odot x + m \odot ((1 - \beta) s + \beta x)`.
-* :func:`superpixels`, :func:`slic_anomaly` -- seed 002's superpixel
+* :func:`superpixels`, :func:`slic_anomaly` -- Shah and Kim's (2022) superpixel
   pseudo-anomalies: whole SLIC superpixels of the image are replaced by the
   foreign texture, so the anomaly follows the image's own edges.
 
@@ -174,7 +174,7 @@ def superpixels(image: torch.Tensor, n_segments: int = 40, compactness: float | 
 def slic_anomaly(images: torch.Tensor, seed=None, sources: torch.Tensor | None = None,
                  n_segments: int = 40, regions: tuple[int, int] = (1, 3),
                  beta: tuple[float, float] = (0.0, 0.5)) -> tuple[torch.Tensor, torch.Tensor]:
-    """Seed 002's superpixel pseudo-anomalies: ``regions`` random SLIC superpixels per image
+    """Shah and Kim's (2022) superpixel pseudo-anomalies: ``regions`` random SLIC superpixels per image
     get the foreign texture. Returns (images, masks [N, H, W])."""
     x, sources = _prepare(images, sources)
     _check_beta(beta)

@@ -7,7 +7,7 @@ of anomalies mixed in,
 
 .. math::  p_d = (1 - \epsilon)\, p_{normal} + \epsilon\, p_{an},
 
-which is the situation of Noisy-AnoGAN (seed 001): anomalies hide in the
+which is the situation of Noisy-AnoGAN (Kimura and Yanagihara, 2018): anomalies hide in the
 training data, and a few *known* anomalies are given apart. Densities come
 both as functions of x and as probabilities of the bins of a grid (exact, from
 the Gaussian CDF), so :mod:`anotutor.theory` can work on them as discrete

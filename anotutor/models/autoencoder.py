@@ -1,4 +1,4 @@
-"""The convolutional auto-encoder of seed 004 (Tables 1 and 2), for any supported size.
+"""The convolutional auto-encoder of Fadaeinejad (2021), Tables 1 and 2,, for any supported size.
 
 Encoder (Table 1, for 256 px input): five stride-2 convolutions (kernel 4)
 halve the image to 8 x 8, with kernel-3 convolutions between the later ones,
@@ -119,7 +119,7 @@ class ConvAutoEncoder(nn.Module):
         return self.decoder(z)
 
     def layer_table(self) -> list[dict]:
-        """One row per layer (type, in, out, kernel, stride, output shape), as in the seed's tables."""
+        """One row per layer (type, in, out, kernel, stride, output shape), as in the paper's tables."""
         rows, x = [], torch.zeros(2, self.channels, self.image_size, self.image_size)
         was_training = self.training
         self.eval()
