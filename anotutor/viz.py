@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 __all__ = ["to_display", "image_grid", "overlay", "plot_curve", "plot_prf_sweep", "plot_losses",
-           "reconstruction_figure", "plot_distortion", "plot_distortions"]
+           "reconstruction_figure", "plot_distortion", "plot_distortions", "plot_against_baseline",
+           "residual_strip"]
 
 
 def to_display(img) -> np.ndarray:
@@ -112,6 +113,59 @@ def plot_losses(ax, histories: dict, smooth: int = 20, ylabel: str = "training l
     ax.set_yscale("log")
     ax.legend(fontsize=8)
     return ax
+
+
+def plot_against_baseline(xs, reports: dict, baseline, columns: dict, xlabel: str = "latent size",
+                          label: str = "method", baseline_label: str = "brightness floor", log_x: bool = True,
+                          size: float = 3.6):
+    """One panel per metric: ``reports[x].<column>`` against ``x``, the baseline's value dashed.
+
+    ``reports`` maps each x to an object with the metric attributes (e.g. an
+    :class:`~anotutor.methods.evaluate.Report`); ``columns`` maps attribute to
+    panel title.
+    """
+    xs = list(xs)
+    if not xs or not columns:
+        raise ValueError("plot_against_baseline needs at least one x and one column")
+    fig, axes = plt.subplots(1, len(columns), figsize=(size * len(columns), 3.1), squeeze=False)
+    for ax, (col, title) in zip(axes[0], columns.items()):
+        ax.plot(xs, [getattr(reports[x], col) for x in xs], "o-", label=label)
+        ax.axhline(getattr(baseline, col), color="0.4", ls="--", label=baseline_label)
+        if log_x:
+            ax.set_xscale("log")
+        ax.set_xticks(xs, [str(x) for x in xs])
+        ax.minorticks_off()
+        ax.set_xlabel(xlabel)
+        ax.set_title(title, fontsize=10)
+    axes[0, 0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def residual_strip(image, truth, reconstructions: dict, residuals: dict, size: float = 1.7):
+    """Two rows for one image: the input and each reconstruction; the ground truth and each residual.
+
+    ``reconstructions`` and ``residuals`` map a label (e.g. "latent 8") to an
+    image [C, H, W] and a map [H, W]; residuals share one colour scale.
+    """
+    names = list(reconstructions)
+    if not names or set(names) != set(residuals):
+        raise ValueError("reconstructions and residuals need the same, non-empty labels")
+    vmax = max(float(np.asarray(residuals[n]).max()) for n in names) or 1.0
+    fig, axes = plt.subplots(2, len(names) + 1, figsize=(size * (len(names) + 1), 2 * size + 0.4))
+    axes[0, 0].imshow(to_display(image), cmap="gray", vmin=0, vmax=1)
+    axes[0, 0].set_title("input", fontsize=9)
+    axes[1, 0].imshow(to_display(truth), cmap="gray", vmin=0, vmax=1)
+    axes[1, 0].set_title("ground truth", fontsize=9)
+    for j, n in enumerate(names, start=1):
+        axes[0, j].imshow(to_display(reconstructions[n]), cmap="gray", vmin=0, vmax=1)
+        axes[0, j].set_title(n, fontsize=9)
+        axes[1, j].imshow(to_display(residuals[n]), cmap="inferno", vmin=0, vmax=vmax)
+        axes[1, j].set_title(f"residual, {n}", fontsize=9)
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.tight_layout(pad=0.3)
+    return fig
 
 
 def reconstruction_figure(images, reconstructions, residuals, predicted, truth,

@@ -22,8 +22,13 @@ def test_deep_part_follows_table_1_and_decoder_mirrors_it():
     assert convs == [(3, 3, 4, 2), (3, 32, 4, 2), (32, 32, 4, 2), (32, 32, 3, 1), (32, 64, 4, 2),
                      (64, 64, 3, 1), (64, 128, 4, 2), (128, 64, 3, 1), (64, 32, 3, 1), (32, 500, 8, 1)]
     deconvs = [(r["in"], r["out"], r["kernel"], r["stride"]) for r in rows if r["layer"] == "ConvTranspose2d"]
-    assert deconvs[:6] == [(500, 32, 8, 1), (32, 64, 3, 1), (64, 128, 3, 1), (128, 64, 4, 2), (64, 64, 3, 1),
-                           (64, 32, 4, 2)]  # Table 2's first six layers
+    table2 = [(500, 32, 8, 1), (32, 64, 3, 1), (64, 128, 3, 1), (128, 64, 4, 2), (64, 64, 3, 1), (64, 32, 4, 2),
+              (64, 128, 4, 2), (128, 64, 3, 1), (64, 32, 4, 2),  # rows 7 to 9: a repeated block
+              (32, 32, 3, 1), (32, 32, 4, 2), (32, 3, 4, 2), (3, 3, 4, 2)]
+    assert deconvs == table2[:6] + table2[9:]  # Table 2 without rows 7 to 9
+    kinds = [r["layer"] for r in rows if r["part"] == "decoder"]
+    # like Table 2: BatchNorm and LeakyReLU after the 32 -> 3 layer, none between the last layer and the sigmoid
+    assert kinds[-5:] == ["ConvTranspose2d", "BatchNorm2d", "LeakyReLU", "ConvTranspose2d", "Sigmoid"]
     assert rows[-1]["output"] == "3x256x256"
 
 

@@ -1,30 +1,31 @@
-"""The convolutional auto-encoder of Fadaeinejad (2021), Tables 1 and 2,, for any supported size.
+"""The convolutional auto-encoder of Fadaeinejad (2021), Tables 1 and 2, for any supported size.
 
-Encoder (Table 1, for 256 px input): five stride-2 convolutions (kernel 4)
-halve the image to 8 x 8, with kernel-3 convolutions between the later ones,
-then one convolution with an 8 x 8 kernel maps to a ``latent_size`` x 1 x 1
+Encoder (Table 1): five stride-2 convolutions (kernel 4) halve the image to
+8 x 8, with kernel-3 convolutions between the later ones, then one
+convolution with an 8 x 8 kernel maps to a ``latent_size`` x 1 x 1
 bottleneck. Every convolution is followed by BatchNorm (momentum 0.1,
-eps 1e-6) and LeakyReLU (slope 0.01); the bottleneck by BatchNorm only.
+eps 1e-6) and LeakyReLU (slope 0.01); the bottleneck by BatchNorm only. The
+tables' IN and OUT columns are channel counts (their captions say "size").
+The paper never states its image size; five halvings ending at the 8 x 8
+kernel imply 256 px, so we read the tables as written for 256 px.
 
-Where we depart from the tables, and why:
+Decoder (Table 2): rows 7 to 9 of the printed table (64 -> 128, 128 -> 64,
+64 -> 32) repeat a block: its seventh layer takes 64 channels where the
+sixth gives 32, and with them the table has seven stride-2 layers, which
+would turn the 8 x 8 map into 1024 px. Without those three rows Table 2 is
+exactly the mirror of Table 1: the channel counts chain, five upsamplings
+lead back to 256 px, and, like Table 1's first layer, the 32 -> 3 layer is
+followed by BatchNorm and LeakyReLU on a hidden 3-channel map; the last
+transposed convolution feeds the sigmoid directly. That mirror is what we
+build (a unit test compares it with the table at 256 px).
 
-* **Other image sizes.** The table is written for 256 px. We keep the table's
-  *last* stride-2 blocks, as many as halve the image to at most 8 px (3 for
-  64 px, 4 for 128 px, all 5 for 256 px), so the deep part of the network,
-  where the bottleneck is, stays the table's; the final kernel is the size
-  reached (8 for 64, 128 and 256 px; 6 for 48 px).
-* **The decoder mirrors the encoder.** Table 2 cannot be built as printed: its
-  seventh layer takes 64 channels where the sixth gives 32, and its seven
-  stride-2 transposed convolutions would turn the 8 x 8 map into 1024 x 1024,
-  four times the 256 px input. Its first six layers are exactly the mirror of
-  the encoder's last blocks, so we continue that mirror to the input size.
-* **Table 1's first layer** maps 3 channels to 3 (a stride-2 convolution that
-  adds no features); it is kept, for sizes above 256 px only. Input channels
-  follow the data: 1 for grayscale, 3 for colour.
-* The last layer has no BatchNorm or LeakyReLU before the sigmoid, so outputs
-  can reach the whole of [0, 1] (Table 2 puts BatchNorm and LeakyReLU on the
-  3-channel map just before the last transposed convolution; we drop that
-  pair, which would squash a 3-channel image through a normalisation).
+Other image sizes: we keep the table's *last* stride-2 blocks, as many as
+halve the image to at most 8 px (3 for 64 px, 4 for 128 px, all 5 for
+256 px), so the deep part of the network, where the bottleneck is, stays the
+table's; the final kernel is the size reached (8 for 64, 128 and 256 px; 6
+for 48 px). Table 1's first layer (3 -> 3 channels) is repeated only for
+sizes above 256 px. Input channels follow the data: 1 for grayscale, 3 for
+colour.
 """
 
 from __future__ import annotations
