@@ -180,7 +180,7 @@ def skewed_jsd_value(p_d, p_g, p_an, gamma: float) -> float:
     p_d, p_an, gamma = _inputs(p_d, p_an, gamma)
     p_n = noisy_mixture(p_g, p_an, gamma)  # validates p_g against p_an
     pi = gamma / (1 + gamma)
-    return (1 + gamma) * jsd(p_d, p_n, pi) + gamma * np.log(gamma) - (1 + gamma) * np.log(1 + gamma)
+    return float((1 + gamma) * jsd(p_d, p_n, pi) + gamma * np.log(gamma) - (1 + gamma) * np.log(1 + gamma))
 
 
 def constrained_optimum(p_d, p_an, gamma: float, return_level: bool = False):
