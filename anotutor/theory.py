@@ -1,14 +1,15 @@
-r"""Numerics for the GAN theory of Noisy-AnoGAN (Kimura and Yanagihara, 2018a, b), on discrete distributions.
+r"""Numerics for the GAN theory of Noisy-AnoGAN, on discrete distributions.
 
-Equation numbers "eq. N" are the paper's; ``eq-name`` labels are the book's
-(chapter "GAN theory"), where each identity is derived.
+Equation numbers "eq. N" are those of Kimura and Yanagihara (2018); the plain
+GAN is Goodfellow et al. (2014). ``eq-name`` labels are the book's (chapter
+"GAN theory"), where each identity is derived.
 
 A discrete distribution is a 1-D array of non-negative numbers summing to 1
 (a histogram over bins of x). With :math:`0 \log 0 = 0`:
 
 * :func:`kl`, :func:`jsd` -- Kullback-Leibler and Jensen-Shannon divergences;
 * :func:`gan_value` -- :math:`V(D, G) = \sum_x p_d \log D + p_g \log(1 - D)`
-  (Kimura and Yanagihara 2018, eq. 5; the book's ``eq-gan``);
+  (eq. 5; ``eq-gan``);
 * :func:`optimal_discriminator` -- :math:`D^* = p_d / (p_d + p_g)` (eq. 10; ``eq-dstar``);
 * :func:`noisy_value` -- :math:`V' = \gamma V + (1 - \gamma) \sum_x p_{an} \log(1 - D)`
   (eqs. 15 to 17; ``eq-vprime``);
@@ -19,6 +20,8 @@ A discrete distribution is a 1-D array of non-negative numbers summing to 1
   :math:`p_g^* = (p_d - (1 - \gamma) p_{an}) / \gamma`, which can be negative (``eq-pg-star``);
 * :func:`distorted_objective` -- what the generator minimises,
   :math:`C(G) = \max_D V'(D, G)`;
+* :func:`skewed_jsd_value` -- the same :math:`\max_D V'` written as a skewed
+  Jensen-Shannon divergence (the book's eq-vprime-jsd), not the paper's eq. 18;
 * :func:`constrained_optimum` -- the minimiser of :math:`C` over distributions
   :math:`p_g \ge 0`: :math:`p_g = \max(k\,p_d - (1 - \gamma) p_{an}, 0) / \gamma`
   with the level :math:`k \le 1` that makes it sum to 1 (water-filling; equal
@@ -28,7 +31,9 @@ A discrete distribution is a 1-D array of non-negative numbers summing to 1
 * :func:`minimise_distorted` -- the minimiser of :math:`C` found numerically
   (exponentiated gradient on the simplex), to check the two above;
 * :func:`distortion` -- all of it for one :math:`\gamma`, with the mass moved
-  off the anomaly mode (the pure function under the gamma widget).
+  off the anomaly mode (the pure function under the gamma widget);
+* :func:`random_distribution` -- a random distribution with some empty bins,
+  to check the identities above beyond the toy data.
 """
 
 from __future__ import annotations
@@ -38,10 +43,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .checks import check_int, check_range
+from .runtime import as_rng
 
 __all__ = ["as_distribution", "kl", "jsd", "gan_value", "optimal_discriminator", "noisy_value",
            "noisy_optimal_discriminator", "distorted_optimum", "noisy_mixture", "distorted_objective",
-           "constrained_optimum", "clipped_optimum", "minimise_distorted", "Distortion", "distortion"]
+           "skewed_jsd_value", "constrained_optimum", "clipped_optimum", "minimise_distorted", "Distortion",
+           "distortion", "random_distribution"]
 
 
 def as_distribution(p, name: str = "p", atol: float = 1e-9) -> np.ndarray:
@@ -93,7 +100,7 @@ def _check_d(d, n: int) -> np.ndarray:
 
 
 def gan_value(d, p_d, p_g) -> float:
-    """V(D, G) of Kimura and Yanagihara (2018), eq. 5, for a discriminator given by its values ``d`` on the bins."""
+    """V(D, G) of eq. 5 (Kimura and Yanagihara 2018) for a discriminator given by its values ``d`` on the bins."""
     p_d, p_g = as_distribution(p_d, "p_d"), as_distribution(p_g, "p_g")
     d = _check_d(d, p_d.size)
     return float(np.sum(_xlogy(p_d, d)) + np.sum(_xlogy(p_g, 1 - d)))
@@ -134,17 +141,18 @@ def distorted_optimum(p_d, p_an, gamma: float) -> np.ndarray:
 FEASIBLE_TOL = 1e-12  # eq. 23 counts as non-negative above -FEASIBLE_TOL (rounding)
 
 
-def _inputs(p_d, p_an, gamma):
+def _inputs(p_d, p_an, gamma, first: str = "p_d"):
+    """Validate gamma in (0, 1] and two distributions of one length; ``first`` names the first one."""
     gamma = check_range(gamma, "gamma", 0.0, 1.0, low_open=True)
-    p_d, p_an = as_distribution(p_d, "p_d"), as_distribution(p_an, "p_an")
+    p_d, p_an = as_distribution(p_d, first), as_distribution(p_an, "p_an")
     if p_d.shape != p_an.shape:
-        raise ValueError(f"p_d and p_an must have the same length, got {p_d.size} and {p_an.size}")
+        raise ValueError(f"{first} and p_an must have the same length, got {p_d.size} and {p_an.size}")
     return p_d, p_an, gamma
 
 
 def noisy_mixture(p_g, p_an, gamma: float) -> np.ndarray:
     """p_N = gamma p_g + (1 - gamma) p_an (eq. 19): everything D is taught to call fake."""
-    p_g, p_an, gamma = _inputs(p_g, p_an, gamma)
+    p_g, p_an, gamma = _inputs(p_g, p_an, gamma, first="p_g")
     return gamma * p_g + (1 - gamma) * p_an
 
 
@@ -152,6 +160,28 @@ def distorted_objective(p_g, p_d, p_an, gamma: float) -> float:
     """C(G) = max_D V'(D, G): V' at the gamma-weighted optimal discriminator."""
     d = noisy_optimal_discriminator(p_d, p_g, p_an, gamma)
     return noisy_value(d, p_d, p_g, p_an, gamma)
+
+
+def skewed_jsd_value(p_d, p_g, p_an, gamma: float) -> float:
+    r""":math:`\max_D V'(D, G)` as a skewed Jensen-Shannon divergence (the book's eq-vprime-jsd).
+
+    .. math::  \max_D V'(D, G) = (1 + \gamma)\, \mathrm{JSD}_\pi(p_d \,\|\, p_N)
+               + \gamma \log \gamma - (1 + \gamma) \log(1 + \gamma),
+               \qquad \pi = \frac{\gamma}{1 + \gamma},
+
+    with :math:`p_N = \gamma p_g + (1 - \gamma) p_{an}` (:func:`noisy_mixture`) and
+    :math:`\mathrm{JSD}_\pi` the skewed divergence of :func:`jsd` (Lin 1991). It is
+    the value of Noisy-AnoGAN's :math:`V'` (Kimura and Yanagihara 2018, eqs. 15
+    to 17) at its optimal discriminator, derived in closed form;
+    :func:`distorted_objective` computes the same number by evaluating
+    :math:`V'` there. For :math:`\gamma = 1` it is :math:`2\,\mathrm{JSD} - 2 \log 2`
+    (Goodfellow et al. 2014); for :math:`\gamma < 1` it is *not* the paper's
+    eq. 18, :math:`2\,\mathrm{JSD}(p_d \,\|\, p_N) - 2 \log 2`.
+    """
+    p_d, p_an, gamma = _inputs(p_d, p_an, gamma)
+    p_n = noisy_mixture(p_g, p_an, gamma)  # validates p_g against p_an
+    pi = gamma / (1 + gamma)
+    return float((1 + gamma) * jsd(p_d, p_n, pi) + gamma * np.log(gamma) - (1 + gamma) * np.log(1 + gamma))
 
 
 def constrained_optimum(p_d, p_an, gamma: float, return_level: bool = False):
@@ -276,3 +306,20 @@ def distortion(p_d, p_an, gamma: float, region=None) -> Distortion:
                       clipped=clipped_optimum(p_d, p_an, gamma), feasible=bool(closed.min() >= -FEASIBLE_TOL),
                       level=k, negative_mass=float(-closed[closed < -FEASIBLE_TOL].sum()),
                       mass_data=float(p_d[region].sum()), mass_constrained=float(constrained[region].sum()))
+
+
+def random_distribution(n: int, zeros: int = 0, seed=None) -> np.ndarray:
+    """A random distribution over ``n`` bins, ``zeros`` of them (chosen at random) empty.
+
+    The masses are uniform draws, normalised; ``seed`` is an integer, a NumPy
+    ``Generator`` (whose stream it continues, so that successive calls differ)
+    or ``None``. Empty bins are the edge case of every ``0 log 0`` above.
+    """
+    n = check_int(n, "n", minimum=1)
+    zeros = check_int(zeros, "zeros", minimum=0)
+    if zeros >= n:
+        raise ValueError(f"zeros must be less than n = {n}, so that some bin has mass; got {zeros}")
+    rng = as_rng(seed)
+    p = rng.random(n)
+    p[rng.choice(n, zeros, replace=False)] = 0.0
+    return p / p.sum()

@@ -19,9 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "_ext"))
+
+from toc import toc_files  # noqa: E402
 CHAPTER_LIMIT_S, BOOK_LIMIT_S, MEMORY_LIMIT_MB = 180, 900, 4096
 
 
@@ -51,9 +52,9 @@ print(rc, time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).
 
 
 def chapters_in_toc() -> list[Path]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]] + [c["file"] for c in toc.get("chapters", [])]
-    return [ROOT / f"{f}.ipynb" for f in files if (ROOT / f"{f}.ipynb").is_file()]
+    """The notebooks of the book, in the order of _toc.yml (parts and sections included)."""
+    stems = [f.removesuffix(".md").removesuffix(".ipynb") for f in toc_files(ROOT / "_toc.yml")]
+    return [ROOT / f"{f}.ipynb" for f in stems if (ROOT / f"{f}.ipynb").is_file()]
 
 
 def main(argv: list[str]) -> int:

@@ -1,24 +1,17 @@
 """The book's files: every chapter is listed, paired with its notebook, and starts with the set-up cell."""
 
+import sys
 from pathlib import Path
 
 import jupytext
 import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "_ext"))
+
+from toc import toc_files  # noqa: E402
+
 CHAPTERS = sorted(p for p in (ROOT / "book").glob("*.md") if "kernelspec:" in p.read_text()[:800])
-
-
-def toc_files():
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-    stack = list(toc.get("chapters", [])) + [c for part in toc.get("parts", []) for c in part["chapters"]]
-    while stack:
-        entry = stack.pop()
-        files.append(entry["file"])
-        stack += entry.get("sections", [])
-    return files
 
 
 def test_there_are_chapters():
@@ -26,7 +19,7 @@ def test_there_are_chapters():
 
 
 def test_every_chapter_is_in_the_toc():
-    listed = {f.removesuffix(".md") for f in toc_files()}
+    listed = {f.removesuffix(".md") for f in toc_files(ROOT / "_toc.yml")}
     for md in CHAPTERS:
         assert f"book/{md.stem}" in listed, f"{md.name} is not in _toc.yml"
     for f in listed:

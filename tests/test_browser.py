@@ -45,6 +45,10 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "_ext"))
+
+from toc import toc_files  # noqa: E402
+
 SITE = ROOT / "_build" / "html"
 SHOTS = Path(os.environ.get("ANOTUTOR_SCREENSHOTS", ROOT / "screenshots"))
 REQUIRE = os.environ.get("ANOTUTOR_REQUIRE_BROWSER", "") not in ("", "0")
@@ -228,15 +232,8 @@ def git_tracked(root: Path) -> set[str] | None:
 
 def chapter_pages() -> dict[str, bool]:
     """The pages the table of contents builds, each with whether its source is a notebook (it gets launch buttons)."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-    stack = list(toc.get("chapters", [])) + [c for part in toc.get("parts", []) for c in part["chapters"]]
-    while stack:
-        entry = stack.pop(0)
-        files.append(entry["file"])
-        stack += entry.get("sections", [])
     out = {}
-    for f in files:
+    for f in toc_files(ROOT / "_toc.yml"):
         src = ROOT / (f if f.endswith((".md", ".ipynb")) else f + ".md")
         stem = f.removesuffix(".md").removesuffix(".ipynb")
         out[stem + ".html"] = src.suffix == ".ipynb" or "kernelspec:" in src.read_text()[:800]
@@ -493,8 +490,7 @@ def test_saved_widgets_render_offline_in_the_built_site(site, server, browser):
     import ipywidgets as w
     from ipywidgets.embed import embed_data
 
-    sys.path.insert(0, str(ROOT / "_ext"))
-    import local_widgets
+    import local_widgets  # from _ext/, on sys.path above
 
     if not (site / "_static" / local_widgets.STATIC_DIR / "embed-amd.js").is_file():
         unavailable("the book was built without local widget scripts (`make book` fetches them with npm)")

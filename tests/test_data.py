@@ -55,6 +55,16 @@ def test_texture_regions_are_disjoint():
     assert not any(_found_in_train_region(photo, c) for c in test_crops)
 
 
+def test_texture_regions_tile_the_photograph_and_are_read_only():
+    covered = np.zeros((512, 512), int)
+    for r0, r1, c0, c1 in D.REGIONS.values():
+        covered[r0:r1, c0:c1] += 1
+    assert (covered == 1).all()  # every pixel in exactly one split's region
+    assert set(D.REGIONS) == {"train", "val", "test"}
+    with pytest.raises(TypeError):
+        D.REGIONS["test"] = (0, 320, 0, 512)
+
+
 def test_texture_errors():
     with pytest.raises(ValueError, match="texture must be one of"):
         D.textures("marble")
@@ -163,25 +173,23 @@ def test_mnist_errors():
 # ---------------------------------------------------------------- MVTec AD layout
 
 
-def _save(path, arr):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(arr).save(path)
+def _split(images, kinds, masks=None):
+    labels = torch.tensor([int(k != "good") for k in kinds])
+    return D.Split(images, labels, list(kinds), masks)
 
 
 def make_mvtec(root, size=40, colour=False, n_train=5, kinds=("crack", "hole"), n_per_kind=3, ext=".png"):
     rng = np.random.default_rng(0)
-    shape = (size, size, 3) if colour else (size, size)
-    for i in range(n_train):
-        _save(root / "train" / "good" / f"{i:03d}{ext}", rng.integers(0, 255, shape, dtype=np.uint8))
-    for i in range(3):
-        _save(root / "test" / "good" / f"{i:03d}{ext}", rng.integers(0, 255, shape, dtype=np.uint8))
-    for kind in kinds:
-        for i in range(n_per_kind):
-            _save(root / "test" / kind / f"{i:03d}{ext}", rng.integers(0, 255, shape, dtype=np.uint8))
-            mask = np.zeros((size, size), np.uint8)
-            mask[5:15, 5:15] = 255
-            _save(root / "ground_truth" / kind / f"{i:03d}_mask.png", mask)
-    return root
+    c = 3 if colour else 1
+
+    def noise(n):  # random 8-bit images
+        return torch.from_numpy(rng.integers(0, 256, (n, c, size, size)) / 255.0).float()
+
+    test_kinds = ["good"] * 3 + [k for k in kinds for _ in range(n_per_kind)]
+    masks = torch.zeros(len(test_kinds), size, size)
+    masks[3:, 5:15, 5:15] = 1
+    train, test = _split(noise(n_train), ["good"] * n_train), _split(noise(len(test_kinds)), test_kinds, masks)
+    return D.save_folder(root, train, test, image_format=ext.lstrip("."))
 
 
 @pytest.mark.parametrize("colour,size,ext", [(False, 40, ".png"), (True, 50, ".jpg")])
@@ -221,6 +229,88 @@ def test_load_folder_errors(tmp_path):
         D.load_folder(root, channels=2)
     with pytest.raises(ValueError, match="n_known"):
         D.load_folder(root, n_known=6)
+
+
+def _random_splits(channels, size=24, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    kinds = ["good", "scratch", "good", "hole", "scratch", "good"]
+    masks = (torch.rand(len(kinds), size, size, generator=g) > 0.7).float()
+    masks[[k == "good" for k in kinds]] = 0
+    train = _split(torch.rand(4, channels, size, size, generator=g), ["good"] * 4)
+    test = _split(torch.rand(len(kinds), channels, size, size, generator=g), kinds, masks)
+    return train, test
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_save_folder_then_load_folder_round_trips(tmp_path, channels):
+    train, test = _random_splits(channels)
+    root = D.save_folder(tmp_path / "widget", train, test)
+    assert sorted(p.name for p in (root / "test" / "scratch").iterdir()) == ["000.png", "001.png"]
+    assert sorted(p.name for p in (root / "ground_truth" / "scratch").iterdir()) == ["000_mask.png", "001_mask.png"]
+    assert not (root / "ground_truth" / "good").exists()
+    back = D.load_folder(root, image_size=24, val_fraction=0.0, seed=0)  # no resizing, no validation split
+    assert back.info["channels"] == channels  # colour found from the files
+    step = 0.5 / 255 + 1e-6  # the 8-bit quantisation
+    assert (back.train.images - train.images).abs().max() <= step
+    order = sorted(range(len(test)), key=lambda i: (test.kinds[i], i))  # the loader reads kind by kind
+    assert back.test.kinds == [test.kinds[i] for i in order]
+    assert torch.equal(back.test.labels, test.labels[order])
+    assert (back.test.images - test.images[order]).abs().max() <= step
+    assert torch.equal(back.test.masks, test.masks[order])
+
+
+def test_save_folder_jpg_keeps_masks_exact(tmp_path):
+    train, test = _random_splits(3, size=32)
+    smooth = torch.nn.functional.avg_pool2d(test.images, 9, stride=1, padding=4, count_include_pad=False)
+    test = _split(smooth, test.kinds, test.masks)
+    root = D.save_folder(tmp_path / "jpg", train, test, image_format="JPG", quality=95)
+    assert {p.suffix for p in root.glob("t*/*/*")} == {".jpg"}
+    assert {p.suffix for p in root.glob("ground_truth/*/*")} == {".png"}
+    back = D.load_folder(root, image_size=32, val_fraction=0.0)
+    order = sorted(range(len(test)), key=lambda i: (test.kinds[i], i))
+    assert torch.equal(back.test.masks, test.masks[order])
+    assert (back.test.images - test.images[order]).abs().mean() < 0.02  # lossy, but close
+
+
+def test_save_folder_refuses_a_non_empty_folder_unless_told(tmp_path):
+    train, test = _random_splits(1)
+    root = D.save_folder(tmp_path / "w", train, test)
+    (root / "README.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        D.save_folder(root, train, test)
+    D.save_folder(root, train.subset([0, 1]), test.of_kind("hole"), overwrite=True)
+    assert len(list((root / "train" / "good").iterdir())) == 2
+    assert sorted(p.name for p in (root / "test").iterdir()) == ["hole"]  # nothing left of the first write
+    assert sorted(p.name for p in (root / "ground_truth").iterdir()) == ["hole"]
+    assert (root / "README.txt").read_text() == "mine"  # and nothing else touched
+    (tmp_path / "empty").mkdir()
+    D.save_folder(tmp_path / "empty", train, test)  # an empty folder is fine
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="is a file"):
+        D.save_folder(tmp_path / "file", train, test)
+
+
+def test_save_folder_errors_name_the_argument(tmp_path):
+    train, test = _random_splits(1)
+    bad_train = _split(test.images, test.kinds, test.masks)
+    mislabelled = D.Split(test.images, torch.zeros(len(test)), test.kinds, None)
+    slashed = _split(test.images[:2], ["good", "a/b"], test.masks[:2] * 0)
+    cases = [
+        (dict(train=test.images), "train must be an anotutor.data.Split, got Tensor"),
+        (dict(train=train.subset([])), "train is empty"),
+        (dict(train=bad_train), "train must hold normal images only .* 3 anomalous"),
+        (dict(test=mislabelled), "test image 1 has label 0 and kind 'scratch'"),
+        (dict(test=slashed), r"test.kinds\[1\] must be usable as a folder name"),
+        (dict(test=D.Split(test.images, test.labels, test.kinds, None)), "test.masks is None, but .* 3 anomalous"),
+        (dict(image_format="bmp"), "image_format must be one of"),
+        (dict(quality=0), "quality"),
+        (dict(overwrite="yes"), "overwrite must be True or False"),
+    ]
+    for i, (change, match) in enumerate(cases):
+        kwargs = dict(train=train, test=test) | change
+        with pytest.raises(ValueError, match=match):
+            D.save_folder(tmp_path / f"case{i}", **kwargs)
+        assert not (tmp_path / f"case{i}").exists()  # nothing written before the inputs are checked
 
 
 def _archive(tmp_path, members):

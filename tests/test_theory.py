@@ -4,16 +4,10 @@ import pytest
 from anotutor import theory as T
 
 
-def rand_dist(rng, n, zeros=0):
-    p = rng.random(n)
-    p[rng.choice(n, zeros, replace=False)] = 0
-    return p / p.sum()
-
-
 @pytest.mark.parametrize("seed", range(10))
 def test_value_at_optimal_discriminator_is_2jsd_minus_2log2(seed):
     rng = np.random.default_rng(seed)
-    p_d, p_g = rand_dist(rng, 12, zeros=seed % 3), rand_dist(rng, 12, zeros=(seed + 1) % 3)
+    p_d, p_g = T.random_distribution(12, seed % 3, rng), T.random_distribution(12, (seed + 1) % 3, rng)
     d = T.optimal_discriminator(p_d, p_g)
     assert T.gan_value(d, p_d, p_g) == pytest.approx(2 * T.jsd(p_d, p_g) - 2 * np.log(2), abs=1e-6)
     # D* is a maximiser: random feasible perturbations never raise V
@@ -25,7 +19,7 @@ def test_value_at_optimal_discriminator_is_2jsd_minus_2log2(seed):
 @pytest.mark.parametrize("gamma", [0.1, 0.5, 0.9, 1.0])
 def test_noisy_optimal_discriminator_maximises_v_prime(gamma):
     rng = np.random.default_rng(1)
-    p_d, p_g, p_an = (rand_dist(rng, 10) for _ in range(3))
+    p_d, p_g, p_an = (T.random_distribution(10, seed=rng) for _ in range(3))
     d = T.noisy_optimal_discriminator(p_d, p_g, p_an, gamma)
     best = T.noisy_value(d, p_d, p_g, p_an, gamma)
     for _ in range(30):
@@ -75,12 +69,10 @@ def toy_pair():
 @pytest.mark.parametrize("gamma", [0.1, 0.37, 0.8, 1.0])
 def test_max_d_of_v_prime_is_a_skewed_jsd_not_eq_18(gamma):
     rng = np.random.default_rng(3)
-    p_d, p_g, p_an = (rand_dist(rng, 15, zeros=2) for _ in range(3))
+    p_d, p_g, p_an = (T.random_distribution(15, 2, rng) for _ in range(3))
     p_n = T.noisy_mixture(p_g, p_an, gamma)
     c = T.distorted_objective(p_g, p_d, p_an, gamma)
-    pi = gamma / (1 + gamma)
-    derived = (1 + gamma) * T.jsd(p_d, p_n, pi) + gamma * np.log(gamma) - (1 + gamma) * np.log(1 + gamma)
-    assert c == pytest.approx(derived, abs=1e-9)
+    assert c == pytest.approx(T.skewed_jsd_value(p_d, p_g, p_an, gamma), abs=1e-9)
     seed_eq18 = 2 * T.jsd(p_d, p_n) - 2 * LOG2
     assert (abs(c - seed_eq18) < 1e-9) == (gamma == 1.0)
 
@@ -117,7 +109,7 @@ def test_numerical_minimiser_matches_closed_or_constrained_form(gamma):
 @pytest.mark.parametrize("seed", range(6))
 def test_constrained_optimum_on_random_distributions(seed):
     rng = np.random.default_rng(seed)
-    p_d, p_an = rand_dist(rng, 20, zeros=seed % 4), rand_dist(rng, 20, zeros=(seed + 2) % 4)
+    p_d, p_an = T.random_distribution(20, seed % 4, rng), T.random_distribution(20, (seed + 2) % 4, rng)
     for gamma in (0.95, 0.5, 0.2):
         con = T.constrained_optimum(p_d, p_an, gamma)
         num = T.minimise_distorted(p_d, p_an, gamma)
@@ -163,3 +155,52 @@ def test_bad_gamma_is_a_value_error_naming_gamma(bad):
 def test_shape_mismatch():
     with pytest.raises(ValueError, match="same length"):
         T.constrained_optimum([0.5, 0.5], [1.0, 0.0, 0.0], 0.5)
+
+
+def test_skewed_jsd_value_at_its_extremes():
+    p = T.random_distribution(8, 2, seed=0)
+    q = np.array([0, 0, 0, 0, 0, 0, 0.5, 0.5])
+    a = np.array([0.25, 0.25, 0.25, 0.25, 0, 0, 0, 0])
+    # gamma = 1: the plain GAN's 2 JSD - 2 log 2 (eq-v-jsd)
+    assert T.skewed_jsd_value(p, q, a, 1.0) == pytest.approx(2 * T.jsd(p, q) - 2 * LOG2, abs=1e-12)
+    for gamma in (0.1, 0.5, 0.9):
+        low = gamma * np.log(gamma) - (1 + gamma) * np.log(1 + gamma)
+        # p_N = p_d: the minimum; p_N disjoint from p_d: the maximum, 0 (a perfect D, log 1 = 0)
+        assert T.skewed_jsd_value(T.noisy_mixture(p, a, gamma), p, a, gamma) == pytest.approx(low, abs=1e-12)
+        assert T.skewed_jsd_value(a, q, q, gamma) == pytest.approx(0.0, abs=1e-12)
+        assert T.skewed_jsd_value(p, q, a, gamma) > low
+
+
+def test_skewed_jsd_value_errors_name_the_argument():
+    p = np.array([0.5, 0.5])
+    with pytest.raises(ValueError, match="gamma"):
+        T.skewed_jsd_value(p, p, p, 0.0)
+    with pytest.raises(ValueError, match="p_g and p_an must have the same length"):
+        T.skewed_jsd_value(p, [1.0, 0.0, 0.0], p, 0.5)
+    with pytest.raises(ValueError, match="p_d and p_an must have the same length"):
+        T.skewed_jsd_value([1.0], p, p, 0.5)
+    with pytest.raises(ValueError, match="p_an must sum to 1"):
+        T.skewed_jsd_value(p, p, [0.5, 0.6], 0.5)
+
+
+@pytest.mark.parametrize("n,zeros", [(1, 0), (5, 0), (5, 4), (30, 7)])
+def test_random_distribution(n, zeros):
+    p = T.random_distribution(n, zeros, seed=3)
+    assert p.shape == (n,) and (p >= 0).all() and p.sum() == pytest.approx(1.0, abs=1e-12)
+    assert int((p == 0).sum()) == zeros
+    assert np.array_equal(p, T.random_distribution(n, zeros, seed=3))  # an int seed repeats
+    rng = np.random.default_rng(3)
+    first = T.random_distribution(n, zeros, rng)
+    assert np.array_equal(first, p)  # a Generator gives the same stream as its seed ...
+    if n > 1:
+        assert not np.array_equal(T.random_distribution(n, zeros, rng), first)  # ... and moves on
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(n=3, zeros=3), "zeros must be less than n = 3"), (dict(n=0), "n must be"),
+    (dict(n=2.5), "n must be an integer"), (dict(n=4, zeros=-1), "zeros must be"),
+    (dict(n=4, zeros=True), "zeros must be an integer"), (dict(n=4, seed=1.5), "seed must be"),
+])
+def test_random_distribution_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        T.random_distribution(**kwargs)

@@ -3,24 +3,24 @@
 * :mod:`.textures`  the default data set (scikit-image photographs, offline)
 * :mod:`.defects`   test-time defects with exact masks (scratch, crack, hole, stain)
 * :mod:`.mnist`     MNIST and the Noisy-AnoGAN split protocol
-* :mod:`.folder`    the MVTec AD folder layout and its verified download
+* :mod:`.folder`    the MVTec AD folder layout (read and written) and its verified download
 * :mod:`.synth`     training-time pseudo-anomalies (uniform, Perlin, SLIC)
 * :mod:`.splits`    the split objects all of them return
 * :mod:`.toy1d`     a 1-D mixture with a known anomaly mode, for the GAN theory
 """
 
 from .defects import DEFECT_KINDS, add_defect, add_defects
-from .folder import MVTEC_CATEGORIES, download_mvtec, load_folder
+from .folder import MVTEC_CATEGORIES, download_mvtec, load_folder, save_folder
 from .mnist import load_mnist, noisy_anogan_split
 from .splits import AnomalyDataset, Split
 from .synth import perlin_anomaly, perlin_mask, perlin_noise, slic_anomaly, superpixels, uniform_noise
-from .textures import TEXTURES, texture_crops, texture_photo, textures
+from .textures import REGIONS, TEXTURES, texture_crops, texture_photo, textures
 from .toy1d import Mixture1D, Toy1D, noisy_1d
 
 __all__ = [
-    "AnomalyDataset", "Split", "TEXTURES", "textures", "texture_crops", "texture_photo",
+    "AnomalyDataset", "Split", "TEXTURES", "REGIONS", "textures", "texture_crops", "texture_photo",
     "DEFECT_KINDS", "add_defect", "add_defects", "load_mnist", "noisy_anogan_split",
-    "load_folder", "download_mvtec", "MVTEC_CATEGORIES",
+    "load_folder", "save_folder", "download_mvtec", "MVTEC_CATEGORIES",
     "uniform_noise", "perlin_noise", "perlin_mask", "perlin_anomaly", "superpixels", "slic_anomaly",
     "Mixture1D", "Toy1D", "noisy_1d",
 ]

@@ -9,6 +9,8 @@ no test pixel was ever seen in training:
     rows 320-511, columns   0-255 validation
     rows 320-511, columns 256-511 test
 
+(:data:`REGIONS`, as ``(row0, row1, col0, col1)`` with the ends excluded.)
+
 A crop is ``crop`` native pixels wide (128 by default), randomly flipped, and
 resized to ``image_size``. Half of the validation and test crops (and all
 known anomalies) get a defect from :mod:`anotutor.data.defects`, the kinds
@@ -16,6 +18,8 @@ taken in turn.
 """
 
 from __future__ import annotations
+
+from types import MappingProxyType
 
 import numpy as np
 import torch
@@ -26,12 +30,13 @@ from ..runtime import as_rng, budget
 from .defects import DEFECT_KINDS, add_defects
 from .splits import AnomalyDataset, Split
 
-__all__ = ["TEXTURES", "texture_photo", "texture_crops", "textures"]
+__all__ = ["TEXTURES", "REGIONS", "texture_photo", "texture_crops", "textures"]
 
 TEXTURES = ("brick", "grass", "gravel")
 
-# (row0, row1, col0, col1) of each split's region in the 512 x 512 photograph
-_REGIONS = {"train": (0, 320, 0, 512), "val": (320, 512, 0, 256), "test": (320, 512, 256, 512)}
+# (row0, row1, col0, col1) of each split's region in the 512 x 512 photograph, rows and
+# columns end-exclusive; read-only, so that a chapter drawing them cannot move them
+REGIONS = MappingProxyType({"train": (0, 320, 0, 512), "val": (320, 512, 0, 256), "test": (320, 512, 256, 512)})
 
 
 def texture_photo(name: str) -> np.ndarray:
@@ -47,11 +52,11 @@ def texture_photo(name: str) -> np.ndarray:
 def texture_crops(name: str, n: int, image_size: int, region: str = "train", crop: int = 128,
                   seed=None) -> torch.Tensor:
     """``n`` random crops [n, 1, image_size, image_size] from one region of a photograph."""
-    if region not in _REGIONS:
-        raise ValueError(f"region must be one of {sorted(_REGIONS)}, got {region!r}")
+    if region not in REGIONS:
+        raise ValueError(f"region must be one of {sorted(REGIONS)}, got {region!r}")
     n = check_int(n, "n", minimum=0)
     image_size = check_int(image_size, "image_size", minimum=16)
-    r0, r1, c0, c1 = _REGIONS[region]
+    r0, r1, c0, c1 = REGIONS[region]
     crop = check_int(crop, "crop", minimum=16, maximum=min(r1 - r0, c1 - c0))
     if n == 0:
         return torch.zeros(0, 1, image_size, image_size)
