@@ -148,7 +148,7 @@ class Budget:
 
 BUDGETS = {
     # 2-core CPU, no GPU: every chapter within 3 minutes.
-    "ci": Budget("ci", image_size=64, steps=250, batch_size=16, n_train=200,
+    "ci": Budget("ci", image_size=64, steps=225, batch_size=16, n_train=200,
                  n_val=40, n_test=80, search_steps=60),
     # One GPU (e.g. Colab): larger images, ten times the training.
     "full": Budget("full", image_size=128, steps=3000, batch_size=32, n_train=1000,
