@@ -28,7 +28,8 @@ from scipy.stats import rankdata
 from .checks import as_labels, as_masks, as_scores
 
 __all__ = ["auroc", "image_auroc", "pixel_auroc", "roc_curve", "aupro", "pro_curve",
-           "PRF", "precision_recall_f1", "best_f1", "prf_curve"]
+           "PRF", "precision_recall_f1", "best_f1", "prf_curve", "Rates", "classification_rates",
+           "balanced_threshold"]
 
 
 def _scores_labels(scores, labels, name_s="scores", name_l="labels"):
@@ -214,3 +215,44 @@ def prf_curve(scores, labels, taus):
         recall = tp / n_pos if n_pos > 0 else np.zeros_like(tp)
         f1 = np.where(tp + fp + n_pos > 0, 2 * tp / (tp + fp + n_pos), 0.0)
     return precision, recall, f1
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Shares of correctly classified images at one threshold (the MVTec AD paper's table form).
+
+    ``normal``: normal images scored below ``tau`` (true-negative rate);
+    ``anomalous``: anomalous images scored at or above it (true-positive rate,
+    i.e. recall).
+    """
+
+    normal: float
+    anomalous: float
+    tau: float
+
+
+def classification_rates(scores, labels, tau: float) -> Rates:
+    """The share of normal and of anomalous items classified correctly when ``scores >= tau`` means anomalous."""
+    s, y = _scores_labels(scores, labels)
+    _need_both_classes(y, "classification rates")
+    tau_f = float(tau)
+    if not np.isfinite(tau_f):
+        raise ValueError(f"tau must be a finite number, got {tau!r}")
+    pred = s >= tau_f
+    return Rates(float((~pred[~y]).mean()), float(pred[y].mean()), tau_f)
+
+
+def balanced_threshold(scores, labels) -> Rates:
+    """The image threshold with the best mean of the two rates (balanced accuracy), and its rates.
+
+    For choosing an image-level threshold on a validation split; every distinct
+    score is tried (ties broken towards the lower threshold).
+    """
+    s, y = _scores_labels(scores, labels)
+    _need_both_classes(y, "a balanced threshold")
+    best = None
+    for tau in np.unique(s):
+        r = classification_rates(s, y, float(tau))
+        if best is None or r.normal + r.anomalous > best.normal + best.anomalous:
+            best = r
+    return best

@@ -33,7 +33,11 @@ A discrete distribution is a 1-D array of non-negative numbers summing to 1
 * :func:`distortion` -- all of it for one :math:`\gamma`, with the mass moved
   off the anomaly mode (the pure function under the gamma widget);
 * :func:`random_distribution` -- a random distribution with some empty bins,
-  to check the identities above beyond the toy data.
+  to check the identities above beyond the toy data;
+* :func:`fake_weighted_value`, :func:`fake_weighted_optimal_discriminator`,
+  :func:`fake_weighted_objective` -- the reading of eq. 15 in which
+  :math:`\gamma` weights only the generator's fakes (``eq-vsecond``), under
+  which eq. 18 is exact.
 """
 
 from __future__ import annotations
@@ -48,7 +52,8 @@ from .runtime import as_rng
 __all__ = ["as_distribution", "kl", "jsd", "gan_value", "optimal_discriminator", "noisy_value",
            "noisy_optimal_discriminator", "distorted_optimum", "noisy_mixture", "distorted_objective",
            "skewed_jsd_value", "constrained_optimum", "clipped_optimum", "minimise_distorted", "Distortion",
-           "distortion", "random_distribution"]
+           "distortion", "random_distribution", "fake_weighted_value",
+           "fake_weighted_optimal_discriminator", "fake_weighted_objective"]
 
 
 def as_distribution(p, name: str = "p", atol: float = 1e-9) -> np.ndarray:
@@ -323,3 +328,35 @@ def random_distribution(n: int, zeros: int = 0, seed=None) -> np.ndarray:
     p = rng.random(n)
     p[rng.choice(n, zeros, replace=False)] = 0.0
     return p / p.sum()
+
+
+# --------------------------------------------------------------------------- eq. 18's own reading
+def fake_weighted_value(d, p_d, p_g, p_an, gamma: float) -> float:
+    r"""V'' with :math:`\gamma` weighting only the fakes: the reading under which eq. 18 is exact.
+
+    .. math::  V''(D, G) = \mathbb{E}_{p_d}[\log D] + \gamma\, \mathbb{E}_{p_g}[\log(1 - D)]
+               + (1 - \gamma)\, \mathbb{E}_{p_{an}}[\log(1 - D)]
+               = \sum_x p_d \log D + p_N \log(1 - D),
+
+    with :math:`p_N` of :func:`noisy_mixture` (the book's ``eq-vsecond``). It
+    differs from :func:`noisy_value` (eqs. 15 to 17 as printed) only in the
+    weight of the real term, 1 instead of :math:`\gamma`:
+    :math:`V'' = V' + (1 - \gamma)\, \mathbb{E}_{p_d}[\log D]`.
+    """
+    p_n = noisy_mixture(p_g, p_an, gamma)  # validates p_g, p_an and gamma
+    return gan_value(d, p_d, p_n)
+
+
+def fake_weighted_optimal_discriminator(p_d, p_g, p_an, gamma: float) -> np.ndarray:
+    """The pointwise maximiser of :func:`fake_weighted_value`: p_d / (p_d + p_N)."""
+    return optimal_discriminator(p_d, noisy_mixture(p_g, p_an, gamma))
+
+
+def fake_weighted_objective(p_g, p_d, p_an, gamma: float) -> float:
+    r""":math:`\max_D V''(D, G)`, evaluated at :func:`fake_weighted_optimal_discriminator`.
+
+    Equal to eq. 18, :math:`2\,\mathrm{JSD}(p_d \,\|\, p_N) - 2 \log 2`, since
+    :math:`p_d` and :math:`p_N` are both distributions.
+    """
+    d = fake_weighted_optimal_discriminator(p_d, p_g, p_an, gamma)
+    return fake_weighted_value(d, p_d, p_g, p_an, gamma)

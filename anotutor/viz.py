@@ -15,7 +15,7 @@ import torch
 
 __all__ = ["to_display", "image_grid", "overlay", "plot_curve", "plot_prf_sweep", "plot_losses",
            "reconstruction_figure", "plot_distortion", "plot_distortions", "plot_against_baseline",
-           "residual_strip"]
+           "residual_strip", "plot_gamma_curves", "plot_gan_runs"]
 
 
 def to_display(img) -> np.ndarray:
@@ -252,4 +252,74 @@ def plot_distortions(x, distortions, width: float | None = None, ncols: int = 3,
     ax0 = max(axes.flat[:len(ds)], key=lambda a: len(a.get_legend_handles_labels()[1]))
     fig.legend(*ax0.get_legend_handles_labels(), loc="lower center", ncol=5, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.07 if nrows > 1 else 0.12, 1, 1))
+    return fig
+
+
+def plot_gamma_curves(gammas, mass: dict, tv: dict, mass_ref: float | None = None,
+                      gamma_mark: float | None = None, size: float = 5.0):
+    """Two panels against gamma: the anomaly mode's mass and the TV distance to the clean data.
+
+    ``mass`` and ``tv`` map a label (e.g. "constrained") to one value per
+    gamma; the first label is drawn solid, the others dashed. ``mass_ref``
+    draws the clean data's mass on the mode (dotted), ``gamma_mark`` a
+    vertical line (e.g. at 1 - contamination).
+    """
+    gammas = np.asarray(gammas, dtype=float)
+    if gammas.size == 0 or not mass or not tv:
+        raise ValueError("plot_gamma_curves needs at least one gamma and one curve per panel")
+    fig, axes = plt.subplots(1, 2, figsize=(2 * size, 0.64 * size))
+    for ax, curves in zip(axes, (mass, tv)):
+        for i, (label, ys) in enumerate(curves.items()):
+            ax.plot(gammas, np.asarray(ys, dtype=float), ls="-" if i == 0 else "--", label=label)
+    if mass_ref is not None:
+        axes[0].axhline(mass_ref, color="0.5", lw=0.8, ls=":", label="$p_{normal}$")
+    axes[0].set_ylabel("mass on the anomaly mode")
+    axes[1].set_ylabel(r"TV distance to $p_{normal}$")
+    for ax in axes:
+        if gamma_mark is not None:
+            ax.axvline(gamma_mark, color="tab:red", lw=0.8, ls=":")
+        ax.set_xlabel(r"$\gamma$")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_gan_runs(x, p_d, runs: dict, width: float | None = None, region=None, size: float = 2.6):
+    """One row per trained 1-D GAN: its density (left) and its discriminator (right).
+
+    ``runs`` maps gamma to a dict of arrays over the bin centres ``x``:
+    ``target`` (the optimum p_g), ``hist`` (the generator's sample histogram),
+    ``d_learned``, ``d_theory`` (D'* for the generator the GAN has) and
+    ``d_equilibrium`` (D'* once G is optimal); NaN hides a value where it is
+    undefined. Masses are drawn as densities (divided by ``width``);
+    ``region`` (a boolean mask) shades the anomaly mode.
+    """
+    if not runs:
+        raise ValueError("plot_gan_runs needs at least one run")
+    x = np.asarray(x, dtype=float)
+    w = float(width) if width is not None else float(x[1] - x[0])
+    fig, axes = plt.subplots(len(runs), 2, figsize=(10, size * len(runs)), sharex=True,
+                             squeeze=False)
+    for row, (gamma, r) in enumerate(runs.items()):
+        ax = axes[row, 0]
+        ax.fill_between(x, np.asarray(p_d) / w, color="0.8", label="$p_d$")
+        ax.plot(x, np.asarray(r["target"]) / w, color="tab:blue", label=r"optimum $p_g^\dagger$")
+        ax.step(x, np.asarray(r["hist"]) / w, where="mid", color="k", lw=0.8,
+                label="generator samples")
+        ax.set_ylabel(f"$\\gamma$ = {gamma:g}")
+        ax = axes[row, 1]
+        ax.plot(x, r["d_learned"], color="tab:green", label="learned D")
+        ax.plot(x, r["d_theory"], color="k", ls="--", label="$D'^*$ for this generator")
+        ax.plot(x, r["d_equilibrium"], color="tab:purple", lw=1.5, ls=":",
+                label=r"$D'^*$ once G is optimal")
+        if region is not None and np.any(region):
+            ax.axvspan(x[np.asarray(region)].min(), x[-1], color="tab:red", alpha=0.06)
+        ax.set_ylim(0, 1)
+    for ax in axes[-1]:
+        ax.set_xlabel("x")
+    axes[0, 0].legend(fontsize=7)
+    axes[0, 1].legend(fontsize=7, loc="lower left")
+    axes[0, 0].set_title("density")
+    axes[0, 1].set_title("discriminator")
+    fig.tight_layout()
     return fig

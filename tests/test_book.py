@@ -48,3 +48,18 @@ def test_chapter_starts_with_setup_and_ends_with_exercises(md):
     assert "import anotutor" in first_code.source and "pip install" in first_code.source
     text = md.read_text()
     assert "What you will learn" in text and "## Summary" in text and "## Exercises" in text
+
+
+def test_intro_lists_every_chapter():
+    intro = (ROOT / "book" / "intro.md").read_text()
+    for md in CHAPTERS:
+        assert f"{{doc}}`{md.stem}`" in intro, f"the introduction's chapter list leaves out {md.stem}"
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.stem)
+def test_code_fits_the_page(md):
+    """Code lines of at most 88 columns, so the HTML does not cut them at the right edge."""
+    nb = jupytext.read(md)
+    long = [(i, line) for i, c in enumerate(nb.cells) if c.cell_type == "code"
+            for line in c.source.splitlines() if len(line) > 88]
+    assert not long, f"{md.name}: code lines over 88 columns: {long[:3]}"

@@ -15,7 +15,8 @@ it once, and a second build would double the longest step of CI.
 Each page is served from a local HTTP server and checked for: JavaScript
 errors, failed or off-site requests (the book must work offline), images
 that did not load, math that MathJax did not typeset, widget views that did
-not render, leftover MyST markup (an unresolved ``{glue}``), the Colab launch
+not render, leftover MyST markup (an unresolved ``{glue}``), a display equation,
+code block or output wider than its column (cut off at the edge), the Colab launch
 link (it must name a notebook tracked in this repository) and, over the
 whole site, local links and anchors that lead nowhere. A full-page
 screenshot of every chapter, 1280 px wide, goes to ``screenshots/``.
@@ -221,6 +222,12 @@ def widget_problems(info: dict) -> list[str]:
     return problems
 
 
+def overflow_problems(found: list[dict]) -> list[str]:
+    """Judge what OVERFLOW_JS found: a typeset equation, a code block or an output wider than its column."""
+    return [f"{f['kind']} wider than its column by {f['over']} px (cut off or scrolled): {f['text']!r}"
+            for f in found]
+
+
 def git_tracked(root: Path) -> set[str] | None:
     """Files tracked by git under ``root`` (None outside a git checkout)."""
     try:
@@ -277,6 +284,32 @@ WIDGETS_JS = """() => {
     sliders: document.querySelectorAll('.widget-slider, .jupyter-widget-slider').length,
     errors: [...document.querySelectorAll('.jupyter-widgets-error-widget, .widget-error')].map(e => e.textContent.trim().slice(0, 120)),
   };
+}"""
+
+# Elements of the article that must fit its column: display equations (MathJax's
+# container and Sphinx's div.math around it, which scrolls), code blocks and cell
+# outputs (text, images, tables). "Wider" means content scrolled out of the element
+# (scrollWidth > clientWidth) or a right edge past the column's.
+OVERFLOW_JS = """() => {
+  const col = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
+  const right = col.getBoundingClientRect().right;
+  const kinds = {
+    'equation': 'div.math, mjx-container[display="true"]',
+    'code block': 'div.cell_input pre, div.highlight pre',
+    'output': 'div.cell_output pre, div.cell_output img, div.cell_output table, figure img',
+  };
+  const found = [];
+  for (const [kind, sel] of Object.entries(kinds)) {
+    for (const el of document.querySelectorAll(sel)) {
+      if (el.closest('.jupyter-widgets, .widget-subarea')) continue;
+      const r = el.getBoundingClientRect();
+      if (r.width === 0 || r.height === 0) continue;   // hidden
+      const over = Math.max(el.scrollWidth - el.clientWidth, r.right - right);
+      if (over > 2) found.push({kind: kind, over: Math.round(over),
+                                text: (el.textContent || el.getAttribute('src') || '').trim().slice(0, 60)});
+    }
+  }
+  return found;
 }"""
 
 IMAGES_JS = """() => [...document.images]
@@ -443,6 +476,7 @@ def test_page_in_chromium(site, server, browser, rel):
                 pass   # reported below
         problems += widget_problems(page.evaluate(WIDGETS_JS))
         problems += leftover_markup(page.inner_text("body"))
+        problems += overflow_problems(page.evaluate(OVERFLOW_JS))
         if rel in CHAPTERS:
             screenshot(page, rel)
     finally:
@@ -470,11 +504,33 @@ def test_checks_fail_on_a_broken_hand_made_page(browser, server):
             "the widget state holds sliders but no slider was rendered",
         ]
         assert leftover_markup(page.inner_text("body"))
+        assert overflow_problems(page.evaluate(OVERFLOW_JS)) == []
         # the same page, rendered as the widget manager does it, passes the widget check
         page.evaluate("""() => { const v = document.querySelector('script[type="application/vnd.jupyter.widget-view+json"]');
             const area = document.createElement('div'); area.className = 'widget-subarea';
             area.innerHTML = '<div class="jupyter-widgets widget-slider"></div>'; v.before(area); }""")
         assert widget_problems(page.evaluate(WIDGETS_JS)) == []
+    finally:
+        page.close()
+
+
+@pytest.mark.browser
+def test_overflow_check_catches_a_wide_equation_and_a_wide_code_line(browser, server):
+    """A display equation and a code line wider than the column fail; narrow ones pass."""
+    page = browser.new_page(viewport={"width": WIDTH, "height": 800})
+    try:
+        page.goto(server + "genindex.html")
+        page.set_content(
+            '<main><article class="bd-article" style="width: 600px">'
+            f'<div class="math" style="overflow-x: auto">{"W" * 200}</div>'
+            '<div class="cell_input"><pre style="overflow-x: auto">' + "y = 1  # " + "z" * 200 + "</pre></div>"
+            '<div class="math">a = b</div><div class="cell_input"><pre>short</pre></div>'
+            "</article></main>",
+            wait_until="load",
+        )
+        found = page.evaluate(OVERFLOW_JS)
+        assert sorted(f["kind"] for f in found) == ["code block", "equation"], found
+        assert all(f["over"] > 100 for f in found) and len(overflow_problems(found)) == 2
     finally:
         page.close()
 
@@ -586,6 +642,12 @@ def test_colab_links_are_read_from_the_page(tmp_path):
     page = _write(tmp_path, {"p.html": '<a href="https://colab.research.google.com/github/o/r/blob/main/x.ipynb">'
                                        '<a href="https://github.com/o/r">'})
     assert colab_links(parse_page(page / "p.html")) == ["https://colab.research.google.com/github/o/r/blob/main/x.ipynb"]
+
+
+def test_overflow_judge():
+    assert overflow_problems([]) == []
+    msg = overflow_problems([{"kind": "equation", "over": 40, "text": "V(D, G) = ..."}])
+    assert msg == ["equation wider than its column by 40 px (cut off or scrolled): 'V(D, G) = ...'"]
 
 
 def test_leftover_markup():

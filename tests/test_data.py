@@ -158,6 +158,29 @@ def test_mnist_split_protocol():
     assert small.train.images.shape[-1] == 32
 
 
+def test_mnist_contamination_mixes_unlabelled_anomalies():
+    images, labels = D.load_mnist()
+    clean = D.noisy_anogan_split(images, labels, normal_class=3, seed=0)
+    ds = D.noisy_anogan_split(images, labels, normal_class=3, seed=0, contamination=0.1)
+    bad = ds.train.labels == 1
+    assert abs(bad.float().mean().item() - 0.1) < 0.01  # epsilon of the training set
+    assert int(bad.sum()) == 39 and int((~bad).sum()) == 350  # round(0.1 / 0.9 * 350)
+    kinds = [k for k, b in zip(ds.train.kinds, bad.tolist()) if b]
+    assert "good" not in kinds and len(set(kinds)) == 9  # spread over the other classes
+    # the same normal digits and the same known anomalies as without contamination
+    assert torch.equal(ds.train.images[~bad], clean.train.images)
+    assert torch.equal(ds.anomalies.images, clean.anomalies.images)
+    # contaminating digits are neither known anomalies nor held out
+    rows = lambda s: {tuple(r.tolist()) for r in (s.images.flatten(1) * 255).round().byte()}
+    mixed = {tuple(r.tolist()) for r in (ds.train.images[bad].flatten(1) * 255).round().byte()}
+    assert not mixed & (rows(ds.anomalies) | rows(ds.val) | rows(ds.test))
+    assert len(ds.train) + len(ds.anomalies) + len(ds.val) + len(ds.test) == 5000
+    with pytest.raises(ValueError, match="contamination"):
+        D.noisy_anogan_split(images, labels, 0, contamination=1.0)
+    with pytest.raises(ValueError, match="too few"):
+        D.noisy_anogan_split(images, labels, 0, contamination=0.95)
+
+
 def test_mnist_errors():
     images, labels = D.load_mnist()
     with pytest.raises(ValueError, match="normal_class"):

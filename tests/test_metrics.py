@@ -138,3 +138,30 @@ def test_prf_curve_equals_one_threshold_at_a_time():
     assert p[-1] == 0.0 and r[-1] == 0.0  # nothing predicted above every score
     with pytest.raises(ValueError, match="taus"):
         metrics.prf_curve(maps, masks, [np.nan])
+
+
+def test_classification_rates_count_each_class():
+    from anotutor.metrics import classification_rates
+    scores = np.array([0.1, 0.2, 0.6, 0.4, 0.7, 0.9])
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    r = classification_rates(scores, labels, 0.5)
+    assert r.normal == pytest.approx(2 / 3) and r.anomalous == pytest.approx(2 / 3)
+    r = classification_rates(scores, labels, 0.4)  # at tau counts as anomalous
+    assert r.normal == pytest.approx(2 / 3) and r.anomalous == 1.0
+    with pytest.raises(ValueError, match="both"):
+        classification_rates(scores[:3], labels[:3], 0.5)
+    with pytest.raises(ValueError, match="tau"):
+        classification_rates(scores, labels, float("nan"))
+
+
+def test_balanced_threshold_maximises_the_mean_rate():
+    from anotutor.metrics import balanced_threshold, classification_rates
+    rng = np.random.default_rng(0)
+    scores = np.concatenate([rng.normal(0, 1, 50), rng.normal(1.5, 1, 30)])
+    labels = np.r_[np.zeros(50), np.ones(30)]
+    best = balanced_threshold(scores, labels)
+    brute = max((classification_rates(scores, labels, t) for t in np.linspace(-4, 6, 2001)),
+                key=lambda r: r.normal + r.anomalous)
+    assert best.normal + best.anomalous >= brute.normal + brute.anomalous - 1e-12
+    assert 0.5 < (best.normal + best.anomalous) / 2 < 1
+    assert balanced_threshold([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1]).tau == 0.8  # separable

@@ -204,3 +204,48 @@ def test_random_distribution(n, zeros):
 def test_random_distribution_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         T.random_distribution(**kwargs)
+
+
+# --------------------------------------------------------------------------- eq. 18's own reading
+@pytest.mark.parametrize("gamma", [1.0, 0.8, 0.37, 0.1])
+def test_eq_18_is_exact_when_gamma_weights_only_the_fakes(gamma):
+    rng = np.random.default_rng(5)
+    p_d, p_g, p_an = (T.random_distribution(15, 2, rng) for _ in range(3))
+    p_n = T.noisy_mixture(p_g, p_an, gamma)
+    d = T.fake_weighted_optimal_discriminator(p_d, p_g, p_an, gamma)
+    assert np.allclose(d, T.optimal_discriminator(p_d, p_n))
+    best = T.fake_weighted_objective(p_g, p_d, p_an, gamma)
+    assert best == T.fake_weighted_value(d, p_d, p_g, p_an, gamma)
+    assert best == pytest.approx(2 * T.jsd(p_d, p_n) - 2 * LOG2, abs=1e-12)  # the paper's eq. 18
+    for _ in range(30):  # and d is its maximiser
+        d2 = np.clip(d + rng.normal(0, 0.05, d.size), 1e-9, 1 - 1e-9)
+        assert T.fake_weighted_value(d2, p_d, p_g, p_an, gamma) <= best + 1e-12
+    # V'' = V' + (1 - gamma) E_pd[log D]: the readings differ in the real term's weight only
+    d2 = np.clip(d, 1e-6, 1 - 1e-6)
+    gap = T.fake_weighted_value(d2, p_d, p_g, p_an, gamma) - T.noisy_value(d2, p_d, p_g, p_an, gamma)
+    assert gap == pytest.approx((1 - gamma) * float(np.sum(p_d * np.log(d2))), abs=1e-12)
+    if gamma == 1.0:
+        assert best == pytest.approx(T.distorted_objective(p_g, p_d, p_an, gamma), abs=1e-12)
+
+
+@pytest.mark.parametrize("gamma", [0.9, 0.5, 0.1])
+def test_both_readings_share_the_generator_optimum(gamma):
+    p_d, p_an, _ = toy_pair()
+    con = T.constrained_optimum(p_d, p_an, gamma)
+    c2 = lambda p: T.fake_weighted_objective(p, p_d, p_an, gamma)  # noqa: E731
+    rng = np.random.default_rng(0)
+    for _ in range(20):  # no other distribution does better under V'' either
+        q = np.abs(con + rng.normal(0, 1e-3, con.size) * (con > 0))
+        assert c2(q / q.sum()) >= c2(con) - 1e-12
+    if gamma == 0.9:  # eq. 23 is a distribution: it reaches eq. 18's floor, -2 log 2
+        assert c2(T.distorted_optimum(p_d, p_an, gamma)) == pytest.approx(-2 * LOG2, abs=1e-12)
+
+
+def test_fake_weighted_errors_name_the_argument():
+    p = np.array([0.5, 0.5])
+    with pytest.raises(ValueError, match="gamma"):
+        T.fake_weighted_objective(p, p, p, 0.0)
+    with pytest.raises(ValueError, match="p_g and p_an must have the same length"):
+        T.fake_weighted_value(p, p, [1.0, 0.0, 0.0], p, 0.5)
+    with pytest.raises(ValueError, match="D must be"):
+        T.fake_weighted_value([1.5, 0.5], p, p, p, 0.5)

@@ -37,3 +37,27 @@ def test_gamma_explorer(toy):
     for bad in (0.0, 1.5, float("nan")):
         with pytest.raises(ValueError, match="gamma"):
             widgets.gamma_explorer(toy.x, toy.p_d, toy.p_an, gamma=bad)
+
+
+def test_plot_gamma_curves():
+    import numpy as np
+    g = np.linspace(0.1, 1.0, 5)
+    fig = viz.plot_gamma_curves(g, {"a": g, "b": g ** 2}, {"a": 1 - g}, mass_ref=0.1, gamma_mark=0.8)
+    assert len(fig.axes) == 2 and len(fig.axes[0].get_lines()) == 4  # 2 curves, reference, mark
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["a", "b", "$p_{normal}$"]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="at least one"):
+        viz.plot_gamma_curves(g, {}, {"a": g})
+
+
+def test_plot_gan_runs(toy):
+    import numpy as np
+    n = toy.x.size
+    run = dict(target=toy.p_d, hist=toy.p_d, d_learned=np.full(n, 0.5), d_theory=np.full(n, np.nan),
+               d_equilibrium=np.full(n, 0.4))
+    fig = viz.plot_gan_runs(toy.x, toy.p_d, {1.0: run, 0.5: run}, toy.width, toy.anomalous)
+    assert len(fig.axes) == 4 and fig.axes[2].get_ylabel() == "$\\gamma$ = 0.5"
+    assert fig.axes[1].get_ylim() == (0, 1)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="at least one run"):
+        viz.plot_gan_runs(toy.x, toy.p_d, {})

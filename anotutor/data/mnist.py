@@ -9,6 +9,19 @@ other class joins training as *known anomalies*; everything not used for
 training is held out. The paper tests on all of the held-out data; we carve a
 validation part (``val_fraction``, stratified by class) out of it first, so
 that thresholds are never chosen on the test images.
+
+The paper's section 4.1 is ambiguous about *unlabelled* anomalies, the
+situation Noisy-AnoGAN is about. Read literally ("10 % from all the classes
+other than the normal class is added to the training data"), the nine other
+classes would contribute 9 x 10 % of a class against 70 % of the normal one:
+the "anomalies" would outnumber the normal digits (450 against 350 on the
+5,000-digit subset). The book's reading: the 10 % per class are the *known*,
+labelled anomalies (``anomalies``, what the penalty of the paper's eq. 15 needs);
+separately, ``contamination`` = epsilon mixes unlabelled anomalies into
+``train`` so that they make up a fraction epsilon of it (drawn evenly from the
+other classes, never from the known anomalies or the held-out images). Their
+``labels`` in ``train`` are 1, so an experiment can tell them apart; a detector's
+``fit`` receives only the images.
 """
 
 from __future__ import annotations
@@ -65,11 +78,14 @@ def _as_float(images: torch.Tensor, image_size: int | None) -> torch.Tensor:
 def noisy_anogan_split(images: torch.Tensor, labels: torch.Tensor, normal_class: int,
                        train_fraction: float = 0.7, anomaly_fraction: float = 0.1,
                        val_fraction: float = 0.2, image_size: int | None = None,
-                       seed: int = 0) -> AnomalyDataset:
-    """Kimura and Yanagihara's (2018) split: ``train`` (normal only), ``anomalies`` (10 % of each other class),
-    ``val`` and ``test`` (the held-out rest of all classes). Images float [N, 1, S, S].
+                       seed: int = 0, contamination: float = 0.0) -> AnomalyDataset:
+    """Kimura and Yanagihara's (2018) split: ``train`` (the normal class, plus a fraction
+    ``contamination`` of unlabelled anomalies), ``anomalies`` (10 % of each other class,
+    labelled), ``val`` and ``test`` (the held-out rest of all classes). Images float [N, 1, S, S].
 
-    ``kinds`` are ``"good"`` for the normal class and ``"digit_<d>"`` for the others.
+    ``kinds`` are ``"good"`` for the normal class and ``"digit_<d>"`` for the others;
+    in ``train``, label 1 marks a contaminating anomaly (see the module docstring
+    for this reading of the paper's section 4.1).
     """
     if not isinstance(images, torch.Tensor) or images.dim() != 3 or images.shape[0] == 0:
         raise ValueError(f"images must be a non-empty uint8 tensor [N, H, W], got "
@@ -85,16 +101,30 @@ def noisy_anogan_split(images: torch.Tensor, labels: torch.Tensor, normal_class:
     train_fraction = check_range(train_fraction, "train_fraction", 0.0, 1.0, True, True)
     anomaly_fraction = check_range(anomaly_fraction, "anomaly_fraction", 0.0, 1.0, False, True)
     val_fraction = check_range(val_fraction, "val_fraction", 0.0, 1.0, False, True)
+    contamination = check_range(contamination, "contamination", 0.0, 1.0, high_open=True)
     if image_size is not None:
         image_size = check_int(image_size, "image_size", minimum=8)
     rng = as_rng(seed)
     parts: dict[str, list[int]] = {"train": [], "anomalies": [], "val": [], "test": []}
+    pools = {c: rng.permutation(np.flatnonzero(labels.numpy() == c)) for c in classes}
+    others = [c for c in classes if c != normal_class]
+    n_normal = int(round(len(pools[normal_class]) * train_fraction))
+    # unlabelled anomalies: a fraction `contamination` of the training set, spread evenly
+    n_contam = int(round(contamination / (1.0 - contamination) * n_normal))
+    share = {c: n_contam // len(others) + (i < n_contam % len(others)) for i, c in enumerate(others)}
     for c in classes:
-        idx = rng.permutation(np.flatnonzero(labels.numpy() == c))
-        n_fit = int(round(len(idx) * (train_fraction if c == normal_class else anomaly_fraction)))
-        fit, rest = idx[:n_fit], idx[n_fit:]
+        idx = pools[c]
+        if c == normal_class:
+            n_fit, n_mix = n_normal, 0
+        else:
+            n_fit, n_mix = int(round(len(idx) * anomaly_fraction)), share[c]
+        if n_fit + n_mix >= len(idx):
+            raise ValueError(f"class {c} has {len(idx)} images: too few for {n_fit} known and "
+                             f"{n_mix} unlabelled anomalies plus held-out ones; lower contamination")
+        fit, mix, rest = idx[:n_fit], idx[n_fit:n_fit + n_mix], idx[n_fit + n_mix:]
         n_val = int(round(len(rest) * val_fraction))
         parts["train" if c == normal_class else "anomalies"] += fit.tolist()
+        parts["train"] += mix.tolist()
         parts["val"] += rest[:n_val].tolist()
         parts["test"] += rest[n_val:].tolist()
     x = _as_float(images, image_size)
@@ -110,4 +140,4 @@ def noisy_anogan_split(images: torch.Tensor, labels: torch.Tensor, normal_class:
                           make(parts["val"]), make(parts["test"]),
                           info={"normal_class": normal_class, "train_fraction": train_fraction,
                                 "anomaly_fraction": anomaly_fraction, "val_fraction": val_fraction,
-                                "seed": seed})
+                                "contamination": contamination, "seed": seed})
