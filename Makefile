@@ -10,7 +10,7 @@ STAMP   = $(VENV)/.installed
 # the ipywidgets embedding scripts, fetched once with npm (see _ext/local_widgets.py)
 WIDGETS = $(VENV)/share/anotutor/widgets/embed-amd.js
 
-.PHONY: book test browser venv bench clean sync
+.PHONY: book test browser venv bench clean sync weights
 
 venv: $(STAMP)
 
@@ -38,6 +38,10 @@ browser: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/chapters.py
+
+# retrain the checkpoints that ship with the book (anotutor/pretrained.py; about 20 min on 2 cores)
+weights: $(STAMP)
+	$(BIN)/python -m anotutor.pretrained
 
 # after editing a chapter's .md: refresh its paired .ipynb (kept without outputs)
 sync: $(STAMP)

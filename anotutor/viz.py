@@ -15,7 +15,8 @@ import torch
 
 __all__ = ["to_display", "image_grid", "overlay", "plot_curve", "plot_prf_sweep", "plot_losses",
            "reconstruction_figure", "plot_distortion", "plot_distortions", "plot_against_baseline",
-           "residual_strip", "plot_gamma_curves", "plot_gan_runs"]
+           "residual_strip", "plot_gamma_curves", "plot_gan_runs", "plot_score_histograms",
+           "plot_search", "plot_sweep"]
 
 
 def to_display(img) -> np.ndarray:
@@ -323,3 +324,67 @@ def plot_gan_runs(x, p_d, runs: dict, width: float | None = None, region=None, s
     axes[0, 1].set_title("discriminator")
     fig.tight_layout()
     return fig
+
+
+def plot_score_histograms(ax, groups: dict, bins: int = 30, xlabel: str = "anomaly score",
+                          density: bool = True, log: bool = False):
+    """Overlaid histograms of one score per item for each group (e.g. ``{"normal": s0, "anomalous": s1}``).
+
+    ``log``: a logarithmic count axis (for pixel differences, mostly near 0).
+    """
+    if not groups:
+        raise ValueError("plot_score_histograms needs at least one group")
+    arrays = {k: np.asarray(torch.as_tensor(v).detach().float().flatten()) for k, v in groups.items()}
+    lo = min(float(a.min()) for a in arrays.values())
+    hi = max(float(a.max()) for a in arrays.values())
+    edges = np.linspace(lo, hi if hi > lo else lo + 1e-6, bins + 1)
+    for label, a in arrays.items():
+        ax.hist(a, bins=edges, density=density, histtype="stepfilled", alpha=0.45, label=label, log=log)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("density" if density else "count")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_search(curves: dict, snapshots: dict, steps, size: float = 1.3):
+    """Latent search, seen: L' against iteration (left) and G(z) after given iterations (right).
+
+    ``curves`` maps a label (e.g. "normal digit") to L' per iteration;
+    ``snapshots`` maps the same labels to a list of images G(z), one per
+    entry of ``steps``; the input itself may come first under step ``"x"``.
+    """
+    if set(curves) != set(snapshots):
+        raise ValueError("curves and snapshots need the same labels")
+    rows = list(curves)
+    steps = list(steps)
+    fig = plt.figure(figsize=(3.4 + size * len(steps), size * 1.15 * len(rows) + 0.6))
+    grid = fig.add_gridspec(len(rows), 1 + len(steps), width_ratios=[3.4 / size] + [1] * len(steps))
+    ax = fig.add_subplot(grid[:, 0])
+    for label in rows:
+        ax.plot(np.arange(1, len(curves[label]) + 1), np.asarray(curves[label]), label=label)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("$L'(z)$")
+    ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    for r, label in enumerate(rows):
+        for c, (step, img) in enumerate(zip(steps, snapshots[label])):
+            a = fig.add_subplot(grid[r, 1 + c])
+            a.imshow(to_display(img), cmap="gray", vmin=0, vmax=1)
+            a.set_xticks([])
+            a.set_yticks([])
+            if r == 0:
+                a.set_title("input" if step == "x" else f"step {step}", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_sweep(ax, xs, curves: dict, xlabel: str, ylabel: str = "image AUROC", mark=None):
+    """One line with markers per curve over a swept setting (e.g. AUROC against gamma)."""
+    for label, ys in curves.items():
+        ax.plot(list(xs), list(ys), marker="o", label=label)
+    if mark is not None:
+        ax.axvline(mark, color="0.5", ls=":", lw=1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    return ax

@@ -517,7 +517,8 @@ def test_checks_fail_on_a_broken_hand_made_page(browser, server):
 @pytest.mark.browser
 def test_overflow_check_catches_a_wide_equation_and_a_wide_code_line(browser, server):
     """A display equation and a code line wider than the column fail; narrow ones pass."""
-    page = browser.new_page(viewport={"width": WIDTH, "height": 800})
+    page = browser.new_page()
+    page.set_viewport_size({"width": WIDTH, "height": 800})
     try:
         page.goto(server + "genindex.html")
         page.set_content(

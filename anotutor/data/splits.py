@@ -74,6 +74,26 @@ class Split:
         return Split(self.images[idx], self.labels[idx], [self.kinds[i] for i in idx.tolist()],
                      None if self.masks is None else self.masks[idx])
 
+    def per_kind(self, n, seed: int = 0) -> "Split":
+        """At most ``n`` images of each kind (``n`` an int, or a dict kind -> count), drawn at random.
+
+        For a smaller test set with a stated composition, e.g.
+        ``test.per_kind({"good": 100, **{f"digit_{d}": 11 for d in ...}})``.
+        """
+        counts = n if isinstance(n, dict) else {k: n for k in set(self.kinds)}
+        for k, v in counts.items():
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"per_kind counts must be integers >= 0, got {k!r}: {v!r}")
+        order = torch.randperm(len(self), generator=torch.Generator().manual_seed(int(seed))).tolist()
+        taken: dict[str, int] = {}
+        keep = []
+        for i in order:
+            k = self.kinds[i]
+            if taken.get(k, 0) < counts.get(k, 0):
+                taken[k] = taken.get(k, 0) + 1
+                keep.append(i)
+        return self.subset(sorted(keep))
+
     def of_kind(self, kind: str) -> "Split":
         """Only the images of one kind, e.g. ``test.of_kind("scratch")``."""
         if kind not in self.kinds:

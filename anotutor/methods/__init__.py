@@ -8,9 +8,10 @@ for the theory chapter; it shares :func:`gan_step` with the image AnoGAN.
 from .estimator import Estimator, NotFittedError, TrainingLog, read_checkpoint
 from .base import Detection, Detector
 from .autoencoder import AutoEncoderDetector
+from .anogan import AnoGAN
 from .floor import BrightnessFloor
 from .gan_step import gan_step
 from .gan1d import GAN1D
 
 __all__ = ["Estimator", "Detector", "Detection", "NotFittedError", "TrainingLog", "read_checkpoint",
-           "AutoEncoderDetector", "BrightnessFloor", "GAN1D", "gan_step"]
+           "AutoEncoderDetector", "AnoGAN", "BrightnessFloor", "GAN1D", "gan_step"]

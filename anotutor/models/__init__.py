@@ -1,6 +1,7 @@
 """Plain ``nn.Module`` networks: no training loops, no data."""
 
 from .autoencoder import ConvAutoEncoder
+from .dcgan import Discriminator, Generator, gan_layout
 from .mlp import MLP
 
-__all__ = ["ConvAutoEncoder", "MLP"]
+__all__ = ["ConvAutoEncoder", "MLP", "Generator", "Discriminator", "gan_layout"]

@@ -1,0 +1,59 @@
+"""The shipped checkpoints: each fits its recipe and this package version, and a stale one is retrained."""
+
+import pytest
+import torch
+
+from anotutor import __version__, pretrained as P
+from anotutor.methods import AnoGAN
+
+
+def test_every_recipe_has_a_shipped_checkpoint_of_this_version():
+    missing = {name: P._matches(P.WEIGHTS / f"{name}.pt", r) for name, r in P.RECIPES.items()}
+    stale = {k: v for k, v in missing.items() if v is not None}
+    assert not stale, f"run `make weights`: {stale}"
+
+
+def test_shipped_checkpoints_are_small():
+    sizes = {p.name: p.stat().st_size for p in P.WEIGHTS.glob("*.pt")}
+    assert sizes and max(sizes.values()) < 3_000_000, sizes
+
+
+def _tiny():
+    x = torch.rand(8, 1, 16, 16) * 0.5
+    return P.Recipe("tiny", lambda: (None, x, None),
+                    dict(image_size=16, latent_size=4, width=4, steps=3, batch_size=4, progress=False))
+
+
+def test_load_recipe_uses_a_matching_file_and_retrains_a_stale_one(tmp_path):
+    recipe = _tiny()
+    with pytest.warns(UserWarning, match="training 'tiny' live"):
+        det = P.load_recipe(recipe, weights=tmp_path)
+    with pytest.raises(FileNotFoundError, match="make weights"):
+        P.load_recipe(recipe, train_if_missing=False, weights=tmp_path)
+    det.save(tmp_path / "tiny.pt")
+    back = P.load_recipe(recipe, train_if_missing=False, weights=tmp_path)
+    x = torch.rand(2, 1, 16, 16)
+    assert torch.equal(back.predict(x).scores, det.predict(x).scores)
+    # another recipe under the same name (more steps) does not take the file
+    other = P.Recipe("tiny", recipe.data, {**recipe.params, "steps": 4})
+    assert "steps" in P._matches(tmp_path / "tiny.pt", other)
+    # a checkpoint of another package version is not used
+    ckpt = torch.load(tmp_path / "tiny.pt", weights_only=True)
+    ckpt["package"] = "0.0.0"
+    torch.save(ckpt, tmp_path / "tiny.pt")
+    assert "0.0.0" in P._matches(tmp_path / "tiny.pt", recipe) and __version__ in P._matches(
+        tmp_path / "tiny.pt", recipe)
+    (tmp_path / "tiny.pt").write_bytes(b"not a checkpoint")
+    assert "cannot read" in P._matches(tmp_path / "tiny.pt", recipe)
+
+
+def test_recipes_are_known_and_set_ups_checked():
+    with pytest.raises(ValueError, match="no recipe"):
+        P.load("mnist9-nothing")
+    with pytest.raises(ValueError, match="setup"):
+        P.mnist_setup(0, 0.1, "unknown")
+    ds, x, a = P.mnist_setup(0, 0.1, "told")
+    assert a is not None and len(x) + len(a) == len(ds.train)
+    ds, x, a = P.mnist_setup(0, 0.1, "paper")
+    assert len(x) == len(ds.train) and torch.equal(a, ds.anomalies.images)
+    assert isinstance(P.RECIPES["irmnist-noisy"].detector(), AnoGAN)
