@@ -173,3 +173,15 @@ def test_bad_images_are_refused():
         det.fit(torch.rand(0, 1, 16, 16))
     with pytest.raises(ValueError, match="channels"):
         det.fit(torch.rand(4, 1, 16, 16), anomalies=torch.rand(2, 3, 16, 16))
+
+
+def test_colour_images_of_another_size_work_end_to_end():
+    """A reader's own colour photographs at 40 px: fit at 32 px, maps back at 40 px."""
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(12, 3, 1, 1, generator=g) * 0.5 + 0.2).expand(12, 3, 40, 40).clone()
+    det = AnoGAN(image_size=32, latent_size=4, width=4, steps=5, batch_size=4, search_steps=3,
+                 progress=False).fit(x)
+    out = det.predict(x[:3])
+    assert out.maps.shape == (3, 40, 40) and out.extras["reconstruction"].shape == (3, 3, 40, 40)
+    assert torch.isfinite(out.scores).all() and (out.maps >= 0).all()
+    assert det.generator_(torch.zeros(1, 4)).shape == (1, 3, 32, 32)
