@@ -7,15 +7,7 @@ from anotutor.methods import AnoGAN
 from anotutor.methods.anogan import STEP_FACTOR
 from anotutor.models import Discriminator, Generator, gan_layout
 from anotutor.runtime import budget
-
-
-def _smooth(n, size=16, seed=0):
-    """Smooth normal images: a horizontal ramp of random slope and offset."""
-    g = torch.Generator().manual_seed(seed)
-    ramp = torch.linspace(0, 1, size)[None, None, None, :]
-    a = torch.rand(n, 1, 1, 1, generator=g) * 0.4 + 0.1
-    b = torch.rand(n, 1, 1, 1, generator=g) * 0.3 + 0.2
-    return (b + a * ramp).expand(n, 1, size, size).clone()
+from images import ramps as _smooth
 
 
 @pytest.fixture(scope="module")

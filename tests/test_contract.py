@@ -8,7 +8,7 @@ from torch import nn
 from anotutor import runtime
 from anotutor.data.toy1d import noisy_1d
 from anotutor.methods import (GAN1D, AnoGAN, AutoEncoderDetector, BrightnessFloor, Detector,
-                              Estimator, NotFittedError, read_checkpoint)
+                              Estimator, NotFittedError, PNUNet, read_checkpoint)
 from anotutor.methods.evaluate import evaluate
 
 
@@ -61,11 +61,13 @@ def detectors(images):
             "floor": BrightnessFloor(image_size=16).fit(images), "latent": _Latent().fit(images),
             "noisy-anogan": AnoGAN(image_size=16, latent_size=4, width=4, gamma=0.5, steps=3,
                                    batch_size=4, search_steps=3, restarts=2,
-                                   progress=False).fit(images, anomalies=1 - images[:3])}
+                                   progress=False).fit(images, anomalies=1 - images[:3]),
+            "pnunet": PNUNet(image_size=16, width=4, depth=2, steps=6, batch_size=4, mask_every=2,
+                             n_masks=3, progress=False).fit(images, anomalies=1 - images[:3])}
 
 
 @pytest.mark.parametrize("name", ["autoencoder", "autoencoder at latent 2", "floor", "latent",
-                                  "noisy-anogan"])
+                                  "noisy-anogan", "pnunet"])
 def test_round_trip_through_from_checkpoint(detectors, images, name, tmp_path):
     det = detectors[name]
     back = type(det).from_checkpoint(det.save(tmp_path / "det.pt"))
@@ -79,6 +81,9 @@ def test_round_trip_through_from_checkpoint(detectors, images, name, tmp_path):
         assert np.array_equal(back.history_[k], v)
     # the base class rebuilds whichever detector wrote the file
     assert type(Detector.from_checkpoint(tmp_path / "det.pt")) is type(det)
+    if isinstance(det, PNUNet):  # the noise masks are learned state too
+        assert torch.equal(back.positive_, det.positive_) and torch.equal(back.negative_, det.negative_)
+        assert torch.equal(back.mask_history_, det.mask_history_)
 
 
 def test_gan1d_round_trip(tmp_path):

@@ -105,15 +105,10 @@ class AnoGAN(Detector):
         self.search_steps = None if search_steps is None else check_int(search_steps, "search_steps")
         self.search_lr = check_range(search_lr, "search_lr", 0.0, 10.0, low_open=True)
         self.restarts = check_int(restarts, "restarts", minimum=1)
-        self.steps = None if steps is None else check_int(steps, "steps")
-        self.batch_size = None if batch_size is None else check_int(batch_size, "batch_size")
-        self.lr = check_range(lr, "lr", 0.0, 1.0, low_open=True)
         if not isinstance(spectral, bool):
             raise ValueError(f"spectral must be True or False, got {spectral!r}")
         self.spectral = spectral
-        self.seed = check_int(seed, "seed", minimum=0)
-        self.device = device
-        self.progress = progress
+        self._store_training(steps, batch_size, lr, seed, device, progress)
 
     def _budget_defaults(self, b) -> dict:
         return {"image_size": b.image_size, "steps": STEP_FACTOR * b.steps, "batch_size": 2 * b.batch_size,

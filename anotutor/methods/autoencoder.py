@@ -78,13 +78,8 @@ class AutoEncoderDetector(Detector):
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
         self.loss = loss
-        self.steps = None if steps is None else check_int(steps, "steps", minimum=1)
-        self.batch_size = None if batch_size is None else check_int(batch_size, "batch_size")
-        self.lr = check_range(lr, "lr", 0.0, 1.0, low_open=True)
+        self._store_training(steps, batch_size, lr, seed, device, progress)
         self.augment = bool(augment)
-        self.seed = check_int(seed, "seed", minimum=0)
-        self.device = device
-        self.progress = progress
         self.keep_ = None  # latent numbers the decoder sees at predict time (None: all)
 
     def _budget_defaults(self, b) -> dict:

@@ -126,6 +126,17 @@ class Estimator:
         _REGISTRY[cls.__name__] = cls
 
     # ------------------------------------------------------------------ parameters
+    def _store_training(self, steps, batch_size, lr, seed, device, progress) -> None:
+        """Check and store the arguments every trained model shares (``None``: the budget's value)."""
+        from ..checks import check_int, check_range
+
+        self.steps = None if steps is None else check_int(steps, "steps", minimum=1)
+        self.batch_size = None if batch_size is None else check_int(batch_size, "batch_size")
+        self.lr = check_range(lr, "lr", 0.0, 1.0, low_open=True)
+        self.seed = check_int(seed, "seed", minimum=0)
+        self.device = device
+        self.progress = progress
+
     @classmethod
     def param_names(cls) -> tuple[str, ...]:
         """The configuration: the constructor's arguments, less the runtime ones (device, progress)."""

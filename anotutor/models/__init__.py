@@ -3,5 +3,7 @@
 from .autoencoder import ConvAutoEncoder
 from .dcgan import Discriminator, Generator, gan_layout
 from .mlp import MLP
+from .unet import UNet, unet_size_ok
 
-__all__ = ["ConvAutoEncoder", "MLP", "Generator", "Discriminator", "gan_layout"]
+__all__ = ["ConvAutoEncoder", "MLP", "Generator", "Discriminator", "gan_layout", "UNet",
+           "unet_size_ok"]

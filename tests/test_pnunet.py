@@ -1,0 +1,96 @@
+"""PNUNet: the U-Net, noise removal with SSIM, and the self-trained noise masks."""
+
+import pytest
+import torch
+
+from anotutor.methods import PNUNet
+from anotutor.models import UNet, unet_size_ok
+from images import ramps as _smooth, with_square as _with_square
+
+
+KW = dict(image_size=16, width=4, depth=2, steps=12, batch_size=4, mask_every=4, n_masks=4,
+          progress=False)
+
+
+@pytest.mark.parametrize("size, depth, c", [(16, 2, 1), (32, 3, 3), (24, 3, 3)])
+def test_unet_keeps_the_size_and_channels(size, depth, c):
+    net = UNet(c, c, width=4, depth=depth).eval()
+    with torch.no_grad():
+        y = net(torch.rand(2, c, size, size))
+    assert y.shape == (2, c, size, size) and 0 <= float(y.min()) and float(y.max()) <= 1
+    logits = UNet(c, 1, width=4, depth=depth, out="logits").eval()
+    with torch.no_grad():
+        assert logits(torch.rand(1, c, size, size)).shape == (1, 1, size, size)
+
+
+def test_unet_sizes_are_checked():
+    assert unet_size_ok(64, 3) == 64
+    with pytest.raises(ValueError, match="multiple of"):
+        unet_size_ok(20, 3)
+    with pytest.raises(ValueError, match="multiples"):
+        UNet(1, 1, width=4, depth=3)(torch.rand(1, 1, 20, 20))
+    with pytest.raises(ValueError, match="out"):
+        UNet(out="tanh")
+
+
+def test_noise_follows_eqs_2_and_3():
+    x = _smooth(6)
+    det = PNUNet(**KW).fit(x, anomalies=_with_square(x[:3]))
+    g = torch.Generator().manual_seed(0)
+    ones, zeros = torch.ones(2, 16, 16), torch.zeros(2, 16, 16)
+    det.positive_, det.negative_ = ones, ones       # every pixel "always residual" in normal images
+    assert det._noise(x[:2], g).abs().max() == 0    # read: z (1 - m_n) = 0
+    det.positive_, det.negative_ = zeros, zeros      # no residual on the known anomalies
+    assert det._noise(x[:2], g).abs().max() == 0    # eq. 2: z * m_p = 0
+    det.positive_ = ones
+    z = det._noise(x[:2], g)
+    assert z.abs().max() <= det.params_["amplitude"] and z.abs().max() > 0  # plain uniform noise
+
+
+def test_printed_eq_3_adds_a_constant():
+    x = _smooth(6)
+    det = PNUNet(**{**KW, "negative": "printed", "masks": "negative"}).fit(x)
+    det.negative_ = torch.zeros(2, 16, 16)
+    z = det._noise(x[:2], torch.Generator().manual_seed(0))
+    assert torch.allclose(z, torch.ones_like(z))  # 1 - z * 0 = 1 everywhere: why we read it otherwise
+
+
+def test_masks_are_learned_state_in_0_1_and_recorded():
+    x = _smooth(8)
+    det = PNUNet(**KW).fit(x, anomalies=_with_square(x[:3]))
+    assert det.positive_.shape == (3, 16, 16) and det.negative_.shape == (4, 16, 16)
+    for m in (det.positive_, det.negative_):
+        assert 0 <= float(m.min()) and float(m.max()) <= 1 + 1e-6
+    assert det.mask_history_.shape == (2, 2, 16, 16)  # updates at steps 4 and 8
+    none = PNUNet(**{**KW, "masks": "none"}).fit(x)
+    assert none.positive_ is None and none.negative_ is None and none.mask_history_.shape[0] == 0
+
+
+def test_positive_masks_need_anomalies():
+    with pytest.raises(ValueError, match="anomalies"):
+        PNUNet(**KW).fit(_smooth(4))
+    PNUNet(**{**KW, "masks": "negative"}).fit(_smooth(4))  # fine without
+
+
+def test_a_trained_reconstructor_removes_a_square_it_never_saw():
+    x = _smooth(64)
+    det = PNUNet(**{**KW, "steps": 150, "width": 8, "mask_every": 50, "lr": 3e-3}).fit(
+        x, anomalies=_with_square(_smooth(4, seed=3)))
+    test = _smooth(8, seed=9)
+    good, bad = det.predict(test), det.predict(_with_square(test))
+    assert (bad.scores > good.scores).all()
+    inside = bad.maps[:, 4:10, 5:11].mean()
+    outside = bad.maps.clone()
+    outside[:, 4:10, 5:11] = float("nan")
+    assert inside > 2 * outside.nanmean()
+    big = det.predict(torch.nn.functional.interpolate(test, size=(40, 40)).clamp(0, 1))
+    assert big.maps.shape == (8, 40, 40)
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    ({"masks": "all"}, "masks"), ({"negative": "other"}, "negative"), ({"amplitude": 0}, "amplitude"),
+    ({"image_size": 20, "depth": 3}, "image_size"), ({"depth": 0}, "depth"), ({"smooth": -1}, "smooth"),
+    ({"mask_every": 0}, "mask_every"), ({"n_masks": 0}, "n_masks")])
+def test_bad_parameters_are_refused(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        PNUNet(**kwargs)
