@@ -246,13 +246,12 @@ def balanced_threshold(scores, labels) -> Rates:
     """The image threshold with the best mean of the two rates (balanced accuracy), and its rates.
 
     For choosing an image-level threshold on a validation split; every distinct
-    score is tried (ties broken towards the lower threshold).
+    score is tried, in one pass over the sorted scores (ties broken towards the
+    lower threshold).
     """
     s, y = _scores_labels(scores, labels)
-    _need_both_classes(y, "a balanced threshold")
-    best = None
-    for tau in np.unique(s):
-        r = classification_rates(s, y, float(tau))
-        if best is None or r.normal + r.anomalous > best.normal + best.anomalous:
-            best = r
-    return best
+    n_pos, n_neg = _need_both_classes(y, "a balanced threshold")
+    thr, tp, fp = _tp_fp(s, y)                       # descending thresholds
+    balanced = tp / n_pos + 1.0 - fp / n_neg
+    best = len(thr) - 1 - int(np.argmax(balanced[::-1]))  # the lowest of the tied best
+    return classification_rates(s, y, float(thr[best]))

@@ -128,18 +128,23 @@ def _recipe(name: str) -> Recipe:
     return RECIPES[name]
 
 
-def _matches(path: Path, recipe: Recipe) -> str | None:
-    """None when the file fits the recipe and this package version, else why not."""
+def _read_matching(path: Path, recipe: Recipe) -> tuple[dict | None, str | None]:
+    """``(checkpoint, None)`` when the file fits the recipe and this package version, else ``(None, why not)``."""
     try:
         ckpt = read_checkpoint(path)
     except (FileNotFoundError, ValueError) as err:
-        return str(err)
+        return None, str(err)
     if ckpt.get("package") != __version__:
-        return f"written by anotutor {ckpt.get('package')}, this is {__version__}"
+        return None, f"written by anotutor {ckpt.get('package')}, this is {__version__}"
     want = recipe.detector().get_params()
     have = {**ckpt["settings"], **ckpt["architecture"]}
     diff = [k for k, v in want.items() if v is not None and k in have and have[k] != v]
-    return f"recipe differs in {diff}" if diff else None
+    return (None, f"recipe differs in {diff}") if diff else (ckpt, None)
+
+
+def _matches(path: Path, recipe: Recipe) -> str | None:
+    """None when the file fits the recipe and this package version, else why not."""
+    return _read_matching(path, recipe)[1]
 
 
 def load(name: str, train_if_missing: bool = True, weights: Path = WEIGHTS) -> AnoGAN:
@@ -150,9 +155,9 @@ def load(name: str, train_if_missing: bool = True, weights: Path = WEIGHTS) -> A
 def load_recipe(recipe: Recipe, train_if_missing: bool = True, weights: Path = WEIGHTS) -> AnoGAN:
     """:func:`load` for any :class:`Recipe` (e.g. one of a reader's own)."""
     path = Path(weights) / f"{recipe.name}.pt"
-    why = _matches(path, recipe)
-    if why is None:
-        return type(recipe.detector()).from_checkpoint(path)
+    ckpt, why = _read_matching(path, recipe)
+    if ckpt is not None:
+        return type(recipe.detector()).from_checkpoint_dict(ckpt, path)
     if not train_if_missing:
         raise FileNotFoundError(f"no usable weights for {recipe.name!r} ({why}); run `make weights`")
     warnings.warn(f"training {recipe.name!r} live ({why}); `make weights` ships it", stacklevel=2)

@@ -22,21 +22,13 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..checks import check_int, check_range
 from ..runtime import as_rng
-from .mnist import check_digits
+from .mnist import as_float, check_digits
 from .splits import AnomalyDataset, Split
 
 __all__ = ["ir_mnist"]
-
-
-def _cells(images: torch.Tensor, cell: int) -> torch.Tensor:
-    x = images.float()[:, None] / 255.0
-    if cell != x.shape[-1]:
-        x = F.interpolate(x, size=(cell, cell), mode="area")
-    return x[:, 0].clamp(0, 1)
 
 
 def ir_mnist(images: torch.Tensor, labels: torch.Tensor, grid: int = 4, cell: int = 16,
@@ -58,7 +50,7 @@ def ir_mnist(images: torch.Tensor, labels: torch.Tensor, grid: int = 4, cell: in
     if anomaly_digit not in set(labels.tolist()):
         raise ValueError(f"anomaly_digit {anomaly_digit!r} does not occur in labels")
     rng = as_rng(seed)
-    digits = _cells(images, cell)
+    digits = as_float(images, cell, mode="area")[:, 0]
     is_bad = (labels == anomaly_digit).numpy()
     pools = {}
     for name, idx in (("normal", np.flatnonzero(~is_bad)), ("bad", np.flatnonzero(is_bad))):

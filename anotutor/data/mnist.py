@@ -79,10 +79,12 @@ def check_digits(images, labels) -> torch.Tensor:
     return labels
 
 
-def _as_float(images: torch.Tensor, image_size: int | None) -> torch.Tensor:
+def as_float(images: torch.Tensor, image_size: int | None, mode: str = "bilinear") -> torch.Tensor:
+    """uint8 digits [N, H, W] as floats in [0, 1], [N, 1, S, S], resized to ``image_size`` (``mode``)."""
     x = images.float()[:, None] / 255.0
     if image_size is not None and image_size != x.shape[-1]:
-        x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False)
+        extra = {} if mode == "area" else {"align_corners": False}
+        x = F.interpolate(x, size=(image_size, image_size), mode=mode, **extra)
     return x.clamp(0, 1)
 
 
@@ -133,7 +135,7 @@ def noisy_anogan_split(images: torch.Tensor, labels: torch.Tensor, normal_class:
         parts["train"] += mix.tolist()
         parts["val"] += rest[:n_val].tolist()
         parts["test"] += rest[n_val:].tolist()
-    x = _as_float(images, image_size)
+    x = as_float(images, image_size)
 
     def make(index: list[int]) -> Split:
         index = sorted(index)

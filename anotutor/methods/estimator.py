@@ -264,7 +264,11 @@ class Estimator:
         Called on a base class (``Detector.from_checkpoint``) it rebuilds
         whichever subclass wrote the file.
         """
-        ckpt = read_checkpoint(path)
+        return cls.from_checkpoint_dict(read_checkpoint(path), path, **runtime)
+
+    @classmethod
+    def from_checkpoint_dict(cls, ckpt: dict, path: str | Path = "<checkpoint>", **runtime) -> "Estimator":
+        """:meth:`from_checkpoint` for a checkpoint already read by :func:`read_checkpoint`."""
         name = ckpt["class"]
         klass = _REGISTRY.get(name)
         if klass is None or not issubclass(klass, cls):
