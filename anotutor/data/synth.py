@@ -15,7 +15,9 @@ come from :mod:`anotutor.data.defects`, a different process).
   foreign texture, so the anomaly follows the image's own edges.
 
 The foreign texture ``s`` is, by default, a fractal Perlin pattern made here
-(no external data set needed); pass ``sources`` to use other images instead.
+(no external data set needed); pass ``sources`` to use other images instead,
+e.g. :func:`foreign_textures`: fractal patterns through DRAEM's kind of random
+intensity augmentations.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import torch.nn.functional as F
 from ..checks import as_images, check_int, check_range
 from ..runtime import as_rng
 
-__all__ = ["uniform_noise", "perlin_noise", "perlin_mask", "fractal_texture",
+__all__ = ["uniform_noise", "perlin_noise", "perlin_mask", "fractal_texture", "foreign_textures",
            "perlin_anomaly", "superpixels", "slic_anomaly"]
 
 
@@ -97,6 +99,50 @@ def fractal_texture(channels: int, height: int, width: int, seed=None) -> np.nda
         acc = acc - acc.min()
         out[c] = acc / max(acc.max(), 1e-8)
     return out
+
+
+SOURCE_AUGMENTATIONS = ("gamma", "brightness", "invert", "solarize", "posterize", "autocontrast")
+
+
+def _augment_source(t: np.ndarray, rng: np.random.Generator, k: int = 3) -> np.ndarray:
+    """``k`` random intensity augmentations of a texture in [0, 1], in the spirit of DRAEM's
+    (Zavrtanik et al. 2021: three of gamma, brightness, solarize, posterize, invert, autocontrast, ...)."""
+    for name in rng.choice(SOURCE_AUGMENTATIONS, size=k, replace=False):
+        if name == "gamma":
+            t = t ** rng.uniform(0.5, 2.0)
+        elif name == "brightness":
+            t = t * rng.uniform(0.8, 1.2) + rng.uniform(-0.12, 0.12)
+        elif name == "invert":
+            t = 1.0 - t
+        elif name == "solarize":
+            th = rng.uniform(0.125, 0.5)
+            t = np.where(t >= th, 1.0 - t, t)
+        elif name == "posterize":
+            levels = 2 ** int(rng.integers(1, 4))
+            t = np.floor(t * levels).clip(0, levels - 1) / (levels - 1)
+        else:  # autocontrast
+            t = (t - t.min()) / max(float(t.max() - t.min()), 1e-8)
+        t = np.clip(t, 0.0, 1.0)
+    return t
+
+
+def foreign_textures(n: int, channels: int, height: int, width: int, seed=None,
+                     augment: bool = True) -> torch.Tensor:
+    """``n`` foreign textures [n, C, H, W] in [0, 1] to pass as ``sources``: :func:`fractal_texture`,
+    each (``augment``) through three random intensity augmentations as DRAEM does with its texture
+    images (gamma, brightness, invert, solarize, posterize, autocontrast) and a random quarter turn."""
+    n = check_int(n, "n")
+    channels, height, width = (check_int(v, k) for v, k in ((channels, "channels"), (height, "height"),
+                                                             (width, "width")))
+    rng = as_rng(seed)
+    out = np.empty((n, channels, height, width))
+    for i in range(n):
+        side = max(height, width)
+        t = fractal_texture(channels, side, side, rng)
+        if augment:
+            t = np.rot90(_augment_source(t, rng), int(rng.integers(4)), axes=(1, 2))
+        out[i] = t[:, :height, :width]
+    return torch.from_numpy(out).float()
 
 
 def _source(sources, c, h, w, rng) -> np.ndarray:

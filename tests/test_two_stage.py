@@ -1,0 +1,239 @@
+"""The two-stage model: pseudo-anomaly masks, superpixel refinement, both stages, the DRAEM count."""
+
+import ast
+import inspect
+
+import numpy as np
+import pytest
+import torch
+
+from anotutor.data import synth
+from anotutor.methods import Detector, NotFittedError, TwoStage
+from anotutor.methods import two_stage as ts
+from anotutor.methods.two_stage import refine, segment_loss
+from anotutor.models import UNet
+from anotutor.models.draem import DraemReference, count_parameters, draem_parameters
+from images import ramps
+
+KW = dict(image_size=16, width=4, depth=2, n_segments=16, steps=3, steps2=2, batch_size=4,
+          progress=False)
+
+
+@pytest.fixture(scope="module")
+def gray():
+    return ramps(6)
+
+
+@pytest.fixture(scope="module")
+def fitted(gray):
+    return TwoStage(**KW).fit(gray)
+
+
+# ---------------------------------------------------------------------- pseudo-anomalies
+@pytest.mark.parametrize("make", [synth.perlin_anomaly, synth.slic_anomaly])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_pseudo_anomaly_masks_are_binary_and_exactly_the_altered_pixels(make, channels):
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(4, channels, 32, 32, generator=g) * 0.5 + 0.25
+    out, masks = make(x, seed=1)
+    assert set(masks.unique().tolist()) <= {0.0, 1.0}
+    changed = (out != x).any(dim=1)
+    for i in range(4):
+        m = masks[i].bool()
+        assert not changed[i][~m].any()               # nothing outside the mask moves ...
+        assert changed[i][m].float().mean() > 0.95     # ... and (almost) every pixel inside does
+
+
+def test_foreign_textures_are_seeded_augmented_fractals():
+    t = synth.foreign_textures(6, 3, 24, 16, seed=0)
+    assert t.shape == (6, 3, 24, 16) and 0 <= float(t.min()) and float(t.max()) <= 1
+    assert torch.equal(t, synth.foreign_textures(6, 3, 24, 16, seed=0))
+    plain = synth.foreign_textures(1, 1, 16, 16, seed=3, augment=False)[0]
+    assert torch.allclose(plain, torch.from_numpy(synth.fractal_texture(1, 16, 16, seed=3)).float())
+    with pytest.raises(ValueError, match="channels"):
+        synth.foreign_textures(2, 0, 16, 16)
+
+
+def test_each_batch_gets_the_stated_share_and_mix_of_pseudo_anomalies(gray):
+    det = TwoStage(**{**KW, "anomaly_share": 0.5}).fit(gray)
+    x = ramps(8, seed=4)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        out, masks = det._pseudo_batch(x, rng)
+        bad = masks.flatten(1).amax(1) > 0
+        assert int(bad.sum()) == 4 and masks.shape == (8, 1, 16, 16)
+        assert torch.equal(out[~bad], x[~bad])          # the normal half is untouched, target zero
+        changed = (out != x).any(dim=1, keepdim=True)
+        assert not (changed & (masks == 0)).any()
+
+
+# ---------------------------------------------------------------------- refinement
+def _quadrants(size=8):
+    seg = np.zeros((size, size), int)
+    h = size // 2
+    seg[:h, h:], seg[h:, :h], seg[h:, h:] = 1, 2, 3
+    return seg
+
+
+def test_refinement_completes_a_partial_mark_and_drops_a_speck():
+    seg = _quadrants()
+    prob = torch.zeros(8, 8)
+    prob[0:2, 0:3] = 0.9   # 6 of the 16 pixels of superpixel 0: share 0.375 >= cover
+    prob[6, 6] = 0.99       # 1 of 16 pixels of superpixel 3: a speck
+    prob[4, 0:4] = 0.4      # below mark: not marked at all
+    out = refine(prob, seg, mark=0.5, cover=0.25)
+    expected = torch.zeros(8, 8)
+    expected[:4, :4] = 1.0
+    assert torch.equal(out, expected)
+    # a stricter cover drops the partial mark too; a looser one keeps the speck's superpixel
+    assert refine(prob, seg, cover=0.5).sum() == 0
+    assert refine(prob, torch.as_tensor(seg), cover=0.05)[4:, 4:].min() == 1.0
+    assert refine(prob, seg, mark=0.3)[4:, :4].sum() == 16  # row 4 at 0.4 marks a quarter of it
+
+
+def test_refinement_errors():
+    seg = _quadrants()
+    with pytest.raises(ValueError, match="match"):
+        refine(torch.zeros(8, 8), seg[:4])
+    with pytest.raises(ValueError, match="integer"):
+        refine(torch.zeros(8, 8), seg.astype(float))
+    with pytest.raises(ValueError, match=r"\[H, W\]"):
+        refine(torch.zeros(1, 8, 8), seg)
+    with pytest.raises(ValueError, match="NaN"):
+        refine(torch.full((8, 8), float("nan")), seg)
+    with pytest.raises(ValueError, match="cover"):
+        refine(torch.zeros(8, 8), seg, cover=0)
+    with pytest.raises(ValueError, match="non-negative"):
+        refine(torch.zeros(8, 8), seg - 1)
+
+
+def test_segment_loss_is_eq_4():
+    masks = torch.zeros(2, 1, 16, 16)
+    masks[:, :, 4:9, 4:9] = 1
+    perfect = (masks * 2 - 1) * 30
+    assert segment_loss(perfect, masks) < 1e-4
+    flat = torch.zeros_like(masks)  # sigmoid 0.5 everywhere
+    assert segment_loss(flat, masks) > 0.5
+
+
+# ---------------------------------------------------------------------- the detector
+@pytest.mark.parametrize("size, depth, c", [(16, 2, 1), (32, 3, 3), (24, 3, 1)])
+def test_shapes_for_sizes_and_channels(size, depth, c):
+    x = torch.rand(5, c, size, size) * 0.4 + 0.3
+    det = TwoStage(**{**KW, "image_size": size, "depth": depth}).fit(x)
+    for h in (size, 20, 40):
+        y = torch.nn.functional.interpolate(x, size=(h, h)).clamp(0, 1)
+        out = det.predict(y)
+        assert out.scores.shape == (5,) and out.maps.shape == (5, h, h)
+        assert 0 <= float(out.maps.min()) and float(out.maps.max()) <= 1
+        assert out.extras["stage1"].shape == (5, h, h) and out.extras["refined"].shape == (5, h, h)
+        assert set(out.extras["refined"].unique().tolist()) <= {0.0, 1.0}
+    assert det.stage2_.down[0][0].in_channels == c + 2  # image, stage-1 map, refined map
+
+
+def test_stage_one_alone_and_both_stages_from_one_fit(fitted, gray):
+    both, one = fitted.predict(gray), fitted.at_stage(1).predict(gray)
+    assert torch.equal(one.maps, both.extras["stage1"]) and "refined" not in one.extras
+    assert not torch.equal(one.maps, both.maps)
+    assert fitted.stages_ == 2 and fitted.at_stage(1).stage1_ is fitted.stage1_  # a view: shared weights
+    assert TwoStage(**{**KW, "stages": 1}).fit(gray).predict(gray).maps.shape == (6, 16, 16)
+    # stage 2 is a correction of stage 1's logits that starts at zero: untrained, it changes nothing
+    fresh = fitted.at_stage(2)
+    fresh.stage2_ = fitted._build_networks()["stage2_"].eval()
+    assert torch.allclose(fresh.predict(gray).maps, one.maps, atol=1e-6)
+    with pytest.raises(ValueError, match="stages"):
+        fitted.at_stage(3)
+    ms = fitted.stage_ms(gray)
+    assert set(ms) == {"stage1", "refine", "stage2", "total"} and all(v >= 0 for v in ms.values())
+    assert set(fitted.stage_seconds_) == {"stage1", "stage2"}
+    assert len(fitted.history_["loss1"]) == 3 and len(fitted.history_["loss2"]) == 2
+
+
+def test_round_trip_of_both_stages(fitted, gray, tmp_path):
+    path = fitted.at_stage(1).save(tmp_path / "one.pt")
+    back = Detector.from_checkpoint(path)
+    assert type(back) is TwoStage and back.stages_ == 1 and back.params_ == fitted.params_
+    for name in ("stage1_", "stage2_"):
+        a, b = getattr(fitted, name).state_dict(), getattr(back, name).state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    assert torch.equal(back.at_stage(2).predict(gray).maps, fitted.predict(gray).maps)
+    assert back.stage_seconds_ == pytest.approx(fitted.stage_seconds_)
+    assert np.array_equal(back.history_["loss2"], fitted.history_["loss2"])
+    with pytest.raises(ValueError, match="width: checkpoint 4 vs this TwoStage 8"):
+        TwoStage(width=8).load(path)
+
+
+def test_parameter_counts():
+    det = TwoStage(**KW).fit(torch.rand(4, 3, 16, 16))
+    n = det.stage_parameters()
+    assert n["stage1"] == count_parameters(UNet(3, 1, 4, 2, out="logits"))
+    assert n["stage2"] == count_parameters(UNet(5, 1, 4, 2, out="logits"))
+    assert n["total"] == n["stage1"] + n["stage2"] == det.n_parameters()
+    draem = draem_parameters()
+    assert draem["total"] == pytest.approx(97.4e6, rel=0.005)         # the paper's Table I
+    assert draem["reconstructive"] == pytest.approx(69.0e6, rel=0.005)
+    small = DraemReference(channels=1, reconstructive_width=4, discriminative_width=2)
+    recon, logits = small(torch.rand(2, 1, 32, 32))
+    assert recon.shape == (2, 1, 32, 32) and logits.shape == (2, 2, 32, 32)
+    assert count_parameters(small) == sum(draem_parameters(1, 4, 2)[k] for k in ("reconstructive",
+                                                                                 "discriminative"))
+    with pytest.raises(ValueError, match="Module"):
+        count_parameters("not a network")
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    ({"pseudo": "noise"}, "pseudo"), ({"source": "dtd"}, "source"), ({"anomaly_share": 0}, "anomaly_share"),
+    ({"anomaly_share": 1}, "anomaly_share"), ({"mark": 0}, "mark"), ({"cover": 1.5}, "cover"),
+    ({"stages": 3}, "stages"), ({"stages": True}, "stages"), ({"image_size": 20, "depth": 3}, "image_size"),
+    ({"image_size": 8, "depth": 2}, "image_size"), ({"n_segments": 1}, "n_segments"),
+    ({"width2": 0}, "width2"), ({"steps2": 0}, "steps2"), ({"lr": 0}, "lr")])
+def test_bad_parameters_are_refused(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        TwoStage(**kwargs)
+
+
+def test_bad_input_is_refused(fitted, gray):
+    nan = gray.clone()
+    nan[0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        TwoStage(**KW).fit(nan)
+    with pytest.raises(ValueError, match="at least 2"):
+        TwoStage(**KW).fit(gray[:1])
+    with pytest.raises(ValueError, match=r"\[N, C, H, W\]"):
+        fitted.predict(gray[0])
+    with pytest.raises(ValueError, match="channels"):
+        fitted.predict(gray.expand(-1, 3, -1, -1))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        fitted.predict(gray * 3)
+    with pytest.raises(NotFittedError):
+        TwoStage(**KW).predict(gray)
+    with pytest.raises(NotFittedError):
+        TwoStage(**KW).at_stage(1)
+
+
+def test_the_method_never_sees_the_test_defects():
+    imported = set()
+    for node in ast.walk(ast.parse(inspect.getsource(ts))):
+        if isinstance(node, ast.ImportFrom):
+            imported |= {node.module or ""} | {a.name for a in node.names}
+        elif isinstance(node, ast.Import):
+            imported |= {a.name for a in node.names}
+    assert imported and not any("defect" in name for name in imported)
+    source = inspect.getsource(ts)
+    assert "add_defect" not in source and "DEFECT_KINDS" not in source  # not reached through data either
+
+
+def test_a_fitted_model_finds_a_square_it_never_saw():
+    x = ramps(48, size=32, seed=1)
+    det = TwoStage(image_size=32, width=8, depth=3, n_segments=16, steps=120, steps2=40, batch_size=8,
+                   lr=2e-3, progress=False).fit(x)
+    test = ramps(6, size=32, seed=9)
+    bad = test.clone()
+    bad[:, :, 8:16, 10:18] = 1.0
+    good_out, bad_out = det.predict(test), det.predict(bad)
+    assert bad_out.scores.min() > good_out.scores.max()
+    for maps in (bad_out.maps, bad_out.extras["stage1"]):
+        inside = maps[:, 8:16, 10:18].mean()
+        outside = maps.clone()
+        outside[:, 8:16, 10:18] = float("nan")
+        assert inside > 2 * outside.nanmean()  # 1.2 untrained, 3 to 9 trained (seeds 0 to 3)
