@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-__all__ = ["to_display", "image_grid", "overlay", "plot_curve", "plot_prf_sweep", "plot_losses",
+__all__ = ["to_display", "image_grid", "image_rows", "overlay", "plot_curve", "plot_prf_sweep", "plot_losses",
            "reconstruction_figure", "plot_distortion", "plot_distortions", "plot_against_baseline",
            "residual_strip", "plot_gamma_curves", "plot_gan_runs", "plot_score_histograms",
            "plot_search", "plot_sweep"]
@@ -169,22 +169,21 @@ def residual_strip(image, truth, reconstructions: dict, residuals: dict, size: f
     return fig
 
 
-def reconstruction_figure(images, reconstructions, residuals, predicted, truth,
-                          titles: Sequence[str] | None = None, size: float = 1.5):
-    """Columns of examples; rows input, reconstruction, residual, predicted mask, ground truth.
+def image_rows(rows, titles: Sequence[str] | None = None, size: float = 1.5):
+    """Rows of images, one column per example: ``rows`` is a list of ``(label, items, cmap, vmax)``.
 
-    The layout of Fadaeinejad's (2021) Figures 9 to 12. Residuals share one colour scale
-    (0 to the largest residual shown), so a brighter spot is a larger error.
+    ``items`` holds one image or map per column ([C, H, W] or [H, W]); every row
+    starts at 0, and ``vmax=None`` gives a row one shared scale (its largest
+    value), so a brighter spot is a larger value within the row.
     """
-    n = len(images)
-    if not (len(reconstructions) == len(residuals) == len(predicted) == len(truth) == n) or n == 0:
-        raise ValueError("reconstruction_figure needs the same, non-zero number of items in every row")
-    vmax = max(float(torch.as_tensor(r).max()) for r in residuals) or 1.0
-    rows = [("input", images, "gray", 1.0), ("reconstruction", reconstructions, "gray", 1.0),
-            ("residual", residuals, "inferno", vmax), ("predicted mask", predicted, "gray", 1.0),
-            ("ground truth", truth, "gray", 1.0)]
+    rows = list(rows)
+    n = len(rows[0][1]) if rows else 0
+    if n == 0 or any(len(r[1]) != n for r in rows):
+        raise ValueError("image_rows needs the same, non-zero number of items in every row")
     fig, axes = plt.subplots(len(rows), n, figsize=(size * n, size * len(rows)), squeeze=False)
     for r, (label, items, cmap, top) in enumerate(rows):
+        if top is None:
+            top = max(float(np.max(to_display(i))) for i in items) or 1.0
         for c in range(n):
             ax = axes[r, c]
             ax.imshow(to_display(items[c]), cmap=cmap, vmin=0.0, vmax=top, interpolation="nearest")
@@ -196,6 +195,18 @@ def reconstruction_figure(images, reconstructions, residuals, predicted, truth,
                 ax.set_title(titles[c], fontsize=9)
     fig.tight_layout(pad=0.3)
     return fig
+
+
+def reconstruction_figure(images, reconstructions, residuals, predicted, truth,
+                          titles: Sequence[str] | None = None, size: float = 1.5):
+    """Columns of examples; rows input, reconstruction, residual, predicted mask, ground truth.
+
+    The layout of Fadaeinejad's (2021) Figures 9 to 12. Residuals share one colour scale
+    (0 to the largest residual shown), so a brighter spot is a larger error.
+    """
+    return image_rows([("input", images, "gray", 1.0), ("reconstruction", reconstructions, "gray", 1.0),
+                       ("residual", residuals, "inferno", None), ("predicted mask", predicted, "gray", 1.0),
+                       ("ground truth", truth, "gray", 1.0)], titles, size)
 
 
 def plot_distortion(ax, x, d, width: float | None = None, legend: bool = True, clipped: bool = False):

@@ -62,7 +62,7 @@ def detectors(images):
             "noisy-anogan": AnoGAN(image_size=16, latent_size=4, width=4, gamma=0.5, steps=3,
                                    batch_size=4, search_steps=3, restarts=2,
                                    progress=False).fit(images, anomalies=1 - images[:3]),
-            "pnunet": PNUNet(image_size=16, width=4, depth=2, steps=6, batch_size=4, mask_every=2,
+            "pnunet": PNUNet(masks="both", image_size=16, width=4, depth=2, steps=6, batch_size=4, mask_every=2,
                              n_masks=3, progress=False).fit(images, anomalies=1 - images[:3])}
 
 

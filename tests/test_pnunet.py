@@ -8,7 +8,7 @@ from anotutor.models import UNet, unet_size_ok
 from images import ramps as _smooth, with_square as _with_square
 
 
-KW = dict(image_size=16, width=4, depth=2, steps=12, batch_size=4, mask_every=4, n_masks=4,
+KW = dict(masks="both", image_size=16, width=4, depth=2, steps=12, batch_size=4, mask_every=4, n_masks=4,
           progress=False)
 
 
@@ -94,3 +94,62 @@ def test_a_trained_reconstructor_removes_a_square_it_never_saw():
 def test_bad_parameters_are_refused(kwargs, field):
     with pytest.raises(ValueError, match=field):
         PNUNet(**kwargs)
+
+
+class _Half(torch.nn.Module):
+    """A known f_r: every pixel rebuilt as 0.5."""
+
+    def forward(self, x):
+        return torch.full_like(x, 0.5)
+
+
+def test_mask_update_is_the_residual_of_a_known_reconstructor():
+    x = _smooth(6)
+    det = PNUNet(**KW).fit(x, anomalies=_with_square(x[:3]))
+    det.model_ = _Half()
+    a = _with_square(x[:2])
+    masks = det._residual_masks(a)
+    from anotutor.methods.pnunet import _smooth as blur
+    r = blur((a - 0.5).abs().amax(1), 2.0)
+    expected = r / r.flatten(1).amax(1)[:, None, None]
+    assert torch.allclose(masks, expected, atol=1e-6)      # |x - f_r(x)|, smoothed, max 1
+    assert float(masks.amax()) == pytest.approx(1.0)
+
+
+def test_corrupt_shows_the_training_noise_in_range():
+    x = _smooth(6)
+    det = PNUNet(**KW).fit(x, anomalies=_with_square(x[:3]))
+    parts = det.corrupt(x[:3], seed=1)
+    assert set(parts) == {"uniform", "positive", "negative", "noise", "noisy"}
+    a = det.params_["amplitude"]
+    assert parts["uniform"].abs().max() <= a and parts["noise"].abs().max() <= a
+    assert torch.allclose(parts["noise"], parts["uniform"] * parts["positive"] * (1 - parts["negative"]))
+    assert 0 <= float(parts["noisy"].min()) and float(parts["noisy"].max()) <= 1
+    assert torch.equal(det.corrupt(x[:3], seed=1)["noise"], parts["noise"])  # seeded
+    big = det.corrupt(torch.rand(2, 1, 40, 40))                              # resized to the working size
+    assert big["noisy"].shape == (2, 1, 16, 16)
+
+
+def test_of_kind_and_on_kinds():
+    from anotutor import data
+    from anotutor.methods.evaluate import on_kinds
+    from anotutor.methods.base import Detection
+    ds = data.textures("brick", image_size=16, n_train=4, n_val=4, n_test=20)
+    sub = ds.test.of_kind("good", "hole")
+    assert set(sub.kinds) <= {"good", "hole"} and len(sub) == len(ds.test.index_of("good", "hole"))
+    with pytest.raises(ValueError, match="no images of kind"):
+        ds.test.of_kind("dent")
+    perfect = Detection(torch.zeros(len(ds.test)), ds.test.masks.clone(), 0.0, {})
+    assert on_kinds(perfect, ds.test, ["hole"])["pixel_auroc"] == pytest.approx(1.0)
+
+
+def test_mix_gives_each_image_one_kind_of_noise():
+    x = _smooth(8)
+    det = PNUNet(**{**KW, "combine": "mix"}).fit(x, anomalies=_with_square(x[:3]))
+    det.positive_ = torch.zeros(2, 16, 16)   # positive noise: none at all
+    det.negative_ = torch.zeros(2, 16, 16)   # negative noise: plain z
+    parts = det.corrupt(torch.cat([x] * 4), seed=0)
+    silent = parts["noise"].flatten(1).abs().amax(1) == 0
+    assert 0 < int(silent.sum()) < len(silent)   # some images positive (silent), the others negative
+    with pytest.raises(ValueError, match="combine"):
+        PNUNet(combine="sum")

@@ -69,3 +69,16 @@ def test_static_figures_draw():
     with pytest.raises(ValueError, match="same"):
         viz.reconstruction_figure(images, images[:2], maps, maps, masks)
     plt.close("all")
+
+
+def test_image_rows_share_a_scale_per_row_and_check_lengths():
+    import matplotlib.pyplot as plt
+    maps = [torch.zeros(8, 8), torch.full((8, 8), 0.2)]
+    fig = viz.image_rows([("input", [torch.rand(1, 8, 8)] * 2, "gray", 1.0), ("map", maps, "inferno", None)],
+                         titles=["a", "b"])
+    axes = fig.axes
+    assert axes[2].images[0].get_clim() == (0.0, pytest.approx(0.2))  # the map row: its own maximum
+    assert axes[0].images[0].get_clim() == (0.0, 1.0)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="same, non-zero"):
+        viz.image_rows([("a", maps, "gray", 1.0), ("b", maps[:1], "gray", 1.0)])

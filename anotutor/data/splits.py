@@ -94,11 +94,19 @@ class Split:
                 keep.append(i)
         return self.subset(sorted(keep))
 
-    def of_kind(self, kind: str) -> "Split":
-        """Only the images of one kind, e.g. ``test.of_kind("scratch")``."""
-        if kind not in self.kinds:
-            raise ValueError(f"no images of kind {kind!r}; kinds here: {sorted(set(self.kinds))}")
-        return self.subset([i for i, k in enumerate(self.kinds) if k == kind])
+    def of_kind(self, *kinds: str) -> "Split":
+        """Only the images of the given kinds, e.g. ``test.of_kind("scratch")`` or ``test.of_kind("good", "hole")``."""
+        if not kinds:
+            raise ValueError("of_kind needs at least one kind")
+        for kind in kinds:
+            if kind not in self.kinds:
+                raise ValueError(f"no images of kind {kind!r}; kinds here: {sorted(set(self.kinds))}")
+        return self.subset([i for i, k in enumerate(self.kinds) if k in kinds])
+
+    def index_of(self, *kinds: str) -> list[int]:
+        """Positions of the images of the given kinds (to pick the same rows out of a Detection)."""
+        self.of_kind(*kinds)  # validates
+        return [i for i, k in enumerate(self.kinds) if k in kinds]
 
 
 @dataclass

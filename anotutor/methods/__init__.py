@@ -11,8 +11,9 @@ from .autoencoder import AutoEncoderDetector
 from .anogan import AnoGAN
 from .floor import BrightnessFloor
 from .pnunet import PNUNet
+from .two_stage import TwoStage
 from .gan_step import gan_step
 from .gan1d import GAN1D
 
 __all__ = ["Estimator", "Detector", "Detection", "NotFittedError", "TrainingLog", "read_checkpoint",
-           "AutoEncoderDetector", "AnoGAN", "BrightnessFloor", "PNUNet", "GAN1D", "gan_step"]
+           "AutoEncoderDetector", "AnoGAN", "BrightnessFloor", "PNUNet", "TwoStage", "GAN1D", "gan_step"]

@@ -13,7 +13,7 @@ from .. import metrics
 from ..data.splits import Split
 from .base import Detection, Detector
 
-__all__ = ["Report", "evaluate", "choose_tau", "per_kind"]
+__all__ = ["Report", "evaluate", "choose_tau", "per_kind", "on_kinds"]
 
 
 @dataclass(frozen=True)
@@ -89,3 +89,16 @@ def per_kind(detection: Detection, split: Split, tau: float) -> dict[str, metric
         idx = [i for i, k in enumerate(split.kinds) if k == kind]
         out[kind] = metrics.precision_recall_f1(detection.maps[idx], split.masks[idx], tau)
     return out
+
+
+def on_kinds(detection: Detection, split: Split, kinds) -> dict[str, float]:
+    """Pixel AUROC and AUPRO over the good images and those of ``kinds`` only.
+
+    For a method that trains on some known defect kinds: its numbers on the
+    kinds it never saw tell whether it learned anomalies or those kinds.
+    """
+    if split.masks is None:
+        raise ValueError("pixel scores need masks")
+    idx = split.index_of("good", *kinds)
+    return {"pixel_auroc": metrics.pixel_auroc(detection.maps[idx], split.masks[idx]),
+            "aupro": metrics.aupro(detection.maps[idx], split.masks[idx])}

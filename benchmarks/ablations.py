@@ -1,0 +1,109 @@
+"""The method chapters' ablations on the three textures over three seeds.
+
+A chapter trains its variants live on one texture and one seed; this script
+runs the same settings on every texture and seed, so the chapter can show
+the spread. Each study writes ``anotutor/results/<study>.json`` (read by its
+chapter through :mod:`anotutor.results`) and ``benchmarks/<study>.md``.
+
+* ``pnunet_ablation`` (chapter 5): PNUNet's noise-mask variants. Known
+  anomalies come from two defect kinds only (``KNOWN_KINDS``); the others
+  are never seen in training, and are scored apart (``unseen_*``).
+* ``two_stage_ablation`` (chapter 6): the two-stage model with Perlin or
+  Perlin + superpixel pseudo-anomalies, each read after stage 1 and after
+  both stages (one fitted model gives both).
+
+    python benchmarks/ablations.py pnunet_ablation [--seeds 0 1 2] [--textures brick ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from anotutor import data, results
+from anotutor.methods import PNUNet, TwoStage
+from anotutor.methods.evaluate import evaluate, on_kinds
+from anotutor.methods.pnunet import CHAPTER_SETTINGS, KNOWN_KINDS, VARIANTS
+from anotutor.methods.two_stage import PSEUDO_KINDS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pnunet(ds, seed):
+    known = ds.anomalies.of_kind(*KNOWN_KINDS)
+    for name, kwargs in VARIANTS.items():
+        det = PNUNet(**kwargs, seed=seed, progress=False, **CHAPTER_SETTINGS)
+        yield name, det.fit(ds.train.images, anomalies=known.images)
+
+
+def _two_stage(ds, seed):
+    for pseudo in PSEUDO_KINDS:
+        det = TwoStage(pseudo=pseudo, seed=seed, progress=False).fit(ds.train.images)
+        yield f"{pseudo}, stage 1", det.at_stage(1)
+        yield f"{pseudo}, both stages", det
+
+
+STUDIES = {
+    "pnunet_ablation": {"variants": _pnunet, "known_kinds": KNOWN_KINDS, "settings": CHAPTER_SETTINGS},
+    "two_stage_ablation": {"variants": _two_stage, "known_kinds": (), "settings": {}},
+}
+MEASURES = ["pixel_auroc", "aupro", "image_auroc", "f1"]
+
+
+def run(study: str, textures, seeds) -> list[dict]:
+    spec = STUDIES[study]
+    rows = []
+    for texture in textures:
+        ds = data.textures(texture)
+        unseen = sorted(set(ds.test.kinds) - {"good", *spec["known_kinds"]})
+        for seed in seeds:
+            for name, det in spec["variants"](ds, seed):
+                report, out = evaluate(det, ds.val, ds.test, name=name)
+                row = {"texture": texture, "seed": seed, **report.row()}
+                if spec["known_kinds"]:
+                    row.update({f"unseen_{k}": v for k, v in on_kinds(out, ds.test, unseen).items()})
+                rows.append(row)
+                print(f"{texture} seed {seed} {name:22s} " + " ".join(f"{m} {row[m]:.3f}" for m in MEASURES)
+                      + f" ({row['fit_seconds']:.0f} s)", flush=True)
+    return rows
+
+
+def table(rows: list[dict], columns: list[str]) -> str:
+    lines = ["| texture | variant | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
+    for texture in dict.fromkeys(r["texture"] for r in rows):
+        for name in dict.fromkeys(r["name"] for r in rows):
+            sel = [r for r in rows if r["texture"] == texture and r["name"] == name]
+            cells = [f"{np.mean([r[c] for r in sel]):.3f} ± {np.std([r[c] for r in sel]):.3f}" for c in columns]
+            lines.append(f"| {texture} | {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("study", choices=sorted(STUDIES))
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--textures", nargs="+", default=list(data.TEXTURES))
+    args = ap.parse_args()
+    spec = STUDIES[args.study]
+    t = time.perf_counter()
+    rows = run(args.study, args.textures, args.seeds)
+    meta = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.node()} ({platform.processor() or platform.machine()})",
+            "threads": torch.get_num_threads(), "seconds": round(time.perf_counter() - t, 1),
+            "settings": spec["settings"], "known_kinds": list(spec["known_kinds"]), "seeds": args.seeds}
+    results.path(args.study).write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    columns = MEASURES[:2] + (["unseen_pixel_auroc"] if spec["known_kinds"] else []) + MEASURES[2:]
+    (ROOT / "benchmarks" / f"{args.study}.md").write_text(
+        f"# {args.study}\n\n{meta['date']}, {meta['machine']}, {meta['threads']} threads, "
+        f"{meta['seconds']:.0f} s. Settings {spec['settings'] or 'the defaults'}; known anomalies of kinds "
+        f"{list(spec['known_kinds']) or 'none'}; seeds {args.seeds}. Mean ± standard deviation over seeds.\n\n"
+        f"{table(rows, columns)}\n")
+
+
+if __name__ == "__main__":
+    main()
