@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-__all__ = ["to_display", "image_grid", "image_rows", "overlay", "plot_curve", "plot_prf_sweep", "plot_losses",
+__all__ = ["to_display", "image_grid", "image_rows", "superpixel_outlines", "overlay", "plot_curve", "plot_prf_sweep", "plot_losses",
            "reconstruction_figure", "plot_distortion", "plot_distortions", "plot_against_baseline",
            "residual_strip", "plot_gamma_curves", "plot_gan_runs", "plot_score_histograms",
            "plot_search", "plot_sweep"]
@@ -195,6 +195,19 @@ def image_rows(rows, titles: Sequence[str] | None = None, size: float = 1.5):
                 ax.set_title(titles[c], fontsize=9)
     fig.tight_layout(pad=0.3)
     return fig
+
+
+def superpixel_outlines(image, segments, color=(1.0, 0.2, 0.2)) -> np.ndarray:
+    """An RGB array [H, W, 3] of ``image`` ([C, H, W] or [H, W]) with the borders of ``segments`` drawn."""
+    from skimage.segmentation import find_boundaries
+
+    a = np.asarray(to_display(image), dtype=float)
+    seg = np.asarray(segments)
+    if seg.shape != a.shape[:2]:
+        raise ValueError(f"segments of shape {seg.shape} do not match the image's {a.shape[:2]}")
+    rgb = np.repeat(a[..., None], 3, axis=-1) if a.ndim == 2 else a.copy()
+    rgb[find_boundaries(seg + 1, mode="inner")] = color  # + 1: no label is background
+    return rgb.clip(0, 1)
 
 
 def reconstruction_figure(images, reconstructions, residuals, predicted, truth,

@@ -35,3 +35,12 @@ def test_the_committed_pnunet_ablation_matches_the_code_that_reads_it():
     assert len(rows) == len(data.TEXTURES) * len(VARIANTS) * len(meta["seeds"])
     for r in rows:
         assert 0 <= r["pixel_auroc"] <= 1 and 0 <= r["unseen_pixel_auroc"] <= 1
+
+
+def test_the_committed_two_stage_ablation_covers_every_texture_and_view():
+    from anotutor.methods.two_stage import PSEUDO_KINDS
+    bench = results.load("two_stage_ablation")
+    rows, seeds = bench["rows"], bench["meta"]["seeds"]
+    names = {f"{p}, {v}" for p in PSEUDO_KINDS for v in ("stage 1", "both stages")}
+    assert {r["name"] for r in rows} == names and {r["texture"] for r in rows} == set(data.TEXTURES)
+    assert len(rows) == len(data.TEXTURES) * len(names) * len(seeds)

@@ -82,3 +82,14 @@ def test_image_rows_share_a_scale_per_row_and_check_lengths():
     plt.close(fig)
     with pytest.raises(ValueError, match="same, non-zero"):
         viz.image_rows([("a", maps, "gray", 1.0), ("b", maps[:1], "gray", 1.0)])
+
+
+def test_superpixel_outlines_mark_the_borders_only():
+    seg = np.zeros((6, 6), int)
+    seg[:, 3:] = 1
+    out = viz.superpixel_outlines(torch.full((1, 6, 6), 0.5), seg)
+    assert out.shape == (6, 6, 3)
+    border = (out != 0.5).any(-1)
+    assert border[:, 2].all() and border[:, 3].all() and not border[:, 0].any()
+    with pytest.raises(ValueError, match="do not match"):
+        viz.superpixel_outlines(torch.zeros(1, 6, 6), seg[:5])
