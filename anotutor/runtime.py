@@ -9,6 +9,8 @@ this module imports nothing from the rest of ``anotutor``.
 * :class:`Timer` measures wall time, e.g. inference milliseconds per image.
 * :func:`cpu_threads` limits PyTorch's CPU threads inside a block (tiny
   networks run faster on one thread than on several busy cores).
+* :func:`progress` is every training loop's progress bar (a widget in a
+  notebook, text in a terminal), refreshed at most every two seconds.
 * :func:`budget` returns the preset (``ci`` or ``full``) that chapters read for
   image size and training steps, so one environment variable scales the whole
   book from a laptop CPU to a GPU without editing a chapter.
@@ -25,7 +27,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-__all__ = ["device", "seed_everything", "isolated_seed", "as_rng", "Timer", "Budget", "budget", "BUDGETS", "cpu_threads"]
+__all__ = ["device", "seed_everything", "isolated_seed", "as_rng", "Timer", "Budget", "budget", "BUDGETS", "cpu_threads", "progress"]
 
 
 def device(prefer: str | None = None) -> torch.device:
@@ -198,3 +200,20 @@ def cpu_threads(n: int = 1):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+PROGRESS_INTERVAL_S = 2.0
+
+
+def progress(iterable, desc: str, enabled: bool = True, leave: bool = False):
+    """``iterable`` with a progress bar (``tqdm.auto``), redrawn at most every
+    :data:`PROGRESS_INTERVAL_S` seconds.
+
+    The interval matters in notebooks: each redraw of a widget bar is a few
+    kernel messages, and a long training cell that sends thousands of them
+    overflows the message queue of an unattended executor (nbval, Jupyter
+    Book), which then loses the cell's end and fails it.
+    """
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, desc=desc, disable=not enabled, leave=leave, mininterval=PROGRESS_INTERVAL_S)

@@ -97,3 +97,10 @@ def test_as_rng():
     assert runtime.as_rng(5).random() == runtime.as_rng(5).random()
     with pytest.raises(ValueError):
         runtime.as_rng("five")
+
+
+def test_progress_bars_redraw_at_most_every_interval():
+    from anotutor.runtime import PROGRESS_INTERVAL_S, progress
+    bar = progress(range(3), desc="x", enabled=False)
+    assert list(bar) == [0, 1, 2] and bar.disable
+    assert progress(range(3), desc="y").mininterval == PROGRESS_INTERVAL_S >= 1

@@ -44,10 +44,10 @@ import copy
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..checks import check_int, check_range
 from ..models.dcgan import Discriminator, Generator, gan_layout
+from ..runtime import progress
 from .base import Detector
 from .gan_step import GAN_CURVES, gan_step
 from .scores import residual_map
@@ -171,8 +171,7 @@ class AnoGAN(Detector):
         G.train()
         D.train()
         name = "Noisy-AnoGAN" if penalised else "AnoGAN"
-        for step in tqdm(range(p["steps"]), desc=f"{name} (gamma {p['gamma']:g})",
-                         disable=not self.progress, leave=False):
+        for step in progress(range(p["steps"]), desc=f"{name} (gamma {p['gamma']:g})", enabled=self.progress):
             real = x[torch.randint(0, x.shape[0], (bs,), generator=g)].to(self.device_)
             z = self._prior(bs, g).to(self.device_)
             anom = None

@@ -22,12 +22,12 @@ import copy
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from ..checks import check_int, check_range
 from ..data.augment import augment
 from ..losses import ssim_loss
 from ..models.autoencoder import ConvAutoEncoder, supported_size
+from ..runtime import progress
 from .base import Detector
 from .scores import residual_map, top_fraction_score
 
@@ -138,8 +138,7 @@ class AutoEncoderDetector(Detector):
         self.model_.train()
         bs = min(p["batch_size"], x.shape[0])
         sizes = torch.tensor(p["nested"] + (p["latent_size"],))  # nested dropout draws from these
-        for step in tqdm(range(p["steps"]), desc=f"auto-encoder ({p['loss']}, latent {p['latent_size']})",
-                         disable=not self.progress, leave=False):
+        for step in progress(range(p["steps"]), desc=f"auto-encoder ({p['loss']}, latent {p['latent_size']})", enabled=self.progress):
             idx = torch.randint(0, x.shape[0], (bs,), generator=g)
             xb = x[idx]
             if p["augment"]:

@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..checks import as_scores, check_int, check_range
 from ..models import MLP
-from ..runtime import cpu_threads
+from ..runtime import cpu_threads, progress
 from .estimator import Estimator
 from .gan_step import GAN_CURVES, gan_step
 
@@ -93,8 +92,7 @@ class GAN1D(Estimator):
         decay = lambda t: min(1.0, max(0.05, 2.0 * (1 - t / steps)))  # noqa: E731
         scheds = [torch.optim.lr_scheduler.LambdaLR(o, decay) for o in (opt_g, opt_d)]
         hist = np.zeros((steps, len(GAN_CURVES)), dtype=np.float32)
-        for step in tqdm(range(steps), desc=f"1-D GAN (gamma = {gamma:g})", disable=not self.progress,
-                         leave=False):
+        for step in progress(range(steps), desc=f"1-D GAN (gamma = {gamma:g})", enabled=self.progress):
             xb = real[torch.randint(0, real.shape[0], (bs,), generator=g)]
             z = torch.randn(bs, p["latent_dim"], generator=g)
             ab = anom[torch.randint(0, anom.shape[0], (bs,), generator=g)] if gamma < 1 else None

@@ -49,12 +49,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torchvision.transforms.functional import gaussian_blur
-from tqdm.auto import tqdm
 
 from ..checks import check_int, check_range
 from ..data.augment import augment
 from ..losses import ssim_loss
 from ..models.unet import UNet, unet_size_ok
+from ..runtime import progress
 from .base import Detector
 from .scores import residual_map, top_fraction_score
 
@@ -234,8 +234,7 @@ class PNUNet(Detector):
         history = []
         neg_pick = torch.randperm(x.shape[0], generator=g)[:p["n_masks"]]
         self.model_.train()
-        for step in tqdm(range(p["steps"]), desc=f"PNUNet (masks: {p['masks']})", disable=not self.progress,
-                         leave=False):
+        for step in progress(range(p["steps"]), desc=f"PNUNet (masks: {p['masks']})", enabled=self.progress):
             if step > 0 and step % p["mask_every"] == 0 and p["masks"] != "none":
                 if p["masks"] in ("positive", "both"):
                     self.positive_ = self._residual_masks(anomalies[:p["n_masks"]].to(self.device_)).cpu()

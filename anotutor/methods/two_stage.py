@@ -91,7 +91,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from ..checks import check_int, check_range
 from ..data import synth
@@ -99,7 +98,7 @@ from ..data.augment import augment
 from ..losses import ssim_loss
 from ..models.draem import count_parameters
 from ..models.unet import UNet, unet_size_ok
-from ..runtime import Timer
+from ..runtime import Timer, progress
 from .base import Detection, Detector
 from .scores import top_fraction_score
 
@@ -306,7 +305,7 @@ class TwoStage(Detector):
         opt = torch.optim.Adam(net.parameters(), lr=self.params_["lr"])
         losses = np.zeros(steps, dtype=np.float32)
         net.train()
-        for step in tqdm(range(steps), desc=desc, disable=not self.progress, leave=False):
+        for step in progress(range(steps), desc=desc, enabled=self.progress):
             xb, masks = self._batch(x, g, rng)
             loss = segment_loss(logits(xb), masks)  # eq. 4
             opt.zero_grad(set_to_none=True)
