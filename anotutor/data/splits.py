@@ -96,16 +96,15 @@ class Split:
 
     def of_kind(self, *kinds: str) -> "Split":
         """Only the images of the given kinds, e.g. ``test.of_kind("scratch")`` or ``test.of_kind("good", "hole")``."""
-        if not kinds:
-            raise ValueError("of_kind needs at least one kind")
-        for kind in kinds:
-            if kind not in self.kinds:
-                raise ValueError(f"no images of kind {kind!r}; kinds here: {sorted(set(self.kinds))}")
-        return self.subset([i for i, k in enumerate(self.kinds) if k in kinds])
+        return self.subset(self.index_of(*kinds))
 
     def index_of(self, *kinds: str) -> list[int]:
         """Positions of the images of the given kinds (to pick the same rows out of a Detection)."""
-        self.of_kind(*kinds)  # validates
+        if not kinds:
+            raise ValueError("give at least one kind")
+        for kind in kinds:
+            if kind not in self.kinds:
+                raise ValueError(f"no images of kind {kind!r}; kinds here: {sorted(set(self.kinds))}")
         return [i for i, k in enumerate(self.kinds) if k in kinds]
 
 

@@ -43,6 +43,7 @@ import torch
 from torch import nn
 
 from .. import __version__
+from ..models.draem import count_parameters
 from ..runtime import Timer, budget, device as pick_device, isolated_seed
 
 __all__ = ["Estimator", "NotFittedError", "TrainingLog", "read_checkpoint", "CHECKPOINT_FORMAT"]
@@ -191,7 +192,7 @@ class Estimator:
     def n_parameters(self) -> int:
         """Number of learned parameters over all networks (``nn.Parameter`` entries)."""
         self._check_fitted()
-        return int(sum(p.numel() for n in self._networks for p in getattr(self, n).parameters()))
+        return sum(count_parameters(getattr(self, n)) for n in self._networks)
 
     def _run_fit(self, train: Callable[["Estimator", torch.Generator], dict], device=None) -> "Estimator":
         """Run ``train(model, generator) -> curves`` on a copy; adopt its state when it succeeds.

@@ -86,7 +86,7 @@ def per_kind(detection: Detection, split: Split, tau: float) -> dict[str, metric
         raise ValueError("per-kind pixel scores need masks")
     out = {}
     for kind in sorted(set(split.kinds) - {"good"}):
-        idx = [i for i, k in enumerate(split.kinds) if k == kind]
+        idx = split.index_of(kind)
         out[kind] = metrics.precision_recall_f1(detection.maps[idx], split.masks[idx], tau)
     return out
 
