@@ -75,13 +75,9 @@ def run(study: str, textures, seeds) -> list[dict]:
 
 
 def table(rows: list[dict], columns: list[str]) -> str:
-    lines = ["| texture | variant | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
-    for texture in dict.fromkeys(r["texture"] for r in rows):
-        for name in dict.fromkeys(r["name"] for r in rows):
-            sel = [r for r in rows if r["texture"] == texture and r["name"] == name]
-            cells = [f"{np.mean([r[c] for r in sel]):.3f} ± {np.std([r[c] for r in sel]):.3f}" for c in columns]
-            lines.append(f"| {texture} | {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    """Mean ± standard deviation over seeds, one line per texture and variant."""
+    frame = results.as_text(results.spread(rows, columns, by=("texture", "name")))
+    return results.markdown(frame.rename_axis(index={"name": "variant"}))
 
 
 def main() -> None:
@@ -89,19 +85,29 @@ def main() -> None:
     ap.add_argument("study", choices=sorted(STUDIES))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--textures", nargs="+", default=list(data.TEXTURES))
+    ap.add_argument("--table-only", action="store_true",
+                    help="rewrite benchmarks/<study>.md from the committed JSON, training nothing")
     args = ap.parse_args()
     spec = STUDIES[args.study]
+    if args.table_only:
+        return write_table(args.study, results.load(args.study))
     t = time.perf_counter()
     rows = run(args.study, args.textures, args.seeds)
     meta = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.node()} ({platform.processor() or platform.machine()})",
             "threads": torch.get_num_threads(), "seconds": round(time.perf_counter() - t, 1),
             "settings": spec["settings"], "known_kinds": list(spec["known_kinds"]), "seeds": args.seeds}
     results.path(args.study).write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    write_table(args.study, {"meta": meta, "rows": rows})
+
+
+def write_table(study: str, result: dict) -> None:
+    meta, rows, spec = result["meta"], result["rows"], STUDIES[study]
     columns = MEASURES[:2] + (["unseen_pixel_auroc"] if spec["known_kinds"] else []) + MEASURES[2:]
-    (ROOT / "benchmarks" / f"{args.study}.md").write_text(
-        f"# {args.study}\n\n{meta['date']}, {meta['machine']}, {meta['threads']} threads, "
+    (ROOT / "benchmarks" / f"{study}.md").write_text(
+        f"# {study}\n\n{meta['date']}, {meta['machine']}, {meta['threads']} threads, "
         f"{meta['seconds']:.0f} s. Settings {spec['settings'] or 'the defaults'}; known anomalies of kinds "
-        f"{list(spec['known_kinds']) or 'none'}; seeds {args.seeds}. Mean ± standard deviation over seeds.\n\n"
+        f"{list(spec['known_kinds']) or 'none'}; seeds {meta['seeds']}. Mean ± sample standard deviation "
+        f"over seeds.\n\n"
         f"{table(rows, columns)}\n")
 
 

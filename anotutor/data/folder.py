@@ -51,8 +51,31 @@ MVTEC_ARCHIVE = {
 }
 
 
-def _images_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+_IGNORED = ("thumbs.db", "desktop.ini")   # files that file browsers leave in image folders
+
+
+def _images_in(folder: Path, root: Path | None = None) -> list[Path]:
+    """The images of ``folder``; a ValueError naming any other file (hidden files are skipped)."""
+    files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
+             and p.name.lower() not in _IGNORED]
+    other = sorted(str(p.relative_to(root) if root else p) for p in files
+                   if p.suffix.lower() not in IMAGE_EXTENSIONS)
+    if other:
+        raise ValueError(f"{folder} holds files that are not images ({', '.join(other[:5])}"
+                         f"{', ...' if len(other) > 5 else ''}); image folders may hold only "
+                         f"{', '.join(IMAGE_EXTENSIONS)} files. Move the others out.")
+    return sorted(p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+def _size_of(path: Path) -> tuple[int, int]:
+    """(width, height) from the file's header, without decoding it."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+        raise ValueError(f"cannot read image {path}: {err}") from err
 
 
 def _read(path: Path, channels: int, size: int, is_mask: bool = False) -> np.ndarray:
@@ -116,7 +139,7 @@ def _scan(root: Path) -> tuple[list[Path], list[tuple[Path, str, Path | None]]]:
     train_dir = root / "train" / "good"
     if not train_dir.is_dir():
         raise _layout_error(root, "no folder train/good")
-    train = _images_in(train_dir)
+    train = _images_in(train_dir, root)
     if not train:
         raise _layout_error(root, "train/good holds no images")
     test_dir = root / "test"
@@ -125,7 +148,9 @@ def _scan(root: Path) -> tuple[list[Path], list[tuple[Path, str, Path | None]]]:
     test: list[tuple[Path, str, Path | None]] = []
     for kind_dir in sorted(p for p in test_dir.iterdir() if p.is_dir()):
         kind = kind_dir.name
-        for img in _images_in(kind_dir):
+        if kind != "good" and not (root / "ground_truth" / kind).is_dir():
+            raise _layout_error(root, f"test kind {kind!r} has no folder ground_truth/{kind} with its masks")
+        for img in _images_in(kind_dir, root):
             mask = None
             if kind != "good":
                 mask = root / "ground_truth" / kind / f"{img.stem}_mask.png"
@@ -135,6 +160,10 @@ def _scan(root: Path) -> tuple[list[Path], list[tuple[Path, str, Path | None]]]:
                         raise _layout_error(root, f"no mask for {img.relative_to(root)} "
                                                   f"(expected {mask.relative_to(root)})")
                     mask = candidates[0]
+                if _size_of(mask) != _size_of(img):
+                    raise ValueError(f"mask {mask.relative_to(root)} is {'x'.join(map(str, _size_of(mask)))} "
+                                     f"pixels but its image {img.relative_to(root)} is "
+                                     f"{'x'.join(map(str, _size_of(img)))}: a mask must have its image's size")
             test.append((img, kind, mask))
     if not test:
         raise _layout_error(root, "test/ holds no images")
@@ -199,7 +228,10 @@ def load_folder(root: str | Path, image_size: int | None = None, channels: int |
         root.name, train, pool.subset(known) if known else empty,
         pool.subset(sorted(val)) if val else empty, pool.subset(sorted(test)),
         info={"root": str(root), "channels": c, "image_size": size, "val_fraction": val_fraction,
-              "seed": seed},
+              "seed": seed, "n_known": n_known,
+              "files": {"train": [str(p.relative_to(root)) for p in train_paths],
+                        **{name: [str(test_items[i][0].relative_to(root)) for i in sorted(idx)]
+                           for name, idx in (("anomalies", known), ("val", val), ("test", test))}}},
     )
 
 

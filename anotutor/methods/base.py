@@ -35,6 +35,7 @@ import torch.nn.functional as F
 
 from ..checks import as_images, check_int, check_range
 from ..runtime import Timer
+from ..runtime import progress as progress_bar
 from .estimator import Estimator, NotFittedError
 
 __all__ = ["Detection", "Detector", "NotFittedError"]
@@ -108,8 +109,11 @@ class Detector(Estimator):
         return self._run_fit(train)
 
     @torch.no_grad()
-    def predict(self, images, batch_size: int = 64, seed: int = 0) -> Detection:
+    def predict(self, images, batch_size: int = 64, seed: int = 0, progress: bool = False) -> Detection:
         """Scores [N] and maps [N, H, W] at the input's size.
+
+        ``progress`` shows a bar over the batches (for long inference, e.g.
+        a latent search over a folder of hundreds of images).
 
         ``seed`` drives any random draw of the inference (e.g. a latent
         search's starting points). ``ms_per_image`` leaves out a warm-up
@@ -125,7 +129,8 @@ class Detector(Estimator):
         g = torch.Generator().manual_seed(seed)
         scores, maps, extras = [], [], {}
         with Timer(dev) as t:
-            for i in range(0, x.shape[0], batch_size):
+            starts = range(0, x.shape[0], batch_size)
+            for i in progress_bar(starts, f"{type(self).__name__} inference", progress and len(starts) > 1):
                 s, m, e = self._predict(self._resize(x[i:i + batch_size]).to(dev), g)
                 scores.append(s.detach().float().cpu())
                 maps.append(m.detach().float().cpu())

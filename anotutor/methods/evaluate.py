@@ -59,14 +59,14 @@ def choose_tau(val_detection: Detection, val: Split) -> metrics.PRF:
 
 
 def evaluate(detector: Detector, val: Split, test: Split, name: str | None = None,
-             val_detection: Detection | None = None) -> tuple[Report, Detection]:
+             val_detection: Detection | None = None, progress: bool = False) -> tuple[Report, Detection]:
     """Predict on ``test`` (and ``val``, unless given) and return the report and the test detection."""
     _check_split(val, "val")
     _check_split(test, "test")
-    out = detector.predict(test.images)
+    out = detector.predict(test.images, progress=progress)
     pix = aupro = tau = val_f1 = val_pix = p = r = f = None
     if test.masks is not None and val.masks is not None:
-        vd = val_detection if val_detection is not None else detector.predict(val.images)
+        vd = val_detection if val_detection is not None else detector.predict(val.images, progress=progress)
         best = choose_tau(vd, val)
         tau, val_f1 = best.tau, best.f1
         val_pix = metrics.pixel_auroc(vd.maps, val.masks)

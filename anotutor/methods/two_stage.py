@@ -375,9 +375,9 @@ class TwoStage(Detector):
         return top_fraction_score(p2), p2, {"stage1": p1, "refined": r}
 
     @torch.no_grad()
-    def predict(self, images, batch_size: int = 64, seed: int = 0) -> Detection:
+    def predict(self, images, batch_size: int = 64, seed: int = 0, progress: bool = False) -> Detection:
         """:meth:`Detector.predict`, with the per-stage maps of ``extras`` at the input's size too."""
-        out = super().predict(images, batch_size, seed)
+        out = super().predict(images, batch_size, seed, progress)
         h, w = out.maps.shape[-2:]
         for k, mode in (("stage1", "bilinear"), ("refined", "nearest")):
             v = out.extras.get(k)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["RESULTS", "load", "path"]
+__all__ = ["RESULTS", "load", "path", "spread", "as_text", "markdown"]
 
 RESULTS = Path(__file__).resolve().parent
 
@@ -37,3 +37,65 @@ def load(name: str) -> dict:
     if not isinstance(out, dict) or not {"meta", "rows"} <= set(out):
         raise ValueError(f"{p} lacks 'meta' and 'rows'; rerun its benchmark script")
     return out
+
+
+def spread(rows, measures, by=("texture", "name")):
+    """Mean and standard deviation of ``measures`` over the rows of each group ``by`` (e.g. over seeds).
+
+    ``rows``: dicts (a result's ``rows``). Returns a pandas DataFrame indexed
+    by ``by`` in first-seen order, with columns ``(measure, "mean")``,
+    ``(measure, "std")`` (the sample standard deviation, ddof = 1; NaN for a
+    single row) and ``("n", "")``. Missing values (a measure a method has
+    no number for) are left out of its mean. :func:`as_text` prints it.
+    """
+    import pandas as pd
+
+    measures, by = list(measures), list(by)
+    frame = pd.DataFrame(list(rows))
+    if frame.empty:
+        raise ValueError("spread needs at least one row")
+    missing = [c for c in by + measures if c not in frame.columns]
+    if missing:
+        raise ValueError(f"rows lack {missing}; they hold {sorted(frame.columns)}")
+    groups = frame.groupby(by, sort=False)
+    out = groups[measures].agg(["mean", "std"])
+    out[("n", "")] = groups.size()
+    return out
+
+
+def as_text(spread_frame, digits=3, labels: dict | None = None):
+    """A :func:`spread` frame as strings ``"0.976 ± 0.004"`` (columns renamed by ``labels``).
+
+    ``digits``: decimals, one number for all measures or a dict measure ->
+    decimals (measures it leaves out get 3).
+    """
+    import pandas as pd
+
+    measures = [m for m in dict.fromkeys(c[0] for c in spread_frame.columns) if m != "n"]
+    labels = labels or {}
+
+    def cell(mean, std, d):
+        if pd.isna(mean):
+            return "–"
+        return f"{mean:,.{d}f}" + ("" if pd.isna(std) or std == 0 else f" ± {std:,.{d}f}")
+
+    def places(m):
+        return digits.get(m, 3) if isinstance(digits, dict) else digits
+
+    return pd.DataFrame({labels.get(m, m): [cell(a, b, places(m)) for a, b in
+                                            zip(spread_frame[(m, "mean")], spread_frame[(m, "std")])]
+                         for m in measures}, index=spread_frame.index)
+
+
+def markdown(frame) -> str:
+    """A pandas DataFrame as a GitHub markdown table (its index as the first columns), without tabulate."""
+    flat = frame.reset_index() if any(n is not None for n in frame.index.names) else frame
+
+    def name(c):
+        return " ".join(str(x) for x in c if str(x)) if isinstance(c, tuple) else str(c)
+
+    head = [name(c) for c in flat.columns]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for values in flat.itertuples(index=False):
+        lines.append("| " + " | ".join("" if v is None else str(v) for v in values) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,301 @@
+"""The ``anotutor`` command: the book's detectors on a folder of your own images.
+
+    anotutor methods
+    anotutor run DIR --method pnunet [--image-size 64] [--steps N] [--seed 0] [--out OUT]
+    anotutor compare DIR --methods all [--out OUT]
+
+``DIR`` is a folder in the MVTec AD layout (:mod:`anotutor.data.folder`):
+``train/good``, ``test/<kind>``, ``ground_truth/<kind>``. Each method is fitted
+on ``train/good`` (and on ``--known N`` defective images, for the methods
+that use them), tau is chosen on a validation split carved from the test
+kinds (stratified; ``--val-fraction``), and the rest of the test images are
+scored. ``OUT`` receives:
+
+* ``metrics.md`` and ``metrics.json``: image AUROC, pixel AUROC, AUPRO, F1 at
+  tau, fit seconds, ms per image, parameters (and why a method could not run);
+* per method (the folder ``OUT`` itself for ``run``, ``OUT/<method>`` for
+  ``compare``): ``scores.csv`` (one line per test image), ``overlays/`` (each
+  test image beside its map: truth outlined in red, pixels at or above tau
+  in cyan) and ``model.pt`` (the checkpoint, loadable with
+  ``Estimator.from_checkpoint``);
+* for ``compare``: ``quality_speed.png``.
+
+Everything is checked before anything trains (the folder, the methods, the
+working size, the device, the output folder), and results are written to a
+hidden folder beside ``OUT`` that becomes ``OUT`` only when every method has
+finished: a failure or Ctrl-C leaves nothing half-written. An ``OUT`` that
+already holds files is refused unless ``--overwrite``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["main", "build_parser"]
+
+EXIT_USAGE = 2
+
+
+class CLIError(Exception):
+    """A problem with what was asked: printed as one line, exit status 2."""
+
+
+# ---------------------------------------------------------------------------- the parser
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    ap = argparse.ArgumentParser(prog="anotutor", description="Visual anomaly detectors of the anotutor book, "
+                                 "on a folder in the MVTec AD layout.")
+    ap.add_argument("--version", action="version", version=f"anotutor {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="{methods,run,compare}")
+    sub.add_parser("methods", help="list the detectors and their defaults")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("folder", type=Path, help="a folder in the MVTec AD layout")
+        p.add_argument("--image-size", type=int, default=None,
+                       help="working size in pixels (default: the budget's, 64 on a CPU, 128 on a GPU)")
+        p.add_argument("--steps", type=int, default=None, help="training steps (default: each method's own)")
+        p.add_argument("--seed", type=int, default=0, help="seed of the training and of the splits")
+        p.add_argument("--known", type=int, default=0,
+                       help="defective images given to the methods that use known anomalies (default 0)")
+        p.add_argument("--val-fraction", type=float, default=0.25,
+                       help="share of each test kind used to choose tau (default 0.25)")
+        p.add_argument("--max-train", type=int, default=None, help="use at most this many training images")
+        p.add_argument("--channels", type=int, choices=(1, 3), default=None,
+                       help="1 grayscale, 3 colour (default: colour when the first training image has colour)")
+        p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: the best there is)")
+        p.add_argument("--out", type=Path, default=None, help="output folder (default: runs/<folder>-<what>)")
+        p.add_argument("--overwrite", action="store_true", help="replace an output folder that holds results")
+        p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    run = sub.add_parser("run", help="fit and score one method")
+    common(run)
+    run.add_argument("--method", required=True, help="a detector name (see: anotutor methods)")
+    cmp_ = sub.add_parser("compare", help="fit and score several methods, one table")
+    common(cmp_)
+    cmp_.add_argument("--methods", default="all", help="'all' or comma-separated names (default: all)")
+    return ap
+
+
+# ---------------------------------------------------------------------------- commands
+def _methods() -> str:
+    from .methods.catalog import METHODS
+
+    from .runtime import budget
+
+    lines = [f"defaults under the {budget().name!r} budget (ANOTUTOR_BUDGET=ci|full)"]
+    for m in METHODS.values():
+        d = m.make(progress=False).resolve_params()
+        shown = ", ".join(f"{k}={v!r}" for k, v in d.items()
+                          if k in ("image_size", "latent_size", "loss", "width", "gamma", "masks", "pseudo",
+                                   "steps", "search_steps"))
+        need = "; needs --known N" if m.needs_anomalies else ""
+        lines.append(f"{m.name:13s} {m.title} (chapter {m.chapter}){need}\n{'':13s} {shown}")
+    return "\n".join(lines)
+
+
+def _check_out(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--out {out} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise CLIError(f"output folder {out} already holds files; pass --overwrite to replace it, "
+                       "or choose another --out")
+
+
+def _load(args):
+    from .checks import check_int
+    from .data.folder import load_folder
+    from .runtime import budget, device
+
+    try:
+        device(args.device)
+        size = check_int(args.image_size if args.image_size is not None else budget().image_size,
+                         "--image-size", minimum=16, maximum=2048)
+        if args.steps is not None:
+            check_int(args.steps, "--steps", minimum=1)
+        check_int(args.seed, "--seed", minimum=0)
+        ds = load_folder(args.folder, image_size=size, channels=args.channels, val_fraction=args.val_fraction,
+                         n_known=args.known, max_train=args.max_train, seed=args.seed)
+    except (ValueError, FileNotFoundError) as err:
+        raise CLIError(str(err)) from err
+    if len(ds.val) == 0 or len(set(ds.val.labels.tolist())) < 2:
+        raise CLIError(f"the validation split ({len(ds.val)} images, --val-fraction {args.val_fraction}) "
+                       "needs normal and defective images to choose tau; raise --val-fraction or add test images")
+    if len(set(ds.test.labels.tolist())) < 2:
+        raise CLIError("the test images left after validation are all normal or all defective; "
+                       "add test images of both or lower --val-fraction")
+    return ds, size
+
+
+def _write_scores(path: Path, files: list[str], test, det_out, tau) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["file", "kind", "label", "score", "max_map", "share_at_or_above_tau"])
+        for i, name in enumerate(files):
+            m = det_out.maps[i]
+            share = "" if tau is None else f"{float((m >= tau).float().mean()):.6f}"
+            w.writerow([name, test.kinds[i], int(test.labels[i]), f"{float(det_out.scores[i]):.6g}",
+                        f"{float(m.max()):.6g}", share])
+
+
+def _write_overlays(folder: Path, files: list[str], test, det_out, tau) -> None:
+    from PIL import Image
+
+    from .viz import overlay_pixels
+
+    scale = float(det_out.maps.quantile(0.999)) if det_out.maps.numel() < 16_000_000 else None
+    for i, name in enumerate(files):
+        rel = Path(name)   # test/<kind>/<file>
+        target = folder / rel.parent.name / f"{rel.stem}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        mask = None if test.masks is None or int(test.labels[i]) == 0 else test.masks[i]
+        Image.fromarray(overlay_pixels(test.images[i], det_out.maps[i], mask, scale=scale, tau=tau)).save(target)
+
+
+def _row_text(row: dict) -> dict:
+    def f(v, d=3):
+        return "–" if v is None else f"{v:.{d}f}"
+
+    return {"image AUROC": f(row["image_auroc"]), "pixel AUROC": f(row["pixel_auroc"]), "AUPRO": f(row["aupro"]),
+            "F1 at tau": f(row["f1"]), "tau": f(row["tau"], 4), "fit s": f(row["fit_seconds"], 1),
+            "ms / image": f(row["ms_per_image"], 2), "parameters": f"{row['n_parameters']:,}"}
+
+
+def _table(outcomes) -> str:
+    head = ["method", "image AUROC", "pixel AUROC", "AUPRO", "F1 at tau", "tau", "fit s", "ms / image",
+            "parameters"]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    notes = []
+    for o in outcomes:
+        if o.ran:
+            lines.append(f"| {o.method} | " + " | ".join(_row_text(o.row).values()) + " |")
+        else:
+            lines.append(f"| {o.method} | " + " | ".join(["–"] * (len(head) - 1)) + " |")
+            notes.append(f"- {o.method} did not run: {o.skipped}")
+    return "\n".join(lines + ([""] + notes if notes else []))
+
+
+def _meta(args, ds, size, methods, seconds) -> dict:
+    import torch
+
+    from . import __version__
+    from .runtime import budget, device
+
+    return {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{platform.node()} ({platform.machine()})",
+            "device": str(device(args.device)), "threads": torch.get_num_threads(), "anotutor": __version__,
+            "torch": torch.__version__, "folder": str(Path(args.folder).resolve()), "image_size": size,
+            "channels": ds.info["channels"], "steps": args.steps, "seed": args.seed, "known": args.known,
+            "budget": budget().name, "methods": methods, "seconds": round(seconds, 1),
+            "counts": {k: getattr(ds, k).counts() for k in ("train", "anomalies", "val", "test")}}
+
+
+def _run(args, methods: list[str], flat: bool) -> Path:
+    from .methods.compare import plan, run_method
+
+    folder_name = Path(args.folder).resolve().name or "data"
+    out = args.out or Path("runs") / f"{folder_name}-{methods[0] if flat else 'compare'}"
+    _check_out(out, args.overwrite)
+    ds, size = _load(args)
+    reasons = plan(methods, ds.anomalies, size, args.steps, args.seed, args.device)
+    if flat and reasons[methods[0]]:
+        raise CLIError(f"{methods[0]} cannot run: {reasons[methods[0]]}")
+    if not flat and all(reasons.values()):
+        raise CLIError("no method can run: " + "; ".join(f"{k}: {v}" for k, v in reasons.items()))
+    for name, why in reasons.items():
+        if why:
+            print(f"anotutor: {name} will be skipped: {why}", file=sys.stderr)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir()
+    t0 = time.perf_counter()
+    try:
+        outcomes = []
+        for name in methods:
+            if reasons[name] is None:
+                print(f"anotutor: {name} on {folder_name} ({len(ds.train)} training images, "
+                      f"{len(ds.test)} test images, {size} px)", file=sys.stderr)
+            o = run_method(name, ds, image_size=size, steps=args.steps, seed=args.seed, device=args.device,
+                           progress=not args.no_progress)
+            outcomes.append(o)
+            if not o.ran:
+                continue
+            where = stage if flat else stage / name
+            where.mkdir(exist_ok=True)
+            _write_scores(where / "scores.csv", ds.info["files"]["test"], ds.test, o.detection, o.row["tau"])
+            _write_overlays(where / "overlays", ds.info["files"]["test"], ds.test, o.detection, o.row["tau"])
+            o.detector.save(where / "model.pt")
+            print(f"anotutor: {name}: " + ", ".join(f"{k} {v}" for k, v in _row_text(o.row).items()),
+                  file=sys.stderr)
+        meta = _meta(args, ds, size, methods, time.perf_counter() - t0)
+        rows = [o.row if o.ran else {"method": o.method, "name": o.title, "skipped": o.skipped} for o in outcomes]
+        (stage / "metrics.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+        (stage / "metrics.md").write_text(
+            f"# anotutor on {folder_name}\n\n{meta['date']}, {meta['machine']}, {meta['device']}, "
+            f"{meta['threads']} threads, anotutor {meta['anotutor']}. {size} px, {meta['channels']} channel(s), "
+            f"seed {args.seed}; tau chosen on {len(ds.val)} validation images, scores on {len(ds.test)} test "
+            f"images.\n\n{_table(outcomes)}\n")
+        if not flat:
+            _quality_speed(stage / "quality_speed.png", outcomes)
+        if out.exists():
+            shutil.rmtree(out)
+        stage.rename(out)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    print(_table(outcomes))
+    print(f"\nanotutor: results in {out} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+    return out
+
+
+def _quality_speed(path: Path, outcomes) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .viz import plot_quality_speed
+
+    pts = {o.method: (o.row["ms_per_image"], o.row["pixel_auroc"]) for o in outcomes
+           if o.ran and o.row["pixel_auroc"] is not None}
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    plot_quality_speed(ax, pts)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "methods":
+            print(_methods())
+            return 0
+        from .methods.catalog import resolve
+
+        try:
+            methods = resolve(args.method if args.command == "run" else args.methods)
+        except ValueError as err:
+            raise CLIError(str(err)) from err
+        if args.command == "run" and len(methods) != 1:
+            raise CLIError("run takes one --method; use compare for several")
+        _run(args, methods, flat=args.command == "run")
+        return 0
+    except (CLIError, ValueError) as err:
+        print(f"anotutor: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("anotutor: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":   # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""The book's detectors by name, with the settings the comparison uses.
+
+One place says what ``anotutor run --method NAME``, ``anotutor compare``,
+``benchmarks/methods.py`` and the benchmark chapter mean by a method::
+
+    det = make("pnunet", image_size=64, seed=0)    # a fresh, unfitted Detector
+    METHODS["pnunet"].needs_anomalies              # False: learns from normal images only
+
+Each entry holds the settings of the method's own chapter (the auto-encoder
+with a 32-number code, AnoGAN with the IR-MNIST generator's width, PNUNet
+with the negative masks at its chapter's size and steps, the two-stage
+model as chapter 6 trains it). ``steps`` replaces a method's default
+training length (the two-stage model's second stage gets a third of it, as
+its default does); ``None`` keeps the budget's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..checks import check_int
+from .anogan import AnoGAN
+from .autoencoder import AutoEncoderDetector
+from .base import Detector
+from .floor import BrightnessFloor
+from .pnunet import CHAPTER_SETTINGS as PNUNET_SETTINGS
+from .pnunet import PNUNet
+from .two_stage import TwoStage
+
+__all__ = ["Method", "METHODS", "make", "names", "resolve", "NOISY_GAMMA"]
+
+NOISY_GAMMA = 0.1   # Noisy-AnoGAN's gamma: the paper's value (Kimura and Yanagihara 2018a, section 4)
+_GAN = {"latent_size": 64, "width": 16}
+
+
+@dataclass(frozen=True)
+class Method:
+    """One detector of the book: its class, its settings, and what it needs."""
+
+    name: str
+    title: str
+    cls: type
+    settings: dict = field(default_factory=dict)
+    needs_anomalies: bool = False
+    chapter: str = ""
+    trains: bool = True   # False: nothing to train (the floor), ``steps`` does not apply
+
+    def make(self, image_size: int | None = None, steps: int | None = None, seed: int = 0,
+             device: str | None = None, progress: bool = True) -> Detector:
+        kw = dict(self.settings)
+        if image_size is not None:
+            kw["image_size"] = image_size
+        if device is not None:
+            kw["device"] = device
+        if self.trains:
+            kw.update(seed=seed, progress=progress)
+            if steps is not None:
+                steps = check_int(steps, "steps", minimum=1)
+                kw["steps"] = steps
+                if self.cls is TwoStage:
+                    kw["steps2"] = max(1, steps // 3)
+        return self.cls(**kw)
+
+    def defaults(self) -> dict:
+        """The arguments this entry passes, over the class's own defaults (``None``: the budget's)."""
+        return self.cls(**self.settings).get_params()
+
+
+METHODS: dict[str, Method] = {m.name: m for m in (
+    Method("floor", "floor (training mean)", BrightnessFloor, trains=False, chapter="01_data_and_metrics"),
+    Method("ae-l2", "auto-encoder, L2", AutoEncoderDetector, {"latent_size": 32, "loss": "l2"},
+           chapter="02_autoencoder"),
+    Method("ae-ssim", "auto-encoder, SSIM", AutoEncoderDetector, {"latent_size": 32, "loss": "ssim"},
+           chapter="02_autoencoder"),
+    Method("anogan", "AnoGAN", AnoGAN, {**_GAN, "gamma": 1.0}, chapter="04_anogan"),
+    Method("noisy-anogan", "Noisy-AnoGAN", AnoGAN, {**_GAN, "gamma": NOISY_GAMMA},
+           needs_anomalies=True, chapter="04_anogan"),
+    Method("pnunet", "PNUNet, negative masks", PNUNet, {"masks": "negative", **PNUNET_SETTINGS},
+           chapter="05_pnunet"),
+    Method("two-stage", "two-stage", TwoStage, {}, chapter="06_two_stage"),
+)}
+
+
+def names() -> list[str]:
+    return list(METHODS)
+
+
+def resolve(spec) -> list[str]:
+    """``"all"``, one name or a comma-separated list (``"ae-l2,pnunet"``) as a list of known names."""
+    if isinstance(spec, str):
+        items = list(METHODS) if spec.strip() == "all" else [s.strip() for s in spec.split(",") if s.strip()]
+    else:
+        items = list(spec)
+    if not items:
+        raise ValueError(f"no method named; choose from {names()} or 'all'")
+    unknown = [s for s in items if s not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown method{'s' if len(unknown) > 1 else ''} {unknown}; known: {names()}")
+    if len(set(items)) != len(items):
+        raise ValueError(f"a method is named twice in {items}")
+    return items
+
+
+def make(name: str, **kwargs) -> Detector:
+    """A fresh detector ``name`` (see :data:`METHODS`) with ``image_size``, ``steps``, ``seed``, ``device``."""
+    return METHODS[resolve([name])[0]].make(**kwargs)

@@ -1,0 +1,91 @@
+"""Run several methods on one data set under the same rules, and say why one could not run.
+
+What ``anotutor run`` / ``compare``, ``benchmarks/methods.py`` and the
+benchmark chapter share: each method (:mod:`.catalog`) is built with the same
+working size and seed, fitted on the same normal images (and the same known
+anomalies, for the methods that use them), and scored by
+:func:`~.evaluate.evaluate` (tau chosen on validation, applied to test).
+
+A method that cannot run on the data (it needs known anomalies and there are
+none, or the working size does not suit its network) is not an error of the
+comparison: its :class:`Outcome` carries the reason, and tables show it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..data.splits import AnomalyDataset, Split
+from ..runtime import budget
+from .base import Detection, Detector
+from .catalog import METHODS, resolve
+from .evaluate import evaluate, on_kinds
+
+__all__ = ["Outcome", "plan", "run_method", "run_methods", "MEASURES"]
+
+# the columns every comparison reports, in order
+MEASURES = ("image_auroc", "pixel_auroc", "aupro", "f1", "ms_per_image", "n_parameters", "fit_seconds")
+
+
+@dataclass
+class Outcome:
+    """One method on one data set: ``row`` (the report's numbers) or ``skipped`` (why not)."""
+
+    method: str
+    title: str
+    row: dict | None = None
+    detection: Detection | None = None
+    detector: Detector | None = None
+    skipped: str | None = None
+
+    @property
+    def ran(self) -> bool:
+        return self.skipped is None
+
+
+def _why_not(name: str, anomalies: Split | None, image_size: int | None, steps, seed, device) -> str | None:
+    """Why ``name`` cannot run with these settings (None: it can); the constructor's own error otherwise."""
+    m = METHODS[name]
+    if m.needs_anomalies and (anomalies is None or len(anomalies) == 0):
+        return "needs a few known anomalies, and the data gave none (anotutor run/compare: --known N)"
+    try:
+        m.make(image_size=image_size or budget().image_size, steps=steps, seed=seed, device=device,
+               progress=False)
+    except ValueError as err:
+        return f"cannot run at this working size: {err}"
+    return None
+
+
+def plan(methods, anomalies: Split | None = None, image_size: int | None = None, steps: int | None = None,
+         seed: int = 0, device: str | None = None) -> dict[str, str | None]:
+    """``{method: None or the reason it cannot run}``, checked before anything trains."""
+    return {n: _why_not(n, anomalies, image_size, steps, seed, device) for n in resolve(methods)}
+
+
+def run_method(name: str, ds: AnomalyDataset, anomalies: Split | None = None, image_size: int | None = None,
+               steps: int | None = None, seed: int = 0, device: str | None = None, progress: bool = True,
+               unseen_kinds=None) -> Outcome:
+    """Fit method ``name`` on ``ds.train`` (and ``anomalies`` where it uses them), score it on ``ds.test``.
+
+    ``anomalies`` defaults to ``ds.anomalies``. ``unseen_kinds``: defect
+    kinds no method saw in training; the row then also holds the pixel AUROC
+    and AUPRO over the good images and those kinds only (``unseen_*``).
+    """
+    m = METHODS[resolve([name])[0]]
+    anomalies = ds.anomalies if anomalies is None else anomalies
+    reason = _why_not(m.name, anomalies, image_size, steps, seed, device)
+    if reason is not None:
+        return Outcome(m.name, m.title, skipped=reason)
+    det = m.make(image_size=image_size, steps=steps, seed=seed, device=device, progress=progress)
+    known = anomalies.images if m.needs_anomalies else None
+    det.fit(ds.train.images, anomalies=known)
+    report, out = evaluate(det, ds.val, ds.test, name=m.title, progress=progress)
+    row = {"method": m.name, **report.row()}
+    if unseen_kinds and ds.test.masks is not None:
+        row.update({f"unseen_{k}": v for k, v in on_kinds(out, ds.test, list(unseen_kinds)).items()})
+    return Outcome(m.name, m.title, row, out, det)
+
+
+def run_methods(methods, ds: AnomalyDataset, **kwargs) -> list[Outcome]:
+    """:func:`run_method` for each of ``methods`` ("all", a comma list or a list of names)."""
+    return [run_method(n, ds, **kwargs) for n in resolve(methods)]

@@ -1,0 +1,99 @@
+"""Every method of the book on the three textures, three seeds each: the benchmark chapter's table.
+
+Each method (:mod:`anotutor.methods.catalog`) is fitted with its chapter's
+settings on the texture's normal training images, tau is chosen on the
+validation split, and the test split is scored (:mod:`anotutor.methods.compare`).
+Noisy-AnoGAN, the one method that uses known anomalies, gets those of two
+defect kinds only (``KNOWN_KINDS``: scratch, crack); every method is also
+scored on the kinds no method saw (``unseen_*``: hole, stain), so the
+comparison does not favour the method that saw the test defects' generator.
+
+Writes ``anotutor/results/methods.json`` (read by ``book/07_benchmark.md``)
+and ``benchmarks/methods.md``.
+
+    python benchmarks/methods.py [--seeds 0 1 2] [--textures brick grass gravel] [--methods all]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from anotutor import __version__, data, results
+from anotutor.methods.catalog import resolve
+from anotutor.methods.compare import run_method
+from anotutor.methods.pnunet import KNOWN_KINDS
+
+ROOT = Path(__file__).resolve().parents[1]
+COLUMNS = ["image_auroc", "pixel_auroc", "unseen_pixel_auroc", "aupro", "f1", "ms_per_image", "fit_seconds",
+           "n_parameters"]
+
+DIGITS = {"ms_per_image": 2, "fit_seconds": 1, "n_parameters": 0}
+
+
+def run(methods, textures, seeds) -> list[dict]:
+    rows = []
+    for texture in textures:
+        ds = data.textures(texture)
+        known = ds.anomalies.of_kind(*KNOWN_KINDS)
+        unseen = sorted(set(ds.test.kinds) - {"good", *KNOWN_KINDS})
+        for seed in seeds:
+            for name in methods:
+                o = run_method(name, ds, anomalies=known, seed=seed, progress=False, unseen_kinds=unseen)
+                row = {"texture": texture, "seed": seed, **(o.row or {"method": name, "name": o.title}),
+                       "skipped": o.skipped}
+                rows.append(row)
+                shown = o.skipped or " ".join(f"{m} {row[m]:.3f}" for m in COLUMNS[:5])
+                print(f"{texture} seed {seed} {name:13s} {shown} ({row.get('fit_seconds', 0):.0f} s)", flush=True)
+    return rows
+
+
+def write_table(result: dict) -> None:
+    meta, rows = result["meta"], [r for r in result["rows"] if not r.get("skipped")]
+    frame = results.as_text(results.spread(rows, COLUMNS, by=("texture", "name")), digits=DIGITS)
+    skipped = sorted({(r["name"], r["skipped"]) for r in result["rows"] if r.get("skipped")})
+    notes = "".join(f"\n- {n} did not run: {why}" for n, why in skipped)
+    (ROOT / "benchmarks" / "methods.md").write_text(
+        f"# Every method, three textures, three seeds\n\n{meta['date']}, {meta['machine']}, "
+        f"{meta['threads']} threads, anotutor {meta['anotutor']}, budget {meta['budget']}, "
+        f"{meta['seconds']:.0f} s. Known anomalies (Noisy-AnoGAN only) of kinds {meta['known_kinds']}; "
+        f"`unseen_pixel_auroc` over the good images and the kinds {meta['unseen_kinds']} only. "
+        f"Mean ± sample standard deviation over seeds {meta['seeds']}.\n\n"
+        f"{results.markdown(frame.rename_axis(index={'name': 'method'}))}\n{notes}\n")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--textures", nargs="+", default=list(data.TEXTURES))
+    ap.add_argument("--methods", default="all")
+    ap.add_argument("--threads", type=int, default=None, help="PyTorch CPU threads (default: PyTorch's)")
+    ap.add_argument("--table-only", action="store_true", help="rewrite benchmarks/methods.md from the JSON")
+    args = ap.parse_args()
+    if args.table_only:
+        return write_table(results.load("methods"))
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    methods = resolve(args.methods)
+    t = time.perf_counter()
+    rows = run(methods, args.textures, args.seeds)
+    from anotutor.runtime import budget
+
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
+    meta = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.node()} ({platform.machine()}, {gpu})",
+            "threads": torch.get_num_threads(), "anotutor": __version__, "torch": torch.__version__,
+            "budget": budget().name, "seconds": round(time.perf_counter() - t, 1), "methods": methods,
+            "textures": args.textures, "seeds": args.seeds, "known_kinds": list(KNOWN_KINDS),
+            "unseen_kinds": sorted(set(data.textures(args.textures[0]).test.kinds) - {"good", *KNOWN_KINDS})}
+    out = {"meta": meta, "rows": rows}
+    results.path("methods").write_text(json.dumps(out, indent=1))
+    write_table(out)
+
+
+if __name__ == "__main__":
+    main()
