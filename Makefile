@@ -36,7 +36,11 @@ test: $(STAMP)
 browser: $(STAMP)
 	$(BIN)/python -m pytest -q -m browser tests/test_browser.py -p no:cacheprovider
 
+# run alone (nothing else on the machine): every chapter's time and memory, every method on
+# three textures x three seeds (about 70 min), anotutor compare on a 480-image folder
 bench: $(STAMP)
+	$(BIN)/python benchmarks/methods.py
+	$(BIN)/python benchmarks/compare_folder.py
 	$(BIN)/python benchmarks/chapters.py
 
 # retrain the checkpoints that ship with the book (anotutor/pretrained.py; about 20 min on 2 cores)

@@ -164,6 +164,48 @@ def load_recipe(recipe: Recipe, train_if_missing: bool = True, weights: Path = W
     return recipe.train()
 
 
+SETUPS = ("clean", "blind", "told", "paper")
+
+
+def mnist_name(cls: int, setup: str, epsilon: float = EPSILON) -> str:
+    """The shipped run of normal class ``cls`` under ``setup`` (AnoGAN for clean and blind, Noisy-AnoGAN else)."""
+    if setup not in SETUPS:
+        raise ValueError(f"setup must be one of {SETUPS}, got {setup!r}")
+    return f"mnist{cls}-eps{epsilon:g}-{setup}-gamma{1 if setup in ('clean', 'blind') else GAMMA:g}"
+
+
+def mnist_test(cls: int, n_normal: int = 100, n_other: int = 11):
+    """The test digits of normal class ``cls``: ``n_normal`` normal, ``n_other`` of each other digit.
+
+    Drawn from the test split of the largest contamination, which no shipped
+    run trained on, so every run of one class meets the same images.
+    """
+    held_out = mnist_setup(cls, max(EPSILONS), "clean")[0].test
+    counts = {k: n_other for k in held_out.counts() if k != "good"}
+    return held_out.per_kind({"good": n_normal, **counts}, seed=0)
+
+
+def contamination(classes=MNIST_CLASSES, search_steps: int | None = None) -> dict:
+    """Image AUROC of the shipped runs: ``{cls: {setup: auroc}}`` for every setup of :data:`SETUPS`.
+
+    The check of Noisy-AnoGAN's claim: with anomalies hidden in the training
+    data ("blind"), does penalising known ones ("paper") win back what the
+    contamination cost against clean training?
+    """
+    from .metrics import image_auroc
+
+    out = {}
+    for cls in classes:
+        test = mnist_test(cls)
+        out[cls] = {}
+        for setup in SETUPS:
+            det = load(mnist_name(cls, setup))
+            if search_steps is not None:
+                det = det.with_search(search_steps=search_steps)
+            out[cls][setup] = image_auroc(det.predict(test.images).scores, test.labels)
+    return out
+
+
 def build(names=None, out: Path = WEIGHTS, progress: bool = True) -> list[Path]:
     """Retrain recipes (all by default) and write their checkpoints to ``out``."""
     out = Path(out)

@@ -24,13 +24,18 @@ sys.path.insert(0, str(ROOT / "_ext"))
 
 from toc import toc_files  # noqa: E402
 CHAPTER_LIMIT_S, BOOK_LIMIT_S, MEMORY_LIMIT_MB = 180, 900, 4096
+LIMITS_S = {"07_benchmark": 240}   # chapters with a budget of their own (issue 19: the benchmark chapter)
+
+
+def limit_s(chapter: str) -> int:
+    return LIMITS_S.get(chapter, CHAPTER_LIMIT_S)
 
 
 def _status(row: dict) -> str:
     """A chapter's verdict: failed, over its time or memory limit, or ok."""
     if not row["ok"]:
         return "failed"
-    if row["seconds"] > CHAPTER_LIMIT_S or row["peak_mb"] > MEMORY_LIMIT_MB:
+    if row["seconds"] > limit_s(row["chapter"]) or row["peak_mb"] > MEMORY_LIMIT_MB:
         return "over budget"
     return "ok"
 
@@ -74,14 +79,15 @@ def main(argv: list[str]) -> int:
             print(f"{row['chapter']:<28} {row['seconds']:>7.1f} s {row['peak_mb']:>6} MB "
                   f"{_status(row)}", flush=True)
     total = round(sum(r["seconds"] for r in rows), 1)
-    within = all(r["ok"] and r["seconds"] <= CHAPTER_LIMIT_S and r["peak_mb"] <= MEMORY_LIMIT_MB for r in rows)
+    within = all(_status(r) == "ok" for r in rows)
     within = within and total <= BOOK_LIMIT_S
     meta = {"date": time.strftime("%Y-%m-%d"), "budget": env["ANOTUTOR_BUDGET"], "cpus": os.cpu_count(),
             "machine": platform.machine(), "python": platform.python_version(), "total_seconds": total,
             "within_budget": within}
     (ROOT / "benchmarks" / "chapters.json").write_text(json.dumps({"meta": meta, "chapters": rows}, indent=2) + "\n")
     lines = [f"# Chapter execution budget ({meta['date']}, budget `{meta['budget']}`, {meta['cpus']} CPUs, no GPU)",
-             "", f"Limits: {CHAPTER_LIMIT_S} s per chapter, {BOOK_LIMIT_S} s for the book, "
+             "", f"Limits: {CHAPTER_LIMIT_S} s per chapter ({', '.join(f'{k} {v} s' for k, v in LIMITS_S.items())}), "
+             f"{BOOK_LIMIT_S} s for the book, "
              f"{MEMORY_LIMIT_MB} MB peak memory.", "",
              "| chapter | wall time (s) | peak memory (MB) | status |", "| --- | ---: | ---: | --- |"]
     lines += [f"| {r['chapter']} | {r['seconds']} | {r['peak_mb']} | {_status(r)} |" for r in rows]

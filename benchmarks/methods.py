@@ -36,7 +36,8 @@ COLUMNS = ["image_auroc", "pixel_auroc", "unseen_pixel_auroc", "aupro", "f1", "m
 DIGITS = {"ms_per_image": 2, "fit_seconds": 1, "n_parameters": 0}
 
 
-def run(methods, textures, seeds) -> list[dict]:
+def run(methods, textures, seeds, save=None) -> list[dict]:
+    """Every method on every texture and seed; ``save(rows)`` after each (texture, seed), if given."""
     rows = []
     for texture in textures:
         ds = data.textures(texture)
@@ -50,6 +51,8 @@ def run(methods, textures, seeds) -> list[dict]:
                 rows.append(row)
                 shown = o.skipped or " ".join(f"{m} {row[m]:.3f}" for m in COLUMNS[:5])
                 print(f"{texture} seed {seed} {name:13s} {shown} ({row.get('fit_seconds', 0):.0f} s)", flush=True)
+            if save is not None:
+                save(rows)
     return rows
 
 
@@ -81,18 +84,24 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     methods = resolve(args.methods)
     t = time.perf_counter()
-    rows = run(methods, args.textures, args.seeds)
+
+    def save(rows, done=False):
+        out = {"meta": _meta(args, methods, time.perf_counter() - t, done), "rows": rows}
+        results.path("methods").write_text(json.dumps(out, indent=1))
+        return out
+
+    write_table(save(run(methods, args.textures, args.seeds, save), done=True))
+
+
+def _meta(args, methods, seconds: float, done: bool) -> dict:
     from anotutor.runtime import budget
 
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
-    meta = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.node()} ({platform.machine()}, {gpu})",
+    return {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.node()} ({platform.machine()}, {gpu})",
             "threads": torch.get_num_threads(), "anotutor": __version__, "torch": torch.__version__,
-            "budget": budget().name, "seconds": round(time.perf_counter() - t, 1), "methods": methods,
+            "budget": budget().name, "seconds": round(seconds, 1), "complete": done, "methods": methods,
             "textures": args.textures, "seeds": args.seeds, "known_kinds": list(KNOWN_KINDS),
             "unseen_kinds": sorted(set(data.textures(args.textures[0]).test.kinds) - {"good", *KNOWN_KINDS})}
-    out = {"meta": meta, "rows": rows}
-    results.path("methods").write_text(json.dumps(out, indent=1))
-    write_table(out)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 import hashlib
 import io
 import tarfile
+import shutil
 
 import numpy as np
 import pytest
@@ -430,3 +431,32 @@ def test_split_per_kind_draws_a_stated_composition():
     assert not torch.equal(test.per_kind(3, seed=2).images, test.per_kind(3, seed=3).images)
     with pytest.raises(ValueError, match="per_kind"):
         test.per_kind({"good": -1})
+
+
+def test_load_folder_names_bad_files_and_masks(tmp_path):
+    from PIL import Image
+
+    root = make_mvtec(tmp_path / "notes")
+    (root / "test" / "crack" / "notes.txt").write_text("taken on Monday")
+    (root / "train" / "good" / ".DS_Store").write_bytes(b"\0")   # hidden files are skipped
+    with pytest.raises(ValueError, match="not images .*notes.txt"):
+        D.load_folder(root)
+    root = make_mvtec(tmp_path / "bigmask")
+    Image.new("L", (20, 20)).save(root / "ground_truth" / "hole" / "001_mask.png")
+    with pytest.raises(ValueError, match="001_mask.png is 20x20 pixels but its image .*40x40"):
+        D.load_folder(root)
+    root = make_mvtec(tmp_path / "nogt")
+    shutil.rmtree(root / "ground_truth" / "crack")
+    with pytest.raises(ValueError, match="kind 'crack' has no folder ground_truth/crack"):
+        D.load_folder(root)
+
+
+def test_load_folder_records_which_file_went_where(tmp_path):
+    root = make_mvtec(tmp_path / "files")
+    ds = D.load_folder(root, image_size=32, val_fraction=0.34, n_known=1, seed=0)
+    files = ds.info["files"]
+    assert [len(files[k]) for k in ("train", "anomalies", "val", "test")] == \
+        [len(ds.train), len(ds.anomalies), len(ds.val), len(ds.test)]
+    assert all(f.split("/")[1] == k for f, k in zip(files["test"], ds.test.kinds))
+    every = files["anomalies"] + files["val"] + files["test"]
+    assert len(set(every)) == len(every) == 9   # no test image is used twice

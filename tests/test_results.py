@@ -44,3 +44,39 @@ def test_the_committed_two_stage_ablation_covers_every_texture_and_view():
     names = {f"{p}, {v}" for p in PSEUDO_KINDS for v in ("stage 1", "both stages")}
     assert {r["name"] for r in rows} == names and {r["texture"] for r in rows} == set(data.TEXTURES)
     assert len(rows) == len(data.TEXTURES) * len(names) * len(seeds)
+
+
+def test_spread_is_the_mean_and_sample_std_per_group_in_first_seen_order():
+    import numpy as np
+
+    rows = [{"texture": t, "name": n, "seed": s, "a": v, "b": None if n == "y" else 2 * v}
+            for t in ("grass", "brick") for n in ("x", "y") for s, v in enumerate((1.0, 2.0, 4.0))]
+    sp = results.spread(rows, ["a", "b"])
+    assert list(sp.index) == [("grass", "x"), ("grass", "y"), ("brick", "x"), ("brick", "y")]
+    assert sp.loc[("brick", "x"), ("a", "mean")] == pytest.approx(7 / 3)
+    assert sp.loc[("brick", "x"), ("a", "std")] == pytest.approx(np.std([1, 2, 4], ddof=1))
+    assert np.isnan(sp.loc[("brick", "y"), ("b", "mean")]) and sp.loc[("brick", "y"), ("n", "")] == 3
+    text = results.as_text(sp, digits={"b": 1}, labels={"a": "A"})
+    assert text.loc[("grass", "x"), "A"] == "2.333 ± 1.528"
+    assert text.loc[("grass", "x"), "b"] == "4.7 ± 3.1" and text.loc[("grass", "y"), "b"] == "–"
+    one = results.as_text(results.spread(rows[:1], ["a"]))
+    assert one.iloc[0, 0] == "1.000"   # one row: no spread shown
+    md = results.markdown(text)
+    assert md.splitlines()[0] == "| texture | name | A | b |" and md.count("\n") == 5
+    with pytest.raises(ValueError, match="rows lack \\['c'\\]"):
+        results.spread(rows, ["c"])
+    with pytest.raises(ValueError, match="at least one row"):
+        results.spread([], ["a"])
+
+
+def test_the_committed_method_table_covers_every_method_texture_and_seed():
+    from anotutor.methods.catalog import METHODS
+
+    bench = results.load("methods")
+    meta, rows = bench["meta"], bench["rows"]
+    assert meta["complete"] and meta["methods"] == list(METHODS)
+    assert {(r["texture"], r["method"], r["seed"]) for r in rows} == \
+        {(t, m, s) for t in data.TEXTURES for m in METHODS for s in meta["seeds"]}
+    assert meta["known_kinds"] == list(KNOWN_KINDS)
+    for r in rows:
+        assert r["skipped"] is None and 0 <= r["pixel_auroc"] <= 1 and r["n_parameters"] >= 1

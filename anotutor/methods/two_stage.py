@@ -102,7 +102,7 @@ from ..runtime import Timer, progress
 from .base import Detection, Detector
 from .scores import top_fraction_score
 
-__all__ = ["TwoStage", "refine", "segment_loss", "PSEUDO_KINDS", "SOURCES"]
+__all__ = ["TwoStage", "refine", "segment_loss", "stage_networks", "design_parameters", "PSEUDO_KINDS", "SOURCES"]
 
 PSEUDO_KINDS = ("perlin", "both")
 SOURCES = ("augmented", "fractal")
@@ -148,6 +148,32 @@ def segment_loss(logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     mean squared error plus :math:`1 - \mathrm{SSIM}`."""
     p = torch.sigmoid(logits)
     return F.mse_loss(p, masks) + ssim_loss(p, masks)
+
+
+def stage_networks(channels: int, width: int, width2: int, depth: int) -> tuple[nn.Module, nn.Module]:
+    """The two U-Nets: stage 1 sees the image, stage 2 the image, stage 1's map and the refined map.
+
+    Stage 2's last layer starts at zero, so that before training it adds a
+    zero correction to stage 1's logits.
+    """
+    stage1 = UNet(channels, 1, width, depth, out="logits")
+    stage2 = UNet(channels + 2, 1, width2, depth, out="logits")
+    nn.init.zeros_(stage2.head.weight)
+    nn.init.zeros_(stage2.head.bias)
+    return stage1, stage2
+
+
+def design_parameters(channels: int = 3, width: int = 40, depth: int = 4, width2: int | None = None
+                      ) -> dict[str, int]:
+    """Parameters of the two stages at any size, counted on the ``meta`` device (nothing allocated).
+
+    The defaults, colour at width 40 and depth 4, are one way to reach the
+    paper's 23.9 M with the book's design.
+    """
+    with torch.device("meta"):
+        a, b = stage_networks(channels, width, width2 or width, depth)
+    a, b = count_parameters(a), count_parameters(b)
+    return {"stage1": a, "stage2": b, "total": a + b}
 
 
 class TwoStage(Detector):
@@ -219,11 +245,8 @@ class TwoStage(Detector):
         return params
 
     def _build_networks(self) -> dict:
-        p, c = self.params_, self.channels_
-        stage1 = UNet(c, 1, p["width"], p["depth"], out="logits")
-        stage2 = UNet(c + 2, 1, p["width2"], p["depth"], out="logits")
-        nn.init.zeros_(stage2.head.weight)  # a correction of stage 1's logits, zero before training
-        nn.init.zeros_(stage2.head.bias)
+        p = self.params_
+        stage1, stage2 = stage_networks(self.channels_, p["width"], p["width2"], p["depth"])
         return {"stage1_": stage1, "stage2_": stage2}
 
     # ------------------------------------------------------------------ views and counts
