@@ -449,14 +449,23 @@ def overlay_pixels(image, heat, mask=None, scale: float | None = None, tau: floa
 def plot_quality_speed(ax, points: dict, xlabel: str = "inference ms per image (log scale)",
                        ylabel: str = "pixel AUROC", floor: float | None = None):
     """One labelled point per method: ``points[name] = (ms, quality)`` or ``(ms, quality, spread)``."""
-    for name, p in points.items():
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    # labels alternate above and below their points, so that two methods of one speed stay legible
+    order = sorted(points, key=lambda n: (float(points[n][0]), float(points[n][1])))
+    for i, name in enumerate(order):
+        p = points[name]
         ms, q = float(p[0]), float(p[1])
         err = float(p[2]) if len(p) > 2 and p[2] == p[2] else None
         ax.errorbar([ms], [q], yerr=None if err is None else [err], fmt="o", capsize=3)
-        ax.annotate(name, (ms, q), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        ax.annotate(name, (ms, q), textcoords="offset points", xytext=(5, 4 if i % 2 == 0 else -11),
+                    fontsize=8)
     if floor is not None:
         ax.axhline(floor, color="0.5", ls=":", lw=1)
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.margins(x=0.25)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     return ax

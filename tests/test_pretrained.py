@@ -57,3 +57,16 @@ def test_recipes_are_known_and_set_ups_checked():
     ds, x, a = P.mnist_setup(0, 0.1, "paper")
     assert len(x) == len(ds.train) and torch.equal(a, ds.anomalies.images)
     assert isinstance(P.RECIPES["irmnist-noisy"].detector(), AnoGAN)
+
+
+def test_mnist_names_and_the_shared_test_digits():
+    from anotutor import pretrained as P
+
+    assert P.mnist_name(5, "blind") == "mnist5-eps0.1-blind-gamma1"
+    assert P.mnist_name(0, "paper") == "mnist0-eps0.1-paper-gamma0.1"
+    assert all(P.mnist_name(c, s) in P.RECIPES for c in P.MNIST_CLASSES for s in P.SETUPS)
+    with pytest.raises(ValueError, match="setup must be one of"):
+        P.mnist_name(0, "dirty")
+    test = P.mnist_test(6)
+    counts = test.counts()
+    assert counts.pop("good") == 100 and set(counts.values()) == {11} and len(counts) == 9
