@@ -19,7 +19,10 @@ not render, leftover MyST markup (an unresolved ``{glue}``), a display equation,
 code block or output wider than its column (cut off at the edge), the Colab launch
 link (it must name a notebook tracked in this repository) and, over the
 whole site, local links and anchors that lead nowhere. A full-page
-screenshot of every chapter, 1280 px wide, goes to ``screenshots/``.
+screenshot of every chapter, 1280 px wide, goes to ``screenshots/``. On
+every page with a slider, each slider is moved (arrow key, then a mouse
+click on its track) and must change the figure and the text below it,
+offline (anotutor.widgets.linked_explorer links them in the browser).
 
 The pure helpers are tested below on small hand-made pages, without a
 browser, so each check is shown to fail when it should.
@@ -576,6 +579,110 @@ def test_saved_widgets_render_offline_in_the_built_site(site, server, browser):
     finally:
         page.close()
     assert not problems, "\n".join(problems)
+
+
+def has_slider(path: Path) -> bool:
+    """Whether a built page's saved widget state holds a slider."""
+    return bool(re.search(r'"model_name": ?"\w*SliderModel"', path.read_text(encoding="utf8", errors="replace")))
+
+
+SLIDER_PAGES = [rel for rel in PAGES if has_slider(SITE / rel)]
+
+# What an explorer of anotutor.widgets.linked_explorer shows: its slider's position and readout,
+# and, in the Stack beside it (the slider's next sibling), the text and the image (src, and a
+# hash of its bytes, read back from its blob URL).
+EXPLORER_JS = """async (i) => {
+  const s = document.querySelectorAll('.widget-subarea .widget-slider')[i];
+  const handle = s.querySelector('.noUi-handle');
+  const stack = s.nextElementSibling;
+  const out = {index: handle && handle.getAttribute('aria-valuenow'), max: handle && handle.getAttribute('aria-valuemax'),
+               readout: (s.querySelector('.widget-readout') || {}).textContent, stack: !!stack};
+  if (!stack) return out;
+  const img = stack.querySelector('img');
+  out.text = stack.textContent.trim();
+  out.src = img && img.getAttribute('src');
+  out.loaded = !!(img && img.complete && img.naturalWidth > 0);
+  if (img) {
+    const bytes = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
+    let h = 0;
+    for (const b of bytes) h = (h * 31 + b) | 0;
+    out.digest = bytes.length + ':' + h;
+  }
+  return out;
+}"""
+
+
+def explorer_change_problems(before: dict, after: dict, how: str) -> list[str]:
+    """What did not change, or did not show, when a slider was moved ``how``."""
+    if not after["stack"]:
+        return [f"{how}: no Stack beside the slider (not a linked explorer)"]
+    problems = []
+    if after["index"] == before["index"]:
+        problems.append(f"{how}: the slider did not move (index {before['index']})")
+    if after["text"] == before["text"]:
+        problems.append(f"{how}: the text did not change ({after['text'][:60]!r})")
+    if before.get("src") is not None or after.get("src") is not None:
+        if after.get("src") == before.get("src") or after.get("digest") == before.get("digest"):
+            problems.append(f"{how}: the image did not change ({after.get('src')})")
+        if not after.get("loaded"):
+            problems.append(f"{how}: the image did not load ({after.get('src')})")
+    return problems
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("rel", SLIDER_PAGES or ["(no page with a slider)"])
+def test_sliders_move_figures_and_text_offline(site, server, browser, rel):
+    """Every slider of the page, moved twice (arrow key, then a click on its track), changes what it shows."""
+    if rel not in SLIDER_PAGES:
+        unavailable("no built page has a slider: run `make book` first")
+    page, problems = visit(browser, server + rel)
+    try:
+        page.wait_for_function("() => document.querySelectorAll('.widget-subarea .widget-slider .noUi-handle').length"
+                               " > 0", timeout=20_000)
+        n = page.locator(".widget-subarea .widget-slider").count()
+        moved = 0
+        for i in range(n):
+            slider = page.locator(".widget-subarea .widget-slider").nth(i)
+            slider.scroll_into_view_if_needed()
+            start = page.evaluate(EXPLORER_JS, i)
+            if not start["stack"]:
+                problems.append(f"slider {i + 1} ({start['readout']}): no Stack beside it (not a linked explorer)")
+                continue
+            last = int(float(start["max"]))
+            if last < 1:
+                continue   # one position: nothing to move to
+            # 1. keyboard: one step (right, or left from the last position)
+            idx = int(float(start["index"]))
+            slider.locator(".noUi-handle").focus()
+            page.keyboard.press("ArrowLeft" if idx == last else "ArrowRight")
+            try:
+                page.wait_for_function(f"() => document.querySelectorAll('.widget-subarea .widget-slider')[{i}]"
+                                       f".nextElementSibling.textContent.trim() !== {json.dumps(start['text'])}",
+                                       timeout=5_000)
+            except Exception:
+                pass   # reported below
+            first = page.evaluate(EXPLORER_JS, i)
+            problems += [f"slider {i + 1}: {p}" for p in explorer_change_problems(start, first, "arrow key")]
+            # 2. mouse: a click on the track at the end farthest from where the handle is now
+            box = slider.locator(".noUi-base").bounding_box()
+            frac = 0.01 if int(float(first["index"])) > last / 2 else 0.99
+            page.mouse.click(box["x"] + frac * box["width"], box["y"] + box["height"] / 2)
+            try:
+                page.wait_for_function(f"() => document.querySelectorAll('.widget-subarea .widget-slider')[{i}]"
+                                       f".nextElementSibling.textContent.trim() !== {json.dumps(first['text'])}",
+                                       timeout=5_000)
+            except Exception:
+                pass
+            second = page.evaluate(EXPLORER_JS, i)
+            problems += [f"slider {i + 1}: {p}" for p in explorer_change_problems(first, second, "mouse click")]
+            if second["readout"] == start["readout"] and last > 1:
+                problems.append(f"slider {i + 1}: the readout is back at {start['readout']!r}")
+            moved += 1
+        if not moved:
+            problems.append(f"the page has {n} sliders but none with two positions to move between")
+    finally:
+        page.close()
+    assert not problems, f"{rel}:\n" + "\n".join(problems)
 
 
 @pytest.mark.browser

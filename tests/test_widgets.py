@@ -182,3 +182,41 @@ def test_superpixel_outlines_mark_the_borders_only():
     assert border[:, 2].all() and border[:, 3].all() and not border[:, 0].any()
     with pytest.raises(ValueError, match="do not match"):
         viz.superpixel_outlines(torch.zeros(1, 6, 6), seg[:5])
+
+
+def test_pages_benchmark_weighs_each_saved_widget(tmp_path):
+    """benchmarks/pages.py: a page's HTML and widget-state bytes, and per widget its models, links included."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    from ipywidgets.embed import embed_data
+
+    spec = importlib.util.spec_from_file_location("pages", Path(__file__).parents[1] / "benchmarks" / "pages.py")
+    pages = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pages)
+    assert pages.LIMIT_BYTES == widgets.MAX_WIDGET_BYTES
+    w = widgets.linked_explorer([1, 2, 3], lambda k: (f"k {k}", _fig(k)))
+    data = embed_data(views=[w])
+    state = data["manager_state"]
+    (size,) = pages.widget_sizes(state, [w.model_id])
+    assert size > 4 / 3 * w.nbytes  # the images, base64 in the saved state
+    without_link = dict(state, state={k: m for k, m in state["state"].items() if k != w.link.model_id})
+    assert pages.widget_sizes(without_link, [w.model_id])[0] < size  # the link counts
+    html = (f'<html><script type="{pages.STATE_TYPE}">{json.dumps(state)}</script><body>'
+            f'<script type="{pages.VIEW_TYPE}">{json.dumps(data["view_specs"][0])}</script></body></html>')
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "a.html").write_text(html)
+    (tmp_path / "index.html").write_text("<html></html>")
+    weights = pages.site_weights(tmp_path)
+    assert weights["index.html"] == {"html_bytes": 13, "state_bytes": 0, "widget_bytes": []}
+    row = weights["book/a.html"]
+    assert row["widget_bytes"] == [size] and row["state_bytes"] >= size and row["html_bytes"] > row["state_bytes"]
+    assert pages.over_limit(weights, size - 1) == [f"book/a.html: widget 1 holds {size:,} bytes of saved state "
+                                                   f"(limit {size - 1:,})"]
+    assert pages.over_limit(weights, size) == []
+    assert pages.main(["--site", str(tmp_path), "--out", str(tmp_path), "--limit", str(size - 1)]) == 1
+    assert "over the limit" in (tmp_path / "pages.md").read_text()
+    assert json.loads((tmp_path / "pages.json").read_text())["pages"]["book/a.html"] == row
+    assert pages.main(["--site", str(tmp_path), "--out", str(tmp_path)]) == 0
+    plt.close("all")
