@@ -174,7 +174,8 @@ def tau_explorer(maps, masks, images, tau: float = 0.1, show: int = 4, tau_max: 
         text = f"tau = {tau:.3f}:  precision {prf.precision:.3f}   recall {prf.recall:.3f}   F1 {prf.f1:.3f}"
         fig, axes = plt.subplots(1, len(idx), figsize=(2.2 * len(idx), 2.4), squeeze=False)
         for ax, i, heat in zip(axes[0], idx, heats):
-            viz.overlay(ax, images[i], mask=masks[i], heat=(heat >= tau).astype(float), alpha=0.5)
+            viz.overlay(ax, images[i], mask=masks[i], heat=(heat >= tau).astype(float), alpha=0.5,
+                        heat_max=1.0)
         axes[0, 0].set_ylabel("predicted (heat)\nvs truth (red)", fontsize=8)
         fig.tight_layout(pad=0.3)
         return text, fig
@@ -213,9 +214,9 @@ def gamma_explorer(x, p_d, p_an, gamma: float = 0.5, region=None, width: float |
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         state = "eq. 23 is a distribution" if d.feasible else \
             f"eq. 23 goes negative (mass {d.negative_mass:.3f}); level k = {d.level:.3f}"
-        ax.set_title(f"{ax.get_title()}\n{state}; removed from the anomaly mode: {d.removed:.3f}", fontsize=9)
+        ax.set_title(f"{ax.get_title()}\n{state}", fontsize=9)
         fig.tight_layout()
-        return f"gamma = {gamma:.2f}: {state}; removed from the anomaly mode: {d.removed:.3f}", fig
+        return f"gamma = {gamma:.2f}: removed from the anomaly mode {d.removed:.3f}", fig
 
     return linked_explorer(gammas, render, description="gamma", value=round(gamma, 3),
                            labels=[f"{g:.2f}" for g in gammas])

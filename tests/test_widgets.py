@@ -113,6 +113,9 @@ def test_tau_explorer_prints_the_metrics_of_each_threshold():
     assert w2.positions == [0.05, 0.1, 0.45]
     assert "precision 1.000" in _shown(w2)[0] and "recall 1.000" in _shown(w2)[0]  # 0.45 separates the square
     assert "tau = 0.050" in w2.texts[0] and len({bytes(p.children[1].value) for p in w2.stack.children}) == 3
+    ends = widgets.tau_explorer(maps, masks, images, tau=0.0, show=1, positions=[1.0])
+    first, last = (bytes(p.children[1].value) for p in ends.stack.children)
+    assert first != last  # everything predicted (tau 0) does not look like nothing predicted
     plt.close("all")
 
 
