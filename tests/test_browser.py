@@ -543,9 +543,10 @@ def test_overflow_check_catches_a_wide_equation_and_a_wide_code_line(browser, se
 def test_saved_widgets_render_offline_in_the_built_site(site, server, browser):
     """A chapter-deep page with saved widgets, using the site's own widget scripts, shows its sliders.
 
-    No chapter has widgets yet; this renders one the way myst-nb writes it
-    (state script, view script, the scripts of _ext/local_widgets.py), so
-    the site is shown to render widgets offline before a chapter needs it.
+    This renders one the way myst-nb writes it (state script, view script,
+    the scripts of _ext/local_widgets.py), so the site is shown to render
+    widgets offline apart from any chapter; the chapters' own sliders are
+    moved by test_sliders_move_figures_and_text_offline.
     """
     import ipywidgets as w
     from ipywidgets.embed import embed_data
