@@ -798,3 +798,15 @@ def test_missing_browser_is_a_skip_with_a_hint_or_a_failure_when_required(monkey
     monkeypatch.setattr(sys.modules[__name__], "REQUIRE", True)
     with pytest.raises(pytest.fail.Exception, match="ANOTUTOR_REQUIRE_BROWSER"):
         unavailable("no Chromium found")
+
+
+def test_explorer_change_judge():
+    before = {"stack": True, "index": "0.0", "text": "tau = 0.1", "src": "blob:a", "digest": "1:1", "loaded": True}
+    after = {**before, "index": "1.0", "text": "tau = 0.2", "src": "blob:b", "digest": "1:2"}
+    assert explorer_change_problems(before, after, "key") == []
+    assert explorer_change_problems(before, {**after, "digest": "1:1"}, "key") == []   # same figure, new view
+    assert explorer_change_problems(before, {**after, "stack": False}, "key") == [
+        "key: no Stack beside the slider (not a linked explorer)"]
+    assert explorer_change_problems(before, {**before, "loaded": False}, "key") == [
+        "key: the slider did not move (index 0.0)", "key: the text did not change ('tau = 0.1')",
+        "key: the image did not change (blob:a)", "key: the image did not load (blob:a)"]
