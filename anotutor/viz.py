@@ -55,11 +55,16 @@ def image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8, size
     return fig
 
 
-def overlay(ax, image, mask=None, heat=None, color: str = "red", alpha: float = 0.45, cmap: str = "inferno"):
-    """Draw ``image`` on ``ax``, with a heat map (semi-transparent) and/or a mask outline on top."""
+def overlay(ax, image, mask=None, heat=None, color: str = "red", alpha: float = 0.45, cmap: str = "inferno",
+            heat_max: float | None = None):
+    """Draw ``image`` on ``ax``, with a heat map (semi-transparent) and/or a mask outline on top.
+
+    The heat map spans its own range, or [0, ``heat_max``] when given (a
+    binary mask: 1, so that all-ones and all-zeros do not look the same)."""
     ax.imshow(to_display(image), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     if heat is not None:
-        ax.imshow(to_display(heat), cmap=cmap, alpha=alpha, interpolation="nearest")
+        scale = {} if heat_max is None else {"vmin": 0.0, "vmax": float(heat_max)}
+        ax.imshow(to_display(heat), cmap=cmap, alpha=alpha, interpolation="nearest", **scale)
     if mask is not None:
         m = to_display(mask)
         if m.any():

@@ -19,7 +19,10 @@ not render, leftover MyST markup (an unresolved ``{glue}``), a display equation,
 code block or output wider than its column (cut off at the edge), the Colab launch
 link (it must name a notebook tracked in this repository) and, over the
 whole site, local links and anchors that lead nowhere. A full-page
-screenshot of every chapter, 1280 px wide, goes to ``screenshots/``.
+screenshot of every chapter, 1280 px wide, goes to ``screenshots/``. On
+every page with a slider, each slider is moved (arrow key, then a mouse
+click on its track) and must change the figure and the text below it,
+offline (anotutor.widgets.linked_explorer links them in the browser).
 
 The pure helpers are tested below on small hand-made pages, without a
 browser, so each check is shown to fail when it should.
@@ -540,9 +543,10 @@ def test_overflow_check_catches_a_wide_equation_and_a_wide_code_line(browser, se
 def test_saved_widgets_render_offline_in_the_built_site(site, server, browser):
     """A chapter-deep page with saved widgets, using the site's own widget scripts, shows its sliders.
 
-    No chapter has widgets yet; this renders one the way myst-nb writes it
-    (state script, view script, the scripts of _ext/local_widgets.py), so
-    the site is shown to render widgets offline before a chapter needs it.
+    This renders one the way myst-nb writes it (state script, view script,
+    the scripts of _ext/local_widgets.py), so the site is shown to render
+    widgets offline apart from any chapter; the chapters' own sliders are
+    moved by test_sliders_move_figures_and_text_offline.
     """
     import ipywidgets as w
     from ipywidgets.embed import embed_data
@@ -576,6 +580,118 @@ def test_saved_widgets_render_offline_in_the_built_site(site, server, browser):
     finally:
         page.close()
     assert not problems, "\n".join(problems)
+
+
+def has_slider(path: Path) -> bool:
+    """Whether a built page's saved widget state holds a slider."""
+    return bool(re.search(r'"model_name": ?"\w*SliderModel"', path.read_text(encoding="utf8", errors="replace")))
+
+
+SLIDER_PAGES = [rel for rel in PAGES if has_slider(SITE / rel)]
+
+# What an explorer of anotutor.widgets.linked_explorer shows: its slider's position and readout,
+# and, in the Stack beside it (the slider's next sibling), the text and the image (src, and a
+# hash of its bytes, read back from its blob URL).
+EXPLORER_JS = """async (i) => {
+  const s = document.querySelectorAll('.widget-subarea .widget-slider')[i];
+  const handle = s.querySelector('.noUi-handle');
+  const stack = s.nextElementSibling;
+  const out = {index: handle && handle.getAttribute('aria-valuenow'), max: handle && handle.getAttribute('aria-valuemax'),
+               readout: (s.querySelector('.widget-readout') || {}).textContent, stack: !!stack};
+  if (!stack) return out;
+  const img = stack.querySelector('img');
+  out.text = stack.textContent.trim();
+  out.src = img && img.getAttribute('src');
+  out.loaded = !!(img && img.complete && img.naturalWidth > 0);
+  if (img) {
+    const bytes = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
+    let h = 0;
+    for (const b of bytes) h = (h * 31 + b) | 0;
+    out.digest = bytes.length + ':' + h;
+  }
+  return out;
+}"""
+
+
+def explorer_change_problems(before: dict, after: dict, how: str) -> list[str]:
+    """What did not change, or did not show, when a slider was moved ``how``.
+
+    The image shown must be a new one (its src, a blob URL of the Stack's page);
+    its bytes may be the same when two positions really draw the same figure
+    (two ``cover`` values that keep the same superpixels): the test asks, over
+    both moves, for at least one new figure."""
+    if not after["stack"]:
+        return [f"{how}: no Stack beside the slider (not a linked explorer)"]
+    problems = []
+    if after["index"] == before["index"]:
+        problems.append(f"{how}: the slider did not move (index {before['index']})")
+    if after["text"] == before["text"]:
+        problems.append(f"{how}: the text did not change ({after['text'][:60]!r})")
+    if before.get("src") is not None or after.get("src") is not None:
+        if after.get("src") == before.get("src"):
+            problems.append(f"{how}: the image did not change ({after.get('src')})")
+        if not after.get("loaded"):
+            problems.append(f"{how}: the image did not load ({after.get('src')})")
+    return problems
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("rel", SLIDER_PAGES or ["(no page with a slider)"])
+def test_sliders_move_figures_and_text_offline(site, server, browser, rel):
+    """Every slider of the page, moved twice (arrow key, then a click on its track), changes what it shows."""
+    if rel not in SLIDER_PAGES:
+        unavailable("no built page has a slider: run `make book` first")
+    page, problems = visit(browser, server + rel)
+    try:
+        page.wait_for_function("() => document.querySelectorAll('.widget-subarea .widget-slider .noUi-handle').length"
+                               " > 0", timeout=20_000)
+        n = page.locator(".widget-subarea .widget-slider").count()
+        moved = 0
+        for i in range(n):
+            slider = page.locator(".widget-subarea .widget-slider").nth(i)
+            slider.scroll_into_view_if_needed()
+            start = page.evaluate(EXPLORER_JS, i)
+            if not start["stack"]:
+                problems.append(f"slider {i + 1} ({start['readout']}): no Stack beside it (not a linked explorer)")
+                continue
+            last = int(float(start["max"]))
+            if last < 1:
+                continue   # one position: nothing to move to
+            # 1. keyboard: one step (right, or left from the last position)
+            idx = int(float(start["index"]))
+            slider.locator(".noUi-handle").focus()
+            page.keyboard.press("ArrowLeft" if idx == last else "ArrowRight")
+            try:
+                page.wait_for_function(f"() => document.querySelectorAll('.widget-subarea .widget-slider')[{i}]"
+                                       f".nextElementSibling.textContent.trim() !== {json.dumps(start['text'])}",
+                                       timeout=5_000)
+            except Exception:
+                pass   # reported below
+            first = page.evaluate(EXPLORER_JS, i)
+            problems += [f"slider {i + 1}: {p}" for p in explorer_change_problems(start, first, "arrow key")]
+            # 2. mouse: a click on the track at the end farthest from where the handle is now
+            box = slider.locator(".noUi-base").bounding_box()
+            frac = 0.01 if int(float(first["index"])) > last / 2 else 0.99
+            page.mouse.click(box["x"] + frac * box["width"], box["y"] + box["height"] / 2)
+            try:
+                page.wait_for_function(f"() => document.querySelectorAll('.widget-subarea .widget-slider')[{i}]"
+                                       f".nextElementSibling.textContent.trim() !== {json.dumps(first['text'])}",
+                                       timeout=5_000)
+            except Exception:
+                pass
+            second = page.evaluate(EXPLORER_JS, i)
+            problems += [f"slider {i + 1}: {p}" for p in explorer_change_problems(first, second, "mouse click")]
+            if second["readout"] == start["readout"] and last > 1:
+                problems.append(f"slider {i + 1}: the readout is back at {start['readout']!r}")
+            if start.get("src") and len({start.get("digest"), first.get("digest"), second.get("digest")}) < 2:
+                problems.append(f"slider {i + 1}: the same figure at three positions ({start['readout']}, "
+                                f"{first['readout']}, {second['readout']})")
+            moved += 1
+        if not moved:
+            problems.append(f"the page has {n} sliders but none with two positions to move between")
+    finally:
+        page.close()
+    assert not problems, f"{rel}:\n" + "\n".join(problems)
 
 
 @pytest.mark.browser
@@ -682,3 +798,15 @@ def test_missing_browser_is_a_skip_with_a_hint_or_a_failure_when_required(monkey
     monkeypatch.setattr(sys.modules[__name__], "REQUIRE", True)
     with pytest.raises(pytest.fail.Exception, match="ANOTUTOR_REQUIRE_BROWSER"):
         unavailable("no Chromium found")
+
+
+def test_explorer_change_judge():
+    before = {"stack": True, "index": "0.0", "text": "tau = 0.1", "src": "blob:a", "digest": "1:1", "loaded": True}
+    after = {**before, "index": "1.0", "text": "tau = 0.2", "src": "blob:b", "digest": "1:2"}
+    assert explorer_change_problems(before, after, "key") == []
+    assert explorer_change_problems(before, {**after, "digest": "1:1"}, "key") == []   # same figure, new view
+    assert explorer_change_problems(before, {**after, "stack": False}, "key") == [
+        "key: no Stack beside the slider (not a linked explorer)"]
+    assert explorer_change_problems(before, {**before, "loaded": False}, "key") == [
+        "key: the slider did not move (index 0.0)", "key: the text did not change ('tau = 0.1')",
+        "key: the image did not change (blob:a)", "key: the image did not load (blob:a)"]

@@ -20,23 +20,21 @@ def test_plot_distortions(toy):
 
 
 def test_gamma_explorer(toy):
-    box = widgets.gamma_explorer(toy.x, toy.p_d, toy.p_an, gamma=0.4, region=toy.anomalous, width=toy.width)
-    slider = box.children[0]
-    assert slider.description == "gamma" and slider.value == 0.4 and slider.max == 1.0 and slider.min > 0
-    out = box.children[-1]
-
-    def png():
-        return [o["data"]["image/png"] for o in out.outputs if "image/png" in o.get("data", {})]
-
-    before = png()
-    assert len(before) == 1
-    slider.value = 0.9  # redraws through the pure function: one new figure, a different one
-    after = png()
-    assert len(after) == 1 and after[0] != before[0]
+    box = widgets.gamma_explorer(toy.x, toy.p_d, toy.p_an, gamma=0.4, region=toy.anomalous, width=toy.width,
+                                 positions=(0.1, 0.5, 1.0))
+    slider = box.slider
+    assert slider.description == "gamma" and slider.value == 0.4 and box.positions == [0.1, 0.4, 0.5, 1.0]
+    assert slider.index == 1 and box.stack.selected_index == 1 and box.labels == ["0.10", "0.40", "0.50", "1.00"]
+    pngs = [bytes(page.children[1].value) for page in box.stack.children]
+    assert len(set(pngs)) == 4  # one figure per gamma, each different
+    assert "gamma = 0.40" in box.texts[1] and "removed from the anomaly mode" in box.texts[1]
+    assert len(widgets.gamma_explorer(toy.x, toy.p_d, toy.p_an, region=toy.anomalous).positions) == 20
     plt.close("all")
     for bad in (0.0, 1.5, float("nan")):
         with pytest.raises(ValueError, match="gamma"):
             widgets.gamma_explorer(toy.x, toy.p_d, toy.p_an, gamma=bad)
+    with pytest.raises(ValueError, match="gamma"):
+        widgets.gamma_explorer(toy.x, toy.p_d, toy.p_an, positions=(0.5, 2.0))
 
 
 def test_plot_gamma_curves():
