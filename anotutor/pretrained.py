@@ -174,13 +174,18 @@ def mnist_name(cls: int, setup: str, epsilon: float = EPSILON) -> str:
     return f"mnist{cls}-eps{epsilon:g}-{setup}-gamma{1 if setup in ('clean', 'blind') else GAMMA:g}"
 
 
-def mnist_test(cls: int, n_normal: int = 100, n_other: int = 11):
+def held_out_digits(cls: int):
+    """The test split of class ``cls`` at the largest contamination, which no shipped run trained on."""
+    return mnist_setup(cls, max(EPSILONS), "clean")[0].test
+
+
+def mnist_test(cls: int, n_normal: int = 100, n_other: int = 11, held_out=None):
     """The test digits of normal class ``cls``: ``n_normal`` normal, ``n_other`` of each other digit.
 
-    Drawn from the test split of the largest contamination, which no shipped
-    run trained on, so every run of one class meets the same images.
+    Drawn from :func:`held_out_digits` (or the ``held_out`` split given), so
+    every run of one class meets the same images.
     """
-    held_out = mnist_setup(cls, max(EPSILONS), "clean")[0].test
+    held_out = held_out_digits(cls) if held_out is None else held_out
     counts = {k: n_other for k in held_out.counts() if k != "good"}
     return held_out.per_kind({"good": n_normal, **counts}, seed=0)
 
