@@ -5,7 +5,10 @@ the whole book at most 900 s, peak memory under 4 GB. Writes
 benchmarks/chapters.json and benchmarks/chapters.md; exits non-zero when a
 budget is exceeded.
 
-    python benchmarks/chapters.py [book/NN_chapter.ipynb ...]
+    python benchmarks/chapters.py [--update] [book/NN_chapter.ipynb ...]
+
+``--update`` re-measures the chapters named and keeps the other chapters'
+rows of the last full run (benchmarks/chapters.json).
 """
 
 from __future__ import annotations
@@ -63,6 +66,8 @@ def chapters_in_toc() -> list[Path]:
 
 
 def main(argv: list[str]) -> int:
+    update = "--update" in argv   # re-measure the chapters named, keep the others' rows from chapters.json
+    argv = [a for a in argv if a != "--update"]
     paths = [Path(a).resolve() for a in argv] or chapters_in_toc()
     env = dict(os.environ, ANOTUTOR_BUDGET=os.environ.get("ANOTUTOR_BUDGET", "ci"))
     rows = []
@@ -78,6 +83,12 @@ def main(argv: list[str]) -> int:
             rows.append(row)
             print(f"{row['chapter']:<28} {row['seconds']:>7.1f} s {row['peak_mb']:>6} MB "
                   f"{_status(row)}", flush=True)
+    if update:
+        fresh = {r["chapter"]: r for r in rows}
+        before = json.loads((ROOT / "benchmarks" / "chapters.json").read_text())["chapters"]
+        kept = {r["chapter"]: r for r in before}
+        rows = [fresh.get(nb.stem, kept.get(nb.stem)) for nb in chapters_in_toc()]
+        rows = [r for r in rows if r is not None]
     total = round(sum(r["seconds"] for r in rows), 1)
     within = all(_status(r) == "ok" for r in rows)
     within = within and total <= BOOK_LIMIT_S
