@@ -602,6 +602,9 @@ EXPLORER_JS = """async (i) => {
   const img = stack.querySelector('img');
   out.text = stack.textContent.trim();
   out.src = img && img.getAttribute('src');
+  if (img) {   // a new src decodes asynchronously: give it up to 10 s (a loaded page, a busy CI machine)
+    await Promise.race([img.decode().catch(() => null), new Promise(r => setTimeout(r, 10000))]);
+  }
   out.loaded = !!(img && img.complete && img.naturalWidth > 0);
   if (img) {
     const bytes = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
