@@ -15,6 +15,9 @@ Conventions: a larger score means "more anomalous"; a label or mask value of
   0.3, so a perfect detector scores 1.
 * :func:`precision_recall_f1` at a threshold, :func:`prf_curve` at many
   given thresholds, and :func:`best_f1` over all thresholds.
+* :func:`map_contrast` -- a map's mean inside the defects against its mean
+  on the good images, and their ratio: how much brighter a defect is drawn
+  than normal texture, whatever the map's scale.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from .checks import as_labels, as_masks, as_scores
 
 __all__ = ["auroc", "image_auroc", "pixel_auroc", "roc_curve", "aupro", "pro_curve",
            "PRF", "precision_recall_f1", "best_f1", "prf_curve", "Rates", "classification_rates",
-           "balanced_threshold"]
+           "balanced_threshold", "Contrast", "map_contrast"]
 
 
 def _scores_labels(scores, labels, name_s="scores", name_l="labels"):
@@ -255,3 +258,40 @@ def balanced_threshold(scores, labels) -> Rates:
     balanced = tp / n_pos + 1.0 - fp / n_neg
     best = len(thr) - 1 - int(np.argmax(balanced[::-1]))  # the lowest of the tied best
     return classification_rates(s, y, float(thr[best]))
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """A map's mean over the defect pixels (``inside``) and over the good images (``good``).
+
+    ``ratio`` is ``inside / good``: 1 when the map draws defects no brighter
+    than normal texture, infinite when it is exactly 0 on every good image.
+    """
+
+    inside: float
+    good: float
+
+    @property
+    def ratio(self) -> float:
+        return self.inside / self.good if self.good > 0 else float("inf")
+
+
+def map_contrast(maps, masks, labels) -> Contrast:
+    """The mean of ``maps`` [N, H, W] inside the defects of ``masks``, and over the images labelled good.
+
+    Maps are expected non-negative (anomaly maps are); ``labels`` has one entry
+    per image, 0 for good.
+    """
+    m = as_masks(masks, "masks").numpy() > 0.5
+    s = as_scores(maps, "maps")
+    if s.size != m.size:
+        raise ValueError(f"maps have {s.size} values but masks {m.size}: shapes must match")
+    s = s.reshape(m.shape)
+    y = as_labels(labels, m.shape[0], "labels")
+    if (s < 0).any():
+        raise ValueError(f"map contrast needs non-negative maps, got a minimum of {s.min():.3g}")
+    if not m.any():
+        raise ValueError("map contrast needs at least one defect pixel in masks")
+    if y.all():
+        raise ValueError("map contrast needs at least one good image (label 0)")
+    return Contrast(float(s[m].mean()), float(s[~y].mean()))

@@ -165,3 +165,36 @@ def test_balanced_threshold_maximises_the_mean_rate():
     assert best.normal + best.anomalous >= brute.normal + brute.anomalous - 1e-12
     assert 0.5 < (best.normal + best.anomalous) / 2 < 1
     assert balanced_threshold([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1]).tau == 0.8  # separable
+
+
+def test_map_contrast_counts_defect_pixels_and_good_images():
+    maps = np.zeros((3, 4, 4))
+    masks = np.zeros((3, 4, 4))
+    masks[0, :2, :2] = 1            # image 0: a 2x2 defect, drawn at 4; 1 elsewhere
+    maps[0] = 1.0
+    maps[0, :2, :2] = 4.0
+    maps[1] = 0.5                   # image 1: one defect pixel at 2; its other pixels count nowhere
+    masks[1, 3, 3] = 1
+    maps[1, 3, 3] = 2.0
+    maps[2] = 0.25                  # image 2: the only good image
+    c = metrics.map_contrast(maps, masks, [1, 1, 0])
+    assert c.inside == pytest.approx((4 * 4.0 + 2.0) / 5)
+    assert c.good == pytest.approx(0.25)
+    assert c.ratio == pytest.approx(c.inside / 0.25)
+    assert metrics.map_contrast(np.ones((3, 4, 4)), masks, [1, 1, 0]).ratio == 1.0   # a flat map
+    assert metrics.map_contrast(maps * (masks > 0), masks, [1, 1, 0]).ratio == float("inf")
+
+
+def test_map_contrast_errors():
+    maps, masks = np.ones((2, 4, 4)), np.zeros((2, 4, 4))
+    masks[0, 1, 1] = 1
+    with pytest.raises(ValueError, match="shapes must match"):
+        metrics.map_contrast(maps[:, :3], masks, [1, 0])
+    with pytest.raises(ValueError, match="no|at least one defect pixel"):
+        metrics.map_contrast(maps, np.zeros_like(masks), [1, 0])
+    with pytest.raises(ValueError, match="at least one good image"):
+        metrics.map_contrast(maps, masks, [1, 1])
+    with pytest.raises(ValueError, match="non-negative"):
+        metrics.map_contrast(maps - 2, masks, [1, 0])
+    with pytest.raises(ValueError, match="labels has 3 entries"):
+        metrics.map_contrast(maps, masks, [1, 0, 0])

@@ -153,3 +153,19 @@ def test_mix_gives_each_image_one_kind_of_noise():
     assert 0 < int(silent.sum()) < len(silent)   # some images positive (silent), the others negative
     with pytest.raises(ValueError, match="combine"):
         PNUNet(combine="sum")
+
+
+@pytest.mark.parametrize("h,w", [(8, 8), (7, 12), (33, 5)])
+def test_drawn_masks_are_pool_masks_rolled_then_flipped(h, w):
+    """The one-gather draw equals torch.roll followed by flips, mask by mask, with the same random numbers."""
+    pool = torch.rand(5, h, w)
+    drawn = PNUNet()._draw(pool, 40, torch.Generator().manual_seed(3))
+    g = torch.Generator().manual_seed(3)
+    idx = torch.randint(0, 5, (40,), generator=g)
+    shifts = torch.randint(0, max(h, w), (40, 2), generator=g)
+    flips = torch.rand(40, 2, generator=g) < 0.5
+    for i in range(40):
+        m = torch.roll(pool[idx[i]], (int(shifts[i, 0]) % h, int(shifts[i, 1]) % w), (0, 1))
+        m = m.flip(0) if flips[i, 0] else m
+        m = m.flip(1) if flips[i, 1] else m
+        assert torch.equal(drawn[i], m), i

@@ -70,3 +70,17 @@ def test_mnist_names_and_the_shared_test_digits():
     test = P.mnist_test(6)
     counts = test.counts()
     assert counts.pop("good") == 100 and set(counts.values()) == {11} and len(counts) == 9
+
+
+def test_contamination_reuses_given_predictions_and_checks_their_length():
+    from types import SimpleNamespace
+
+    from anotutor import pretrained as P
+
+    y = P.mnist_test(0).labels.numpy().astype(float)
+    given = {P.mnist_name(0, s): SimpleNamespace(scores=y if s != "blind" else -y) for s in P.SETUPS}
+    table = P.contamination(classes=(0,), detections=given)    # nothing loaded or run
+    assert table == {0: {"clean": 1.0, "blind": 0.0, "told": 1.0, "paper": 1.0}}
+    given[P.mnist_name(0, "told")] = SimpleNamespace(scores=y[:-1])
+    with pytest.raises(ValueError, match="has 198 scores"):
+        P.contamination(classes=(0,), detections=given)

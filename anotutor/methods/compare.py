@@ -43,23 +43,26 @@ class Outcome:
         return self.skipped is None
 
 
-def _why_not(name: str, anomalies: Split | None, image_size: int | None, steps, seed, device) -> str | None:
-    """Why ``name`` cannot run with these settings (None: it can); the constructor's own error otherwise."""
+def _build(name: str, anomalies: Split | None, image_size: int | None, steps, seed, device,
+           progress: bool = False) -> tuple[Detector | None, str | None]:
+    """The detector ``name`` with these settings and None, or None and why it cannot run.
+
+    The working size defaults to the budget's, given explicitly so that the
+    constructor checks it (the two-stage model needs a multiple of its patch)."""
     m = METHODS[name]
     if m.needs_anomalies and (anomalies is None or len(anomalies) == 0):
-        return "needs a few known anomalies, and the data gave none (anotutor run/compare: --known N)"
+        return None, "needs a few known anomalies, and the data gave none (anotutor run/compare: --known N)"
     try:
-        m.make(image_size=image_size or budget().image_size, steps=steps, seed=seed, device=device,
-               progress=False)
+        return m.make(image_size=image_size or budget().image_size, steps=steps, seed=seed,
+                      device=device, progress=progress), None
     except ValueError as err:
-        return f"cannot run at this working size: {err}"
-    return None
+        return None, f"cannot run at this working size: {err}"
 
 
 def plan(methods, anomalies: Split | None = None, image_size: int | None = None, steps: int | None = None,
          seed: int = 0, device: str | None = None) -> dict[str, str | None]:
     """``{method: None or the reason it cannot run}``, checked before anything trains."""
-    return {n: _why_not(n, anomalies, image_size, steps, seed, device) for n in resolve(methods)}
+    return {n: _build(n, anomalies, image_size, steps, seed, device)[1] for n in resolve(methods)}
 
 
 def run_method(name: str, ds: AnomalyDataset, anomalies: Split | None = None, image_size: int | None = None,
@@ -73,10 +76,9 @@ def run_method(name: str, ds: AnomalyDataset, anomalies: Split | None = None, im
     """
     m = METHODS[resolve([name])[0]]
     anomalies = ds.anomalies if anomalies is None else anomalies
-    reason = _why_not(m.name, anomalies, image_size, steps, seed, device)
+    det, reason = _build(m.name, anomalies, image_size, steps, seed, device, progress)
     if reason is not None:
         return Outcome(m.name, m.title, skipped=reason)
-    det = m.make(image_size=image_size, steps=steps, seed=seed, device=device, progress=progress)
     known = anomalies.images if m.needs_anomalies else None
     det.fit(ds.train.images, anomalies=known)
     report, out = evaluate(det, ds.val, ds.test, name=m.title, progress=progress)

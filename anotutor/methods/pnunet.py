@@ -58,11 +58,10 @@ from ..runtime import progress
 from .base import Detector
 from .scores import residual_map, top_fraction_score
 
-__all__ = ["PNUNet", "MASK_MODES", "COMBINE_MODES", "ABLATION", "VARIANTS", "CHAPTER_SETTINGS", "KNOWN_KINDS"]
+__all__ = ["PNUNet", "MASK_MODES", "COMBINE_MODES", "VARIANTS", "CHAPTER_SETTINGS", "KNOWN_KINDS"]
 
 MASK_MODES = ("none", "negative", "positive", "both")
 COMBINE_MODES = ("product", "mix")
-ABLATION = MASK_MODES
 # The ablation's variants by name: the four mask modes, and the alternative
 # reading of "both" (each image gets positive or negative noise, not both).
 VARIANTS = {**{m: {"masks": m} for m in MASK_MODES}, "both, mix": {"masks": "both", "combine": "mix"}}
@@ -163,18 +162,17 @@ class PNUNet(Detector):
     def _draw(self, pool: torch.Tensor, n: int, g: torch.Generator) -> torch.Tensor:
         """``n`` masks from ``pool``, each rolled by a random offset and flipped at random."""
         idx = torch.randint(0, pool.shape[0], (n,), generator=g)
-        out = pool[idx].clone()
-        h, w = out.shape[-2:]
+        h, w = pool.shape[-2:]
         shifts = torch.randint(0, max(h, w), (n, 2), generator=g)
         flips = torch.rand(n, 2, generator=g) < 0.5
-        for i in range(n):
-            m = torch.roll(out[i], (int(shifts[i, 0]) % h, int(shifts[i, 1]) % w), (0, 1))
-            if flips[i, 0]:
-                m = m.flip(0)
-            if flips[i, 1]:
-                m = m.flip(1)
-            out[i] = m
-        return out
+        # roll then flip, as one gather: row y of the result is row (y' - shift) mod h of the
+        # mask, with y' = h - 1 - y where the rows are flipped (and the same for columns)
+        ys, xs = torch.arange(h), torch.arange(w)
+        ys = torch.where(flips[:, :1], h - 1 - ys, ys)
+        xs = torch.where(flips[:, 1:], w - 1 - xs, xs)
+        rows = (ys - shifts[:, :1] % h) % h
+        cols = (xs - shifts[:, 1:] % w) % w
+        return pool[idx[:, None, None], rows[:, :, None], cols[:, None, :]]
 
     def _noise(self, xb: torch.Tensor, g: torch.Generator, parts: bool = False):
         """The training noise for a batch: uniform, shaped by the masks of eqs. 2 and 3.
