@@ -191,7 +191,7 @@ def mnist_test(cls: int, n_normal: int = 100, n_other: int = 11, held_out=None):
 
 
 def contamination(classes=MNIST_CLASSES, search_steps: int | None = None,
-                  detections: dict | None = None) -> dict:
+                  detections: dict | None = None, tests: dict | None = None) -> dict:
     """Image AUROC of the shipped runs: ``{cls: {setup: auroc}}`` for every setup of :data:`SETUPS`.
 
     The check of Noisy-AnoGAN's claim: with anomalies hidden in the training
@@ -199,13 +199,14 @@ def contamination(classes=MNIST_CLASSES, search_steps: int | None = None,
     contamination cost against clean training? Each run is scored on
     :func:`mnist_test` of its class; ``detections`` (run name -> its
     ``predict`` output on those digits) reuses predictions already made, and
-    only the runs it lacks are loaded and run.
+    only the runs it lacks are loaded and run; ``tests`` (class -> its
+    :func:`mnist_test` split) reuses the test digits already drawn.
     """
     from .metrics import image_auroc
 
     out = {}
     for cls in classes:
-        test = mnist_test(cls)
+        test = (tests or {}).get(cls) or mnist_test(cls)
         out[cls] = {}
         for setup in SETUPS:
             name = mnist_name(cls, setup)

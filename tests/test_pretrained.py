@@ -77,9 +77,11 @@ def test_contamination_reuses_given_predictions_and_checks_their_length():
 
     from anotutor import pretrained as P
 
-    y = P.mnist_test(0).labels.numpy().astype(float)
+    test = P.mnist_test(0)
+    y = test.labels.numpy().astype(float)
     given = {P.mnist_name(0, s): SimpleNamespace(scores=y if s != "blind" else -y) for s in P.SETUPS}
     table = P.contamination(classes=(0,), detections=given)    # nothing loaded or run
+    assert P.contamination(classes=(0,), detections=given, tests={0: test}) == table
     assert table == {0: {"clean": 1.0, "blind": 0.0, "told": 1.0, "paper": 1.0}}
     given[P.mnist_name(0, "told")] = SimpleNamespace(scores=y[:-1])
     with pytest.raises(ValueError, match="has 198 scores"):
