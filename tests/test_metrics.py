@@ -198,3 +198,13 @@ def test_map_contrast_errors():
         metrics.map_contrast(maps - 2, masks, [1, 0])
     with pytest.raises(ValueError, match="labels has 3 entries"):
         metrics.map_contrast(maps, masks, [1, 0, 0])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_average_ranks_are_scipys_rankdata(seed):
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(seed)
+    s = rng.integers(0, 6 + 10 * seed, size=200).astype(float)   # many ties, fewer as seed grows
+    np.testing.assert_array_equal(metrics._average_ranks(s), rankdata(s))
+    np.testing.assert_array_equal(metrics._average_ranks(np.array([3.0])), [1.0])

@@ -169,3 +169,19 @@ def test_drawn_masks_are_pool_masks_rolled_then_flipped(h, w):
         m = m.flip(0) if flips[i, 0] else m
         m = m.flip(1) if flips[i, 1] else m
         assert torch.equal(drawn[i], m), i
+
+
+@pytest.mark.parametrize("sigma", [2.0, 1.5, 0.7])
+def test_mask_smoothing_is_torchvisions_gaussian_blur(sigma):
+    """The package's own blur (torchvision is not imported for it) matches torchvision's, bit for bit at 2 px."""
+    from torchvision.transforms.functional import gaussian_blur
+
+    from anotutor.methods.pnunet import _smooth
+
+    m = torch.rand(3, 40, 33, generator=torch.Generator().manual_seed(0))
+    k = 2 * int(round(3 * sigma)) + 1
+    ref = gaussian_blur(m[:, None], [k, k], [sigma, sigma])[:, 0]
+    if sigma == 2.0:
+        assert torch.equal(_smooth(m, sigma), ref)
+    torch.testing.assert_close(_smooth(m, sigma), ref, rtol=0, atol=1e-6)
+    assert torch.equal(_smooth(m, 0.0), m)

@@ -80,3 +80,17 @@ def test_the_committed_method_table_covers_every_method_texture_and_seed():
     assert meta["known_kinds"] == list(KNOWN_KINDS)
     for r in rows:
         assert r["skipped"] is None and 0 <= r["pixel_auroc"] <= 1 and r["n_parameters"] >= 1
+
+
+def test_the_committed_contamination_check_is_what_the_shipped_weights_give():
+    """Every class and set-up is there, and one run searched again gives its committed AUROC."""
+    from anotutor import metrics, pretrained as P
+
+    bench = results.load("contamination")
+    got = {(r["class"], r["setup"]): r["image_auroc"] for r in bench["rows"]}
+    assert set(got) == {(c, s) for c in P.MNIST_CLASSES for s in P.SETUPS}
+    assert all(0.5 < v <= 1 for v in got.values())
+    test = P.mnist_test(0)
+    det = P.load(P.mnist_name(0, "paper")).with_search(search_steps=bench["meta"]["search_steps"])
+    again = metrics.image_auroc(det.predict(test.images).scores, test.labels)
+    assert again == pytest.approx(got[(0, "paper")], abs=0.01)   # thread counts change rounding only

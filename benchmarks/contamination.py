@@ -1,0 +1,40 @@
+"""Noisy-AnoGAN's claim on MNIST, from the shipped checkpoints: image AUROC of every class and set-up.
+
+The numbers the AnoGAN chapter computes live (``pretrained.contamination``,
+latent search at the budget's length), committed as
+``anotutor/results/contamination.json`` so that the benchmark chapter can set
+them beside the other papers' claims without searching again.
+
+    python benchmarks/contamination.py
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+
+import torch
+
+from anotutor import __version__, pretrained, results
+from anotutor.runtime import budget
+
+
+def main() -> None:
+    b = budget()
+    t = time.perf_counter()
+    table = pretrained.contamination(search_steps=b.search_steps)
+    rows = [{"class": cls, "setup": setup, "image_auroc": auc}
+            for cls, row in table.items() for setup, auc in row.items()]
+    meta = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.node()} ({platform.machine()})",
+            "threads": torch.get_num_threads(), "anotutor": __version__, "torch": torch.__version__,
+            "budget": b.name, "search_steps": b.search_steps, "epsilon": pretrained.EPSILON,
+            "setups": list(pretrained.SETUPS), "seconds": round(time.perf_counter() - t, 1)}
+    results.path("contamination").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    for r in rows:
+        print(f"class {r['class']}  {r['setup']:>5}  {r['image_auroc']:.3f}")
+    print(f"{meta['seconds']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
