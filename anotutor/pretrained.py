@@ -206,7 +206,7 @@ def contamination(classes=MNIST_CLASSES, search_steps: int | None = None,
 
     out = {}
     for cls in classes:
-        test = (tests or {}).get(cls) or mnist_test(cls)
+        test = tests[cls] if tests and cls in tests else mnist_test(cls)
         out[cls] = {}
         for setup in SETUPS:
             name = mnist_name(cls, setup)
