@@ -172,11 +172,11 @@ def test_drawn_masks_are_pool_masks_rolled_then_flipped(h, w):
 
 
 @pytest.mark.parametrize("sigma", [2.0, 1.5, 0.7])
-def test_mask_smoothing_is_torchvisions_gaussian_blur(sigma):
+def test_map_smoothing_is_torchvisions_gaussian_blur(sigma):
     """The package's own blur (torchvision is not imported for it) matches torchvision's, bit for bit at 2 px."""
     from torchvision.transforms.functional import gaussian_blur
 
-    from anotutor.methods.pnunet import _smooth
+    from anotutor.methods.scores import smooth_maps as _smooth
 
     m = torch.rand(3, 40, 33, generator=torch.Generator().manual_seed(0))
     k = 2 * int(round(3 * sigma)) + 1

@@ -3,6 +3,8 @@
 Every learned model derives from :class:`Estimator` (parameters, training
 log, checkpoints). :class:`GAN1D` is no detector: a tiny GAN on 1-D samples,
 for the theory chapter; it shares :func:`gan_step` with the image AnoGAN.
+:class:`PatchCore` and :class:`PaDiM` train no network: they remember the
+features of a frozen ImageNet backbone (:mod:`.feature_memory`).
 """
 
 from .estimator import Estimator, NotFittedError, TrainingLog, read_checkpoint
@@ -12,8 +14,10 @@ from .anogan import AnoGAN
 from .floor import BrightnessFloor
 from .pnunet import PNUNet
 from .two_stage import TwoStage
+from .patchcore import PatchCore
+from .padim import PaDiM
 from .gan_step import gan_step
 from .gan1d import GAN1D
 
 __all__ = ["Estimator", "Detector", "Detection", "NotFittedError", "TrainingLog", "read_checkpoint",
-           "AutoEncoderDetector", "AnoGAN", "BrightnessFloor", "PNUNet", "TwoStage", "GAN1D", "gan_step"]
+           "AutoEncoderDetector", "AnoGAN", "BrightnessFloor", "PNUNet", "TwoStage", "PatchCore", "PaDiM", "GAN1D", "gan_step"]

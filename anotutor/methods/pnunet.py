@@ -51,11 +51,11 @@ import torch.nn.functional as F
 
 from ..checks import check_int, check_range
 from ..data.augment import augment
-from ..losses import gaussian_window, ssim_loss
+from ..losses import ssim_loss
 from ..models.unet import UNet, unet_size_ok
 from ..runtime import progress
 from .base import Detector
-from .scores import residual_map, top_fraction_score
+from .scores import residual_map, smooth_maps as _smooth, top_fraction_score
 
 __all__ = ["PNUNet", "MASK_MODES", "COMBINE_MODES", "VARIANTS", "CHAPTER_SETTINGS", "KNOWN_KINDS"]
 
@@ -71,16 +71,6 @@ CHAPTER_SETTINGS = {"width": 8, "steps": 300}
 # others are never seen in training (benchmarks/ablations.py, chapter 5).
 KNOWN_KINDS = ("scratch", "crack")
 STEP_FACTOR = 4
-
-
-def _smooth(maps: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Gaussian smoothing of maps [N, H, W] with ``sigma`` px (identity for 0)."""
-    if sigma <= 0:
-        return maps
-    k = 2 * int(round(3 * sigma)) + 1
-    g = gaussian_window(k, float(sigma), dtype=maps.dtype).to(maps.device)
-    p = k // 2   # borders reflected, as torchvision's gaussian_blur does (not imported: it costs seconds)
-    return F.conv2d(F.pad(maps[:, None], (p, p, p, p), mode="reflect"), torch.outer(g, g)[None, None])[:, 0]
 
 
 class PNUNet(Detector):

@@ -1,10 +1,13 @@
-"""Residual maps, and from a per-pixel anomaly map to one score per image."""
+"""Residual maps, their smoothing, and from a per-pixel anomaly map to one score per image."""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
-__all__ = ["residual_map", "top_fraction_score"]
+from ..losses import gaussian_window
+
+__all__ = ["residual_map", "smooth_maps", "top_fraction_score"]
 
 
 def top_fraction_score(maps: torch.Tensor, fraction: float = 0.01) -> torch.Tensor:
@@ -21,3 +24,20 @@ def top_fraction_score(maps: torch.Tensor, fraction: float = 0.01) -> torch.Tens
 def residual_map(x: torch.Tensor, reconstruction: torch.Tensor) -> torch.Tensor:
     """The auto-encoder's residual (Fadaeinejad 2021, Algorithm 1; the book's ``eq-ae-residual``): per pixel, the largest absolute difference over channels, [N, H, W]."""
     return (x - reconstruction).abs().amax(dim=1)
+
+
+def smooth_maps(maps: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian smoothing of maps [N, H, W] with ``sigma`` px (identity for 0); borders reflected.
+
+    The kernel is ``2 round(3 sigma) + 1`` wide, the window of the SSIM
+    (:func:`anotutor.losses.gaussian_window`); the result equals torchvision's
+    ``gaussian_blur`` with that kernel (not imported: it costs seconds). A map
+    smaller than the kernel's half-width is padded by replication instead.
+    """
+    if sigma <= 0:
+        return maps
+    k = 2 * int(round(3 * sigma)) + 1
+    g = gaussian_window(k, float(sigma), dtype=maps.dtype).to(maps.device)
+    p = k // 2
+    mode = "reflect" if min(maps.shape[-2:]) > p else "replicate"
+    return F.conv2d(F.pad(maps[:, None], (p, p, p, p), mode=mode), torch.outer(g, g)[None, None])[:, 0]

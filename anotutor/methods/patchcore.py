@@ -1,0 +1,103 @@
+r"""PatchCore (Roth et al. 2022, "Towards total recall in industrial anomaly detection").
+
+A test patch is normal when a normal training patch looks like it. Every
+position of every training image is described by **locally aware patch
+features**: the backbone's maps at two mid-level strides (8 and 16 by
+default), each averaged over a 3 x 3 neighbourhood, the coarser one
+upsampled to the finer grid, concatenated (:func:`.feature_memory.patch_grid`).
+All of them form the memory bank :math:`\mathcal M`, thinned by the greedy
+**coreset** of the paper's Algorithm 1 (:func:`.feature_memory.greedy_coreset`)
+to a fraction of its size.
+
+At test time a patch's anomaly score is its distance to the nearest bank
+entry, :math:`s(m) = \min_{n \in \mathcal M} \lVert m - n \rVert_2`; the map
+is upsampled to the working size and Gaussian-smoothed (:math:`\sigma = 4`
+px, as the paper). The image score (the paper's eq. 7) starts from the most
+anomalous patch :math:`m^{test,*}` with score :math:`s^*` and nearest bank
+entry :math:`m^*`, and weighs it by how isolated :math:`m^*` is among its
+:math:`b` nearest bank neighbours :math:`\mathcal N_b(m^*)`:
+
+.. math::  s = \Bigl(1 - \frac{\exp \lVert m^{test,*} - m^* \rVert}
+           {\sum_{m \in \mathcal N_b(m^*)} \exp \lVert m^{test,*} - m \rVert}\Bigr)\, s^*.
+
+``reweight=0`` keeps :math:`s = s^*` (the paper's public code does).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..checks import check_int, check_range
+from .feature_memory import FeatureMemory, greedy_coreset, nearest_distances
+
+__all__ = ["PatchCore"]
+
+
+class PatchCore(FeatureMemory):
+    """PatchCore behind the Detector contract: ``PatchCore().fit(normal).predict(test)``.
+
+    ``image_size``: the working size the images are resized to before the
+    backbone (at least 32; 224 by default, the size ImageNet features are
+    made for, whatever the input's size); ``strides``: backbone strides whose
+    features are concatenated (from 2, 4, 8, 16, 32); ``pretrained``:
+    ImageNet weights (``False``: the same network randomly initialised);
+    ``neighbourhood``: side of the averaging window (1: none); ``coreset``:
+    fraction of the training patches kept in the bank (1.0: all);
+    ``projection``: dimension of the random projection the coreset is chosen
+    in (``None``: none); ``reweight``: :math:`b` of the image score (0: plain
+    maximum, else at least 2); ``smooth``: sigma in px of the map's Gaussian.
+
+    Architecture (compared on load): ``image_size``, ``strides``,
+    ``pretrained``, ``neighbourhood``. Learned state: the backbone's weights
+    (frozen) and the memory bank ``bank_`` [M, D].
+    """
+
+    _architecture = ("image_size", "strides", "pretrained", "neighbourhood")
+
+    def __init__(self, image_size: int = 224, strides=(8, 16), pretrained: bool = True, neighbourhood: int = 3,
+                 coreset: float = 0.01, projection: int | None = 128, reweight: int = 9, smooth: float = 4.0,
+                 seed: int = 0, device: str | None = None, progress: bool = True):
+        self._store_common(image_size, strides, pretrained, smooth, seed, device, progress)
+        self.neighbourhood = check_int(neighbourhood, "neighbourhood", minimum=1, maximum=9)
+        self.coreset = check_range(coreset, "coreset", 0.0, 1.0, low_open=True)
+        self.projection = None if projection is None else check_int(projection, "projection", minimum=1)
+        self.reweight = check_int(reweight, "reweight", minimum=0)
+        if self.reweight == 1:
+            raise ValueError("reweight must be 0 (no reweighting) or at least 2 neighbours, got 1")
+
+    def _learn(self, batches, n: int, g: torch.Generator) -> dict:
+        feats = torch.cat([f.permute(0, 2, 3, 1).reshape(-1, f.shape[1]) for f in batches])
+        size = max(1, int(round(self.params_["coreset"] * feats.shape[0])))
+        if size >= feats.shape[0]:
+            self.bank_ = feats
+        else:
+            idx = greedy_coreset(feats, size, self.params_["projection"], generator=g, progress=self.progress)
+            self.bank_ = feats[idx].clone()
+        return {}
+
+    def _get_state(self) -> dict:
+        return {"bank": self.bank_.detach().cpu()}
+
+    def _set_state(self, state: dict) -> None:
+        bank = state["bank"]
+        if bank.dim() != 2 or bank.shape[1] != self.feature_dim or bank.shape[0] < 1:
+            raise ValueError(f"memory bank of shape {tuple(bank.shape)} does not fit features of "
+                             f"{self.feature_dim} channels")
+        self.bank_ = bank.to(self.device_)
+
+    def _score(self, features: torch.Tensor):
+        n, d, h, w = features.shape
+        q = features.permute(0, 2, 3, 1).reshape(-1, d)
+        dist, nearest = nearest_distances(q, self.bank_, 1)
+        dist, nearest = dist.view(n, h * w), nearest.view(n, h * w)
+        s_star, at = dist.max(dim=1)
+        scores = s_star
+        b = min(self.params_["reweight"], self.bank_.shape[0])
+        if b >= 2:
+            q_star = q.view(n, h * w, d)[torch.arange(n), at]                        # [n, D]
+            m_star = self.bank_[nearest[torch.arange(n), at]]                        # [n, D]
+            _, hood = nearest_distances(m_star, self.bank_, b)                       # N_b(m*), [n, b]
+            to_hood = (q_star[:, None] - self.bank_[hood]).norm(dim=2)               # [n, b]
+            weight = 1.0 - torch.exp(s_star - torch.logsumexp(to_hood, dim=1))
+            scores = weight * s_star
+        return scores, dist.view(n, h, w)

