@@ -37,11 +37,13 @@ browser: $(STAMP)
 	$(BIN)/python -m pytest -q -m browser tests/test_browser.py -p no:cacheprovider
 
 # run alone (nothing else on the machine): every chapter's time and memory, every method on
-# three textures x three seeds (about 70 min), anotutor compare on a 480-image folder, the MNIST
+# three textures x three seeds (about 70 min), PatchCore/PaDiM variants and speed (about 10 min),
+# anotutor compare on a 480-image folder, the MNIST
 # contamination check from the shipped checkpoints (about 1 min), the built
 # pages' sizes (benchmarks/pages.py, after make book)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/methods.py
+	$(BIN)/python benchmarks/feature_memory.py
 	$(BIN)/python benchmarks/compare_folder.py
 	$(BIN)/python benchmarks/contamination.py
 	$(BIN)/python benchmarks/chapters.py

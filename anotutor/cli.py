@@ -96,8 +96,10 @@ def _methods() -> str:
         d = m.make(progress=False).resolve_params()
         shown = ", ".join(f"{k}={v!r}" for k, v in d.items()
                           if k in ("image_size", "latent_size", "loss", "width", "gamma", "masks", "pseudo",
-                                   "steps", "search_steps"))
+                                   "steps", "search_steps", "strides", "coreset", "n_features"))
         need = "; needs --known N" if m.needs_anomalies else ""
+        if m.own_size:
+            need += "; enlarges every image to its own image_size (--image-size sets the data's)"
         lines.append(f"{m.name:13s} {m.title} (chapter {m.chapter}){need}\n{'':13s} {shown}")
     return "\n".join(lines)
 

@@ -12,6 +12,10 @@ Writes ``anotutor/results/methods.json`` (read by ``book/07_benchmark.md``)
 and ``benchmarks/methods.md``.
 
     python benchmarks/methods.py [--seeds 0 1 2] [--textures brick grass gravel] [--methods all]
+    python benchmarks/methods.py --methods patchcore,padim --merge   # add or redo some methods only
+
+``--merge`` keeps the committed rows of the other methods and records, in
+``meta["merged"]``, when and on what each merged run was made.
 """
 
 from __future__ import annotations
@@ -64,10 +68,15 @@ def write_table(result: dict) -> None:
     (ROOT / "benchmarks" / "methods.md").write_text(
         f"# Every method, three textures, three seeds\n\n{meta['date']}, {meta['machine']}, "
         f"{meta['threads']} threads, anotutor {meta['anotutor']}, budget {meta['budget']}, "
-        f"{meta['seconds']:.0f} s. Known anomalies (Noisy-AnoGAN only) of kinds {meta['known_kinds']}; "
+        f"{meta['seconds']:.0f} s{_merges(meta)}. Known anomalies (Noisy-AnoGAN only) of kinds {meta['known_kinds']}; "
         f"`unseen_pixel_auroc` over the good images and the kinds {meta['unseen_kinds']} only. "
         f"Mean ± sample standard deviation over seeds {meta['seeds']}.\n\n"
         f"{results.markdown(frame.rename_axis(index={'name': 'method'}))}\n{notes}\n")
+
+
+def _merges(meta: dict) -> str:
+    return "".join(f"; {', '.join(m['methods'])} added on {m['date']}, {m['machine']}, {m['threads']} threads, "
+                   f"{m['seconds']:.0f} s" for m in meta.get("merged", []))
 
 
 def main() -> None:
@@ -77,6 +86,8 @@ def main() -> None:
     ap.add_argument("--methods", default="all")
     ap.add_argument("--threads", type=int, default=None, help="PyTorch CPU threads (default: PyTorch's)")
     ap.add_argument("--table-only", action="store_true", help="rewrite benchmarks/methods.md from the JSON")
+    ap.add_argument("--merge", action="store_true",
+                    help="replace only these methods' rows in the committed JSON, keep the others")
     args = ap.parse_args()
     if args.table_only:
         return write_table(results.load("methods"))
@@ -87,10 +98,27 @@ def main() -> None:
 
     def save(rows, done=False):
         out = {"meta": _meta(args, methods, time.perf_counter() - t, done), "rows": rows}
+        if args.merge:
+            out = _merged(results.load("methods"), out, methods)
         results.path("methods").write_text(json.dumps(out, indent=1))
         return out
 
     write_table(save(run(methods, args.textures, args.seeds, save), done=True))
+
+
+def _merged(old: dict, new: dict, methods) -> dict:
+    """The committed result with ``methods``' rows replaced by ``new``'s, in catalog order."""
+    from anotutor.methods.catalog import names
+
+    run = {k: new["meta"][k] for k in ("date", "machine", "threads", "anotutor", "torch", "seconds", "complete")}
+    meta = {**old["meta"], "merged": [*[m for m in old["meta"].get("merged", [])
+                                        if not set(m["methods"]) <= set(methods)], {**run, "methods": methods}]}
+    meta["methods"] = [n for n in names() if n in set(old["meta"]["methods"]) | set(methods)]
+    meta["complete"] = bool(old["meta"]["complete"] and new["meta"]["complete"])
+    order = {n: i for i, n in enumerate(meta["methods"])}
+    rows = [r for r in old["rows"] if r["method"] not in methods] + new["rows"]
+    rows.sort(key=lambda r: (meta["textures"].index(r["texture"]), r["seed"], order[r["method"]]))
+    return {"meta": meta, "rows": rows}
 
 
 def _meta(args, methods, seconds: float, done: bool) -> dict:

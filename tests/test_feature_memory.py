@@ -221,3 +221,40 @@ def test_bad_images_are_refused_before_anything_is_computed():
     with pytest.raises(ValueError, match="empty"):
         det.fit(torch.zeros(0, 1, 40, 40))
     assert getattr(det, "log_", None) is None
+
+
+def test_one_greedy_run_holds_every_smaller_coreset(tmp_path):
+    train = _images(4)
+    big = PatchCore(image_size=64, coreset=0.2, progress=False).fit(train)
+    small = PatchCore(image_size=64, coreset=0.05, progress=False).fit(train)
+    view = big.at_coreset(0.05)
+    assert torch.equal(view.memory_, small.bank_) and big.memory_.shape[0] == big.bank_.shape[0]
+    test = with_square(_images(2, seed=9))
+    assert torch.equal(view.predict(test).maps, small.predict(test).maps)
+    back = PatchCore.from_checkpoint(view.save(tmp_path / "v.pt"))
+    assert back.keep_ == view.keep_ and torch.equal(back.predict(test).maps, small.predict(test).maps)
+    with pytest.raises(ValueError, match="exceeds the fitted coreset 0.2"):
+        big.at_coreset(0.3)
+    with pytest.raises(ValueError, match="coreset=1.0"):
+        PatchCore(image_size=64, coreset=1.0, progress=False).fit(train).at_coreset(0.1)
+    feats = big.patch_features(torch.rand(3, 1, 50, 70))
+    assert feats.shape == (3, 152, 8, 8)
+
+
+def test_the_catalog_builds_both_at_their_own_working_size():
+    from anotutor.methods.catalog import METHODS, make
+
+    for name, cls in (("patchcore", PatchCore), ("padim", PaDiM)):
+        det = make(name, image_size=32, steps=7, seed=3, progress=False)
+        assert isinstance(det, cls) and det.image_size == 224 and det.seed == 3
+        assert METHODS[name].own_size and not METHODS[name].trains
+
+
+def test_a_big_folder_is_subsampled_before_the_coreset():
+    train = _images(6)                                        # 6 x 64 patches at 64 px
+    det = PatchCore(image_size=64, coreset=0.25, max_patches=100, progress=False).fit(train)
+    assert det.n_patches_ == 384 and det.bank_.shape[0] == 96   # 25 % of all, drawn from about 100
+    full = PatchCore(image_size=64, coreset=0.25, progress=False).fit(train)
+    assert not torch.equal(det.bank_, full.bank_)
+    with pytest.raises(ValueError, match="max_patches"):
+        PatchCore(max_patches=0)

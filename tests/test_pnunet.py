@@ -171,9 +171,10 @@ def test_drawn_masks_are_pool_masks_rolled_then_flipped(h, w):
         assert torch.equal(drawn[i], m), i
 
 
-@pytest.mark.parametrize("sigma", [2.0, 1.5, 0.7])
+@pytest.mark.parametrize("sigma", [2.0, 1.5, 0.7, 4.0])
 def test_map_smoothing_is_torchvisions_gaussian_blur(sigma):
-    """The package's own blur (torchvision is not imported for it) matches torchvision's, bit for bit at 2 px."""
+    """The package's own blur (torchvision is not imported for it) matches torchvision's, bit for bit at 2 px
+    (PNUNet's masks), to float rounding at 4 px (PatchCore's maps, separable)."""
     from torchvision.transforms.functional import gaussian_blur
 
     from anotutor.methods.scores import smooth_maps as _smooth
@@ -183,5 +184,5 @@ def test_map_smoothing_is_torchvisions_gaussian_blur(sigma):
     ref = gaussian_blur(m[:, None], [k, k], [sigma, sigma])[:, 0]
     if sigma == 2.0:
         assert torch.equal(_smooth(m, sigma), ref)
-    torch.testing.assert_close(_smooth(m, sigma), ref, rtol=0, atol=1e-6)
+    torch.testing.assert_close(_smooth(m, sigma), ref, rtol=0, atol=2e-6)   # 4 px: two 1-D passes
     assert torch.equal(_smooth(m, 0.0), m)

@@ -9,13 +9,18 @@ One place says what ``anotutor run --method NAME``, ``anotutor compare``,
 Each entry holds the settings of the method's own chapter (the auto-encoder
 with a 32-number code, AnoGAN with the IR-MNIST generator's width, PNUNet
 with the negative masks at its chapter's size and steps, the two-stage
-model as chapter 6 trains it). ``steps`` replaces a method's default
-training length (the two-stage model's second stage gets a third of it, as
-its default does); ``None`` keeps the budget's.
+model as chapter 6 trains it, PatchCore and PaDiM at their defaults).
+``steps`` replaces a method's default training length (the two-stage model's
+second stage gets a third of it, as its default does); ``None`` keeps the
+budget's. The feature memories train nothing (``steps`` does not apply) and
+keep their own working size (``own_size``): they take the same images as
+every method and enlarge them to the 224 px their ImageNet backbone was
+trained at, as they would any reader's images.
 """
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 
 from ..checks import check_int
@@ -23,6 +28,8 @@ from .anogan import AnoGAN
 from .autoencoder import AutoEncoderDetector
 from .base import Detector
 from .floor import BrightnessFloor
+from .padim import PaDiM
+from .patchcore import PatchCore
 from .pnunet import CHAPTER_SETTINGS as PNUNET_SETTINGS
 from .pnunet import PNUNet
 from .two_stage import TwoStage
@@ -43,17 +50,22 @@ class Method:
     settings: dict = field(default_factory=dict)
     needs_anomalies: bool = False
     chapter: str = ""
-    trains: bool = True   # False: nothing to train (the floor), ``steps`` does not apply
+    trains: bool = True     # False: no training run (the floor, the feature memories): ``steps`` does not apply
+    own_size: bool = False  # True: the detector keeps its own working size, whatever ``image_size`` asks
 
     def make(self, image_size: int | None = None, steps: int | None = None, seed: int = 0,
              device: str | None = None, progress: bool = True) -> Detector:
         kw = dict(self.settings)
-        if image_size is not None:
+        if image_size is not None and not self.own_size:
             kw["image_size"] = image_size
         if device is not None:
             kw["device"] = device
+        names = self.cls.param_names()
+        if "seed" in names:
+            kw["seed"] = seed
+        if "progress" in inspect.signature(self.cls.__init__).parameters:
+            kw["progress"] = progress
         if self.trains:
-            kw.update(seed=seed, progress=progress)
             if steps is not None:
                 steps = check_int(steps, "steps", minimum=1)
                 kw["steps"] = steps
@@ -78,6 +90,10 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     Method("pnunet", "PNUNet, negative masks", PNUNet, {"masks": "negative", **PNUNET_SETTINGS},
            chapter="05_pnunet"),
     Method("two-stage", "two-stage", TwoStage, {}, chapter="06_two_stage"),
+    Method("patchcore", "PatchCore (ImageNet features)", PatchCore, {}, chapter="08_feature_memories",
+           trains=False, own_size=True),
+    Method("padim", "PaDiM (ImageNet features)", PaDiM, {}, chapter="08_feature_memories",
+           trains=False, own_size=True),
 )}
 
 

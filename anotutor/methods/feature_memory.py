@@ -177,6 +177,13 @@ class FeatureMemory(Detector):
         """Patch features [N, D, h, w] of images already at the working size, on the device."""
         return patch_grid(self.backbone_(x), self.params_.get("neighbourhood", 1))
 
+    @torch.no_grad()
+    def patch_features(self, images) -> torch.Tensor:
+        """The patch features [N, D, h, w] this fitted detector compares (images of any size, resized)."""
+        self._check_fitted()
+        x = self._resize(self._prepare(images, "images"))
+        return torch.cat([f.cpu() for f in self._batches(x, desc="patch features")])
+
     def _batches(self, x: torch.Tensor, batch_size: int = 32, desc: str = "features"):
         starts = range(0, x.shape[0], batch_size)
         for i in progress_bar(starts, f"{type(self).__name__} {desc}", self.progress and len(starts) > 2):
@@ -200,7 +207,7 @@ class FeatureMemory(Detector):
         """Numbers the detector holds: the frozen backbone's parameters and its learned statistics."""
         self._check_fitted()
         return count_parameters(self.backbone_) + sum(int(v.numel()) for v in self._get_state().values()
-                                                      if isinstance(v, torch.Tensor))
+                                                      if isinstance(v, torch.Tensor) and v.is_floating_point())
 
     # ------------------------------------------------------------------ for subclasses
     def _learn(self, batches, n: int, g: torch.Generator) -> dict:  # pragma: no cover - abstract

@@ -21,9 +21,15 @@ entry :math:`m^*`, and weighs it by how isolated :math:`m^*` is among its
            {\sum_{m \in \mathcal N_b(m^*)} \exp \lVert m^{test,*} - m \rVert}\Bigr)\, s^*.
 
 ``reweight=0`` keeps :math:`s = s^*` (the paper's public code does).
+
+Greedy selection is *nested*: the first n centres of a run of N > n are the
+run of n. The bank is kept in the order of selection, so one fit gives every
+smaller coreset: :meth:`PatchCore.at_coreset` is a view on the first rows.
 """
 
 from __future__ import annotations
+
+import copy
 
 import torch
 
@@ -44,30 +50,69 @@ class PatchCore(FeatureMemory):
     ``neighbourhood``: side of the averaging window (1: none); ``coreset``:
     fraction of the training patches kept in the bank (1.0: all);
     ``projection``: dimension of the random projection the coreset is chosen
-    in (``None``: none); ``reweight``: :math:`b` of the image score (0: plain
+    in (``None``: none); ``max_patches``: above this many training patches
+    (about 1,300 images at 224 px) the coreset is chosen from a random share
+    of them, so that memory and time stay bounded; ``reweight``: :math:`b` of the image score (0: plain
     maximum, else at least 2); ``smooth``: sigma in px of the map's Gaussian.
 
     Architecture (compared on load): ``image_size``, ``strides``,
     ``pretrained``, ``neighbourhood``. Learned state: the backbone's weights
-    (frozen) and the memory bank ``bank_`` [M, D].
+    (frozen), the memory bank ``bank_`` [M, D] in greedy order, the number
+    of training patches ``n_patches_`` and the view ``keep_`` of
+    :meth:`at_coreset`.
     """
 
     _architecture = ("image_size", "strides", "pretrained", "neighbourhood")
 
     def __init__(self, image_size: int = 224, strides=(8, 16), pretrained: bool = True, neighbourhood: int = 3,
                  coreset: float = 0.01, projection: int | None = 128, reweight: int = 9, smooth: float = 4.0,
-                 seed: int = 0, device: str | None = None, progress: bool = True):
+                 max_patches: int = 1_000_000, seed: int = 0, device: str | None = None, progress: bool = True):
         self._store_common(image_size, strides, pretrained, smooth, seed, device, progress)
         self.neighbourhood = check_int(neighbourhood, "neighbourhood", minimum=1, maximum=9)
         self.coreset = check_range(coreset, "coreset", 0.0, 1.0, low_open=True)
         self.projection = None if projection is None else check_int(projection, "projection", minimum=1)
         self.reweight = check_int(reweight, "reweight", minimum=0)
+        self.max_patches = check_int(max_patches, "max_patches", minimum=1)
         if self.reweight == 1:
             raise ValueError("reweight must be 0 (no reweighting) or at least 2 neighbours, got 1")
+        self.keep_ = None
+
+    def at_coreset(self, fraction: float) -> "PatchCore":
+        """A view of this fitted detector whose bank is the greedy coreset of ``fraction`` of the patches.
+
+        ``fraction`` may not exceed the fitted ``coreset``: a greedy run of N
+        centres holds every smaller run as its first rows, not a larger one.
+        The view shares the bank; saving it records its size.
+        """
+        self._check_fitted()
+        fitted = self.params_["coreset"]
+        fraction = check_range(fraction, "fraction", 0.0, 1.0, low_open=True)
+        if fitted >= 1.0:
+            raise ValueError("this PatchCore kept every patch (coreset=1.0): its bank is not in greedy order")
+        if fraction > fitted:
+            raise ValueError(f"fraction {fraction} exceeds the fitted coreset {fitted}: fit with a larger one")
+        view = copy.copy(self)
+        view.keep_ = max(1, min(self.bank_.shape[0], int(round(fraction * self.n_patches_))))
+        return view
+
+    @property
+    def memory_(self) -> torch.Tensor:
+        """The bank rows in use: all of ``bank_``, or the first ``keep_`` in a view of :meth:`at_coreset`."""
+        return self.bank_ if self.keep_ is None else self.bank_[: self.keep_]
 
     def _learn(self, batches, n: int, g: torch.Generator) -> dict:
-        feats = torch.cat([f.permute(0, 2, 3, 1).reshape(-1, f.shape[1]) for f in batches])
-        size = max(1, int(round(self.params_["coreset"] * feats.shape[0])))
+        p = self.params_
+        kept, total = [], 0
+        for f in batches:
+            share = min(1.0, p["max_patches"] / (n * f.shape[2] * f.shape[3]))
+            f = f.permute(0, 2, 3, 1).reshape(-1, f.shape[1])
+            total += f.shape[0]
+            if share < 1.0:   # a big folder: a random share of each batch, so memory stays bounded
+                f = f[torch.rand(f.shape[0], generator=g) < share]
+            kept.append(f)
+        feats = torch.cat(kept)
+        self.n_patches_, self.keep_ = total, None
+        size = min(feats.shape[0], max(1, int(round(p["coreset"] * total))))
         if size >= feats.shape[0]:
             self.bank_ = feats
         else:
@@ -76,28 +121,32 @@ class PatchCore(FeatureMemory):
         return {}
 
     def _get_state(self) -> dict:
-        return {"bank": self.bank_.detach().cpu()}
+        return {"bank": self.bank_.detach().cpu(), "n_patches": self.n_patches_, "keep": self.keep_}
 
     def _set_state(self, state: dict) -> None:
         bank = state["bank"]
         if bank.dim() != 2 or bank.shape[1] != self.feature_dim or bank.shape[0] < 1:
             raise ValueError(f"memory bank of shape {tuple(bank.shape)} does not fit features of "
                              f"{self.feature_dim} channels")
-        self.bank_ = bank.to(self.device_)
+        keep = state.get("keep")
+        if keep is not None and not 1 <= keep <= bank.shape[0]:
+            raise ValueError(f"coreset view of {keep} rows does not fit a bank of {bank.shape[0]}")
+        self.bank_, self.n_patches_, self.keep_ = bank.to(self.device_), int(state["n_patches"]), keep
 
     def _score(self, features: torch.Tensor):
         n, d, h, w = features.shape
         q = features.permute(0, 2, 3, 1).reshape(-1, d)
-        dist, nearest = nearest_distances(q, self.bank_, 1)
+        bank = self.memory_
+        dist, nearest = nearest_distances(q, bank, 1)
         dist, nearest = dist.view(n, h * w), nearest.view(n, h * w)
         s_star, at = dist.max(dim=1)
         scores = s_star
-        b = min(self.params_["reweight"], self.bank_.shape[0])
+        b = min(self.params_["reweight"], bank.shape[0])
         if b >= 2:
             q_star = q.view(n, h * w, d)[torch.arange(n), at]                        # [n, D]
-            m_star = self.bank_[nearest[torch.arange(n), at]]                        # [n, D]
-            _, hood = nearest_distances(m_star, self.bank_, b)                       # N_b(m*), [n, b]
-            to_hood = (q_star[:, None] - self.bank_[hood]).norm(dim=2)               # [n, b]
+            m_star = bank[nearest[torch.arange(n), at]]                              # [n, D]
+            _, hood = nearest_distances(m_star, bank, b)                             # N_b(m*), [n, b]
+            to_hood = (q_star[:, None] - bank[hood]).norm(dim=2)                     # [n, b]
             weight = 1.0 - torch.exp(s_star - torch.logsumexp(to_hood, dim=1))
             scores = weight * s_star
         return scores, dist.view(n, h, w)
