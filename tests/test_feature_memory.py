@@ -258,3 +258,13 @@ def test_a_big_folder_is_subsampled_before_the_coreset():
     assert not torch.equal(det.bank_, full.bank_)
     with pytest.raises(ValueError, match="max_patches"):
         PatchCore(max_patches=0)
+
+
+def test_nearest_is_the_patch_map_of_eq_pc_patch():
+    det = PatchCore(image_size=64, coreset=0.5, smooth=0.0, progress=False).fit(_images(3))
+    f = det.patch_features(with_square(_images(2, seed=1)))
+    _, maps = det._score(f)
+    flat = f.permute(0, 2, 3, 1).reshape(-1, f.shape[1])
+    assert torch.allclose(det.nearest(flat), maps.flatten(), atol=1e-4)
+    with pytest.raises(ValueError, match="features must be"):
+        det.nearest(flat[:, :5])

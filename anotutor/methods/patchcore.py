@@ -100,6 +100,13 @@ class PatchCore(FeatureMemory):
         """The bank rows in use: all of ``bank_``, or the first ``keep_`` in a view of :meth:`at_coreset`."""
         return self.bank_ if self.keep_ is None else self.bank_[: self.keep_]
 
+    def nearest(self, features: torch.Tensor) -> torch.Tensor:
+        """Distances [P] of patch features [P, D] to their nearest bank patch: eq. (eq-pc-patch)."""
+        self._check_fitted()
+        if features.dim() != 2 or features.shape[1] != self.bank_.shape[1]:
+            raise ValueError(f"features must be [P, {self.bank_.shape[1]}], got {tuple(features.shape)}")
+        return nearest_distances(features.to(self.device_), self.memory_, 1)[0][:, 0].cpu()
+
     def _learn(self, batches, n: int, g: torch.Generator) -> dict:
         p = self.params_
         kept, total = [], 0
