@@ -72,30 +72,30 @@ def patch_grid(maps: list[torch.Tensor], neighbourhood: int = 1) -> torch.Tensor
     return torch.cat(out, dim=1)
 
 
-def _squared_distances(a: torch.Tensor, b: torch.Tensor, b_sq: torch.Tensor) -> torch.Tensor:
-    d = (a * a).sum(1, keepdim=True) - 2.0 * (a @ b.T) + b_sq[None]
-    return d.clamp_min_(0.0)
-
-
 def nearest_distances(queries: torch.Tensor, bank: torch.Tensor, k: int = 1,
                       chunk: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Euclidean distances [Q, k] from each query [Q, D] to its ``k`` nearest rows of ``bank`` [M, D], and their indices.
+    r"""Euclidean distances [Q, k] from each query [Q, D] to its ``k`` nearest rows of ``bank`` [M, D], and their indices.
 
     Exact (no approximate index): queries are processed ``chunk`` at a time
     (default: as many as keep ``chunk x M`` under :data:`CHUNK_ELEMENTS`), so
-    memory stays bounded however many queries come.
+    memory stays bounded however many queries come. Per chunk one fused
+    matrix product gives :math:`\lVert b \rVert^2 - 2 a \cdot b`; the query's
+    own :math:`\lVert a \rVert^2` does not change which rows are nearest, so
+    it is added after the selection, to k numbers instead of M.
     """
     if queries.dim() != 2 or bank.dim() != 2 or queries.shape[1] != bank.shape[1]:
         raise ValueError(f"queries [Q, D] and bank [M, D] must share D, got {tuple(queries.shape)} "
                          f"and {tuple(bank.shape)}")
     k = check_int(k, "k", minimum=1, maximum=bank.shape[0])
     chunk = chunk or max(1, CHUNK_ELEMENTS // max(1, bank.shape[0]))
-    b_sq = (bank * bank).sum(1)
+    b_sq = (bank * bank).sum(1)[None]
+    bank_t = bank.T
     dists, index = [], []
     for i in range(0, queries.shape[0], chunk):
-        d = _squared_distances(queries[i:i + chunk], bank, b_sq)
+        a = queries[i:i + chunk]
+        d = torch.addmm(b_sq, a, bank_t, alpha=-2.0)
         v, j = d.topk(k, dim=1, largest=False) if k > 1 else d.min(dim=1, keepdim=True)
-        dists.append(v.sqrt_())
+        dists.append((v + (a * a).sum(1, keepdim=True)).clamp_min_(0.0).sqrt_())
         index.append(j)
     return torch.cat(dists), torch.cat(index)
 
