@@ -95,11 +95,12 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     methods = resolve(args.methods)
     t = time.perf_counter()
+    before = results.load("methods") if args.merge else None   # the committed run, read once
 
     def save(rows, done=False):
         out = {"meta": _meta(args, methods, time.perf_counter() - t, done), "rows": rows}
         if args.merge:
-            out = _merged(results.load("methods"), out, methods)
+            out = _merged(before, out, methods)
         results.path("methods").write_text(json.dumps(out, indent=1))
         return out
 
