@@ -460,3 +460,22 @@ def test_load_folder_records_which_file_went_where(tmp_path):
     assert all(f.split("/")[1] == k for f, k in zip(files["test"], ds.test.kinds))
     every = files["anomalies"] + files["val"] + files["test"]
     assert len(set(every)) == len(every) == 9   # no test image is used twice
+
+
+def test_digit_parts_aligned_and_rotated():
+    from anotutor.data import digit_parts
+    from anotutor.data.parts import rotate
+
+    a = digit_parts(3, False, image_size=32, n_train=20, n_val=6, n_test=8, seed=1)
+    r = digit_parts(3, True, image_size=32, n_train=20, n_val=6, n_test=8, seed=1)
+    assert a.train.images.shape == (20, 1, 32, 32) and len(a.val) == 6 and len(a.test) == 8
+    assert a.test.labels.tolist() == [0] * 4 + [1] * 4 and a.test.masks[:4].sum() == 0
+    assert a.test.masks[4:].flatten(1).amax(1).min() == 1          # every defect has its mask
+    assert not torch.equal(a.train.images, r.train.images)         # turned ...
+    # ... by a rotation: the ink is kept, up to interpolation at the rim
+    assert abs(float(a.train.images.sum() - r.train.images.sum())) < 0.1 * float(a.train.images.sum())
+    x = torch.zeros(1, 1, 9, 9)
+    x[0, 0, 4, 6] = 1.0
+    assert float(rotate(x, [90.0])[0, 0, 2, 4]) > 0.9                 # (row 4, col 6) -> (row 2, col 4)
+    with pytest.raises(ValueError, match="fewer than"):
+        digit_parts(0, n_train=500)
