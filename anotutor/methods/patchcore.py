@@ -115,7 +115,7 @@ class PatchCore(FeatureMemory):
             f = f.permute(0, 2, 3, 1).reshape(-1, f.shape[1])
             total += f.shape[0]
             if share < 1.0:   # a big folder: a random share of each batch, so memory stays bounded
-                f = f[torch.rand(f.shape[0], generator=g) < share]
+                f = f[(torch.rand(f.shape[0], generator=g) < share).to(f.device)]
             kept.append(f)
         feats = torch.cat(kept)
         self.n_patches_, self.keep_ = total, None
@@ -147,11 +147,12 @@ class PatchCore(FeatureMemory):
         dist, nearest = nearest_distances(q, bank, 1)
         dist, nearest = dist.view(n, h * w), nearest.view(n, h * w)
         s_star, at = dist.max(dim=1)
+        rows = torch.arange(n, device=dist.device)
         scores = s_star
         b = min(self.params_["reweight"], bank.shape[0])
         if b >= 2:
-            q_star = q.view(n, h * w, d)[torch.arange(n), at]                        # [n, D]
-            m_star = bank[nearest[torch.arange(n), at]]                              # [n, D]
+            q_star = q.view(n, h * w, d)[rows, at]                                  # [n, D]
+            m_star = bank[nearest[rows, at]]                                         # [n, D]
             _, hood = nearest_distances(m_star, bank, b)                             # N_b(m*), [n, b]
             to_hood = (q_star[:, None] - bank[hood]).norm(dim=2)                     # [n, b]
             weight = 1.0 - torch.exp(s_star - torch.logsumexp(to_hood, dim=1))
