@@ -479,3 +479,57 @@ def test_digit_parts_aligned_and_rotated():
     assert float(rotate(x, [90.0])[0, 0, 2, 4]) > 0.9                 # (row 4, col 6) -> (row 2, col 4)
     with pytest.raises(ValueError, match="fewer than"):
         digit_parts(0, n_train=500)
+
+
+def _fake_elpv(root, counts={("mono", 0.0): 10, ("mono", 1.0): 6, ("mono", 1 / 3): 3, ("poly", 0.0): 4,
+                            ("poly", 1.0): 2, ("poly", 2 / 3): 1}):
+    """A small folder in the layout of the elpv-dataset package: labels.csv beside images/."""
+    (root / "images").mkdir(parents=True)
+    lines, k = [], 0
+    rng = np.random.default_rng(0)
+    for (kind, p), n in counts.items():
+        for _ in range(n):
+            k += 1
+            name = f"images/cell{k:04d}.png"
+            Image.fromarray((rng.random((30, 30)) * 255).astype(np.uint8)).save(root / name)
+            lines.append(f"{name}  {p:.16f}  {kind}")
+    (root / "labels.csv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_elpv_split_is_seeded_stratified_and_disjoint(tmp_path):
+    root = _fake_elpv(tmp_path / "elpv")
+    ds = D.elpv("mono", image_size=16, seed=3, root=root)
+    assert len(ds.train) == 6 and ds.train.labels.sum() == 0           # 60 % of 10 defect-free cells
+    assert ds.val.labels.tolist() == [0, 0, 1, 1, 1] and ds.test.labels.tolist() == [0, 0, 1, 1, 1]
+    assert ds.test.masks is None and ds.train.images.shape[-2:] == (16, 16)
+    cells = ds.info["cells"]
+    used = cells["train"] + cells["val"] + cells["test"] + cells["uncertain"]
+    assert len(used) == len(set(used)) == 19                           # every mono cell once
+    assert ds.info["uncertain"]["images"].shape[0] == 3
+    assert torch.allclose(ds.info["uncertain"]["probability"], torch.full((3,), 1 / 3))
+    again, other = D.elpv("mono", 16, seed=3, root=root), D.elpv("mono", 16, seed=4, root=root)
+    assert again.info["cells"] == cells and other.info["cells"] != cells
+    poly = D.elpv("poly", 16, root=root)
+    assert len(poly.train) == 2 and poly.test.labels.tolist() == [0, 1]
+
+
+def test_elpv_says_what_is_wrong(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not an ELPV data folder"):
+        D.elpv(root=tmp_path)
+    root = _fake_elpv(tmp_path / "e")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        D.elpv("amorphous", root=root)
+    (root / "labels.csv").write_text("images/cell0001.png 0.5 mono\n")
+    with pytest.raises(ValueError, match="line 1: probability must be one of"):
+        D.elpv(root=root)
+    (root / "labels.csv").write_text("images/cell0001.png 0.0 mono\n")
+    with pytest.raises(ValueError, match="need at least 4 and 2"):
+        D.elpv(root=root)
+
+
+def test_elpv_from_the_installed_package():
+    pytest.importorskip("elpv_dataset", reason="elpv-dataset is not installed (pip install elpv-dataset)")
+    ds = D.elpv("mono", image_size=32, seed=0)
+    assert len(ds.train) == round(0.6 * 588) and ds.val.labels.sum() + ds.test.labels.sum() == 313
+    assert len(ds.info["uncertain"]["images"]) == 117 + 56

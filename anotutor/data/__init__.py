@@ -3,6 +3,7 @@
 * :mod:`.textures`  the default data set (scikit-image photographs, offline)
 * :mod:`.defects`   test-time defects with exact masks (scratch, crack, hole, stain)
 * :mod:`.mnist`     MNIST and the Noisy-AnoGAN split protocol
+* :mod:`.elpv`      real solar-cell defects from PyPI (image labels only)
 * :mod:`.parts`     digits as parts, aligned or rotated (where PaDiM's per-position model stops)
 * :mod:`.irmnist`   IR-MNIST: puzzles of digits with one anomalous class, and pixel masks
 * :mod:`.folder`    the MVTec AD folder layout (read and written) and its verified download
@@ -12,6 +13,7 @@
 """
 
 from .defects import DEFECT_KINDS, add_defect, add_defects
+from .elpv import elpv
 from .folder import MVTEC_CATEGORIES, download_mvtec, load_folder, save_folder
 from .irmnist import ir_mnist
 from .mnist import load_mnist, noisy_anogan_split
@@ -24,7 +26,7 @@ from .toy1d import Mixture1D, Toy1D, noisy_1d
 __all__ = [
     "AnomalyDataset", "Split", "TEXTURES", "REGIONS", "textures", "texture_crops", "texture_photo",
     "DEFECT_KINDS", "add_defect", "add_defects", "load_mnist", "noisy_anogan_split", "digit_parts", "ir_mnist",
-    "load_folder", "save_folder", "download_mvtec", "MVTEC_CATEGORIES",
+    "elpv", "load_folder", "save_folder", "download_mvtec", "MVTEC_CATEGORIES",
     "uniform_noise", "perlin_noise", "perlin_mask", "perlin_anomaly", "superpixels", "slic_anomaly",
     "Mixture1D", "Toy1D", "noisy_1d",
 ]

@@ -1,0 +1,139 @@
+"""Real defects, offline: the ELPV solar cells (Buerhop-Lutz et al. 2018; Deitsch et al. 2019).
+
+The PyPI package ``elpv-dataset`` (data CC BY-NC-SA 4.0, code Apache-2.0,
+about 90 MB; ``pip install elpv-dataset``) holds 2,624 electroluminescence
+images of solar cells, 300 x 300 grayscale, cut from 44 modules. Experts
+gave each cell a probability of being defective (0, 1/3, 2/3 or 1) and a
+type (monocrystalline ``mono`` or polycrystalline ``poly``). The defects are
+cracks, inactive (dark) regions and interrupted contact fingers. There are
+no pixel masks: an image-level benchmark. The data are installed, never
+committed to this repository.
+
+:func:`elpv` splits one type's cells, seeded and stratified, never putting a
+cell in two splits:
+
+* ``train``: a share ``train_fraction`` of the defect-free cells
+  (probability 0);
+* ``val`` and ``test``: the other defect-free cells and the defective ones
+  (probability 1), each halved between the two;
+* ``info["uncertain"]``: the cells of probability 1/3 and 2/3, kept apart
+  (``images`` and ``probability``), to ask whether a score rises with the
+  experts' doubt.
+
+The package's layout (``labels.csv``: one line ``images/cellNNNN.png
+probability type`` per cell, beside the ``images`` folder) is read directly,
+so a folder of the same layout works too (``root=``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from ..checks import check_int, check_range
+from ..runtime import as_rng, budget
+from .splits import AnomalyDataset, Split
+
+__all__ = ["elpv", "elpv_root", "read_labels", "KINDS", "PROBABILITIES"]
+
+KINDS = ("mono", "poly")
+PROBABILITIES = (0.0, 1 / 3, 2 / 3, 1.0)
+PACKAGE = "elpv-dataset"
+
+
+def elpv_root() -> Path:
+    """The data folder of the installed ``elpv-dataset`` (``ImportError`` naming the package if missing)."""
+    try:
+        import elpv_dataset
+    except ImportError as err:
+        raise ImportError(f"the ELPV solar cells come from PyPI: pip install {PACKAGE} "
+                          "(data CC BY-NC-SA 4.0)") from err
+    return Path(elpv_dataset.__file__).parent / "data"
+
+
+def read_labels(root: str | Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The cells listed in ``root/labels.csv``: relative paths, probabilities [N], types [N]."""
+    path = Path(root) / "labels.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: not an ELPV data folder")
+    files, probs, types = [], [], []
+    for i, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 3:
+            raise ValueError(f"{path}, line {i}: expected 'path probability type', got {line!r}")
+        try:
+            p = float(parts[1])
+        except ValueError as err:
+            raise ValueError(f"{path}, line {i}: probability {parts[1]!r} is not a number") from err
+        if not any(abs(p - q) < 1e-3 for q in PROBABILITIES) or parts[2] not in KINDS:
+            raise ValueError(f"{path}, line {i}: probability must be one of 0, 1/3, 2/3, 1 and the "
+                             f"type one of {KINDS}, got {parts[1]} {parts[2]!r}")
+        files.append(parts[0])
+        probs.append(p)
+        types.append(parts[2])
+    if not files:
+        raise ValueError(f"{path} lists no cells")
+    return files, np.asarray(probs), np.asarray(types)
+
+
+def _load(root: Path, files, size: int) -> torch.Tensor:
+    out = torch.empty(len(files), 1, size, size)
+    for i, f in enumerate(files):
+        path = root / f
+        try:
+            with Image.open(path) as im:
+                x = torch.from_numpy(np.asarray(im.convert("L"), dtype=np.float32) / 255.0)
+        except (OSError, ValueError) as err:
+            raise ValueError(f"cannot read ELPV cell {path}: {err}") from err
+        if x.shape != (size, size):
+            x = F.interpolate(x[None, None], size=(size, size), mode="bilinear", antialias=True,
+                              align_corners=False)[0, 0]
+        out[i, 0] = x.clamp(0, 1)
+    return out
+
+
+def _split(images: torch.Tensor, labels) -> Split:
+    labels = list(labels)
+    return Split(images, labels, ["good" if v == 0 else "defective" for v in labels])
+
+
+def elpv(kind: str = "mono", image_size: int | None = None, train_fraction: float = 0.6, seed: int = 0,
+         root: str | Path | None = None) -> AnomalyDataset:
+    """One type's cells as train / val / test splits (see the module docstring); no masks."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    size = check_int(image_size if image_size is not None else budget().image_size, "image_size", minimum=16)
+    train_fraction = check_range(train_fraction, "train_fraction", 0.0, 1.0, low_open=True, high_open=True)
+    root = Path(root) if root is not None else elpv_root()
+    files, probs, types = read_labels(root)
+    mine = types == kind
+    good = np.flatnonzero(mine & np.isclose(probs, 0.0))
+    bad = np.flatnonzero(mine & np.isclose(probs, 1.0))
+    unsure = np.flatnonzero(mine & ~np.isclose(probs, 0.0) & ~np.isclose(probs, 1.0))
+    if len(good) < 4 or len(bad) < 2:
+        raise ValueError(f"ELPV {kind}: {len(good)} defect-free and {len(bad)} defective cells; need at "
+                         "least 4 and 2 to split")
+    rng = as_rng(seed)
+    good, bad = rng.permutation(good), rng.permutation(bad)
+    n_train = min(len(good) - 2, max(1, int(round(train_fraction * len(good)))))
+    rest = good[n_train:]
+    g_val, g_test = rest[: len(rest) // 2], rest[len(rest) // 2:]
+    b_val, b_test = bad[: len(bad) // 2], bad[len(bad) // 2:]
+    order = np.concatenate([good[:n_train], g_val, b_val, g_test, b_test, unsure])
+    x = _load(root, [files[i] for i in order], size)
+    cut = np.cumsum([n_train, len(g_val), len(b_val), len(g_test), len(b_test)])
+    train = _split(x[: cut[0]], [0] * n_train)
+    val = _split(x[cut[0]: cut[2]], [0] * len(g_val) + [1] * len(b_val))
+    test = _split(x[cut[2]: cut[4]], [0] * len(g_test) + [1] * len(b_test))
+    none = Split(torch.zeros(0, 1, size, size), torch.zeros(0), [])
+    info = {"source": f"{PACKAGE} (CC BY-NC-SA 4.0)", "kind": kind, "seed": seed,
+            "cells": {"train": order[: cut[0]].tolist(), "val": order[cut[0]: cut[2]].tolist(),
+                      "test": order[cut[2]: cut[4]].tolist(), "uncertain": unsure.tolist()},
+            "uncertain": {"images": x[cut[4]:], "probability": torch.as_tensor(probs[unsure]).float()}}
+    return AnomalyDataset(f"elpv/{kind}", train, none, val, test, info=info)
