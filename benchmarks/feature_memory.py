@@ -27,12 +27,9 @@ import platform
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 
 from anotutor import __version__, data, metrics, results
-from anotutor.data.splits import Split
 from anotutor.methods import PaDiM, PatchCore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +47,7 @@ TEXTURE_VARIANTS = {
     "PaDiM": (PaDiM, {}),
     "PaDiM, random init": (PaDiM, {"pretrained": False}),
 }
+ELPV_SIZE = 128   # the cells (300 px) are loaded at 128 px, as a reader's photographs might come
 PART_VARIANTS = {k: TEXTURE_VARIANTS[k] for k in ("PatchCore", "PaDiM")}
 ELPV_VARIANTS = {k: TEXTURE_VARIANTS[k] for k in ("PatchCore", "PatchCore, random init", "PaDiM")}
 COLUMNS = ["val_image_auroc", "val_pixel_auroc", "image_auroc", "pixel_auroc", "aupro", "ms_per_image",
@@ -64,7 +62,7 @@ def _bank_mb(det) -> float:
 def score(cls, settings: dict, ds, seed: int = 0) -> dict:
     """Fit on ``ds.train``; AUROCs on validation and test (pixel ones where there are masks)."""
     det = cls(seed=seed, progress=False, **settings).fit(ds.train.images)
-    row = {"fit_seconds": det.log_.fit_seconds, "bank_mb": _bank_mb(det)}
+    row = {"fit_seconds": det.log_.fit_seconds, "bank_mb": _bank_mb(det), "n_train": len(ds.train)}
     for prefix, split in (("val_", ds.val), ("", ds.test)):
         out = det.predict(split.images)
         row[f"{prefix}image_auroc"] = metrics.image_auroc(out.scores, split.labels)
@@ -75,30 +73,6 @@ def score(cls, settings: dict, ds, seed: int = 0) -> dict:
         if not prefix:
             row["ms_per_image"] = out.ms_per_image
     return row
-
-
-def elpv(kind: str, n_train: int = 300, n_val_good: int = 100, size: int = 128, seed: int = 0):
-    """ELPV cells of ``kind`` ("mono" or "poly") as train / val / test splits, no masks (image labels)."""
-    from elpv_dataset.utils import load_dataset
-
-    images, probs, types = load_dataset()
-    rng = np.random.default_rng(seed)
-    good = rng.permutation(np.flatnonzero((types == kind) & (probs == 0)))
-    bad = rng.permutation(np.flatnonzero((types == kind) & (probs == 1)))
-    half = len(bad) // 2
-
-    def as_split(g, b):
-        idx = np.concatenate([g, b])
-        x = torch.from_numpy(images[idx]).float()[:, None] / 255
-        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-        labels = [0] * len(g) + [1] * len(b)
-        return Split(x.clamp(0, 1), labels, ["good" if v == 0 else "defective" for v in labels])
-
-    train = as_split(good[:n_train], bad[:0])
-    val = as_split(good[n_train:n_train + n_val_good], bad[:half])
-    test = as_split(good[n_train + n_val_good:], bad[half:])
-    none = Split(torch.zeros(0, 1, size, size), torch.zeros(0), [])
-    return data.AnomalyDataset(f"elpv/{kind}", train, none, val, test)
 
 
 def run(quick: bool = False) -> list[dict]:
@@ -124,7 +98,7 @@ def run(quick: bool = False) -> list[dict]:
         print("elpv-dataset is not installed: the solar cells are left out (pip install elpv-dataset)")
     else:
         for kind in ("mono", "poly"):
-            add(f"ELPV {kind}", elpv(kind), ELPV_VARIANTS)
+            add(f"ELPV {kind}", data.elpv(kind, image_size=ELPV_SIZE, seed=0), ELPV_VARIANTS)
     return rows
 
 
