@@ -31,11 +31,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from PIL import Image
 
 from ..checks import check_int, check_range
 from ..runtime import as_rng, budget
+from .folder import _read
 from .splits import AnomalyDataset, Split
 
 __all__ = ["elpv", "elpv_root", "read_labels", "KINDS", "PROBABILITIES"]
@@ -83,19 +82,8 @@ def read_labels(root: str | Path) -> tuple[list[str], np.ndarray, np.ndarray]:
 
 
 def _load(root: Path, files, size: int) -> torch.Tensor:
-    out = torch.empty(len(files), 1, size, size)
-    for i, f in enumerate(files):
-        path = root / f
-        try:
-            with Image.open(path) as im:
-                x = torch.from_numpy(np.asarray(im.convert("L"), dtype=np.float32) / 255.0)
-        except (OSError, ValueError) as err:
-            raise ValueError(f"cannot read ELPV cell {path}: {err}") from err
-        if x.shape != (size, size):
-            x = F.interpolate(x[None, None], size=(size, size), mode="bilinear", antialias=True,
-                              align_corners=False)[0, 0]
-        out[i, 0] = x.clamp(0, 1)
-    return out
+    """The cells as grayscale [N, 1, size, size], read and resized as :func:`.folder.load_folder` reads images."""
+    return torch.from_numpy(np.stack([_read(root / f, 1, size) for f in files])).float()
 
 
 def _split(images: torch.Tensor, labels) -> Split:

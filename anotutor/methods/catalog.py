@@ -60,10 +60,10 @@ class Method:
             kw["image_size"] = image_size
         if device is not None:
             kw["device"] = device
-        names = self.cls.param_names()
-        if "seed" in names:
+        accepts = inspect.signature(self.cls.__init__).parameters
+        if "seed" in accepts:
             kw["seed"] = seed
-        if "progress" in inspect.signature(self.cls.__init__).parameters:
+        if "progress" in accepts:
             kw["progress"] = progress
         if self.trains:
             if steps is not None:

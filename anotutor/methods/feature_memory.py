@@ -161,13 +161,10 @@ class FeatureMemory(Detector):
         self.device = device
         self.progress = progress
 
-    def _normalise(self, params: dict) -> dict:
-        return {**params, "strides": check_strides(params["strides"])}
-
     @property
     def feature_dim(self) -> int:
         """Channels of a patch feature: the backbone's channels at the chosen strides."""
-        return sum(STRIDE_CHANNELS[s] for s in check_strides(self.strides))
+        return sum(STRIDE_CHANNELS[s] for s in self.strides)   # checked and sorted by the constructor
 
     def _build_networks(self) -> dict:
         # the weights come from the checkpoint: no wheel needed to load one

@@ -150,21 +150,22 @@ class FeatureBackbone(nn.Module):
             raise ValueError(f"the backbone needs images of at least {self.MIN_SIZE} x {self.MIN_SIZE} "
                              f"pixels, got {x.shape[-2]} x {x.shape[-1]}")
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def _trunk(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The output of every kept stage, for images in [0, 1]."""
         self._check(x)
         h = self.stem(normalise(x).contiguous(memory_format=torch.channels_last))
-        out = {}
-        for i, stage in enumerate(self.stages):
+        out = []
+        for stage in self.stages:
             h = stage(h)
-            out[i] = h
+            out.append(h)
+        return out
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        out = self._trunk(x)
         return [out[STRIDE_STAGE[s]] for s in self.strides]
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """ImageNet logits [N, 1000] (only with ``classify=True``)."""
         if self.head is None:
             raise ValueError("build the backbone with classify=True to get ImageNet logits")
-        self._check(x)
-        h = self.stem(normalise(x).contiguous(memory_format=torch.channels_last))
-        for stage in self.stages:
-            h = stage(h)
-        return self.head(h)
+        return self.head(self._trunk(x)[-1])
