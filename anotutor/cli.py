@@ -11,10 +11,14 @@ that use them), tau is chosen on a validation split carved from the test
 kinds (stratified; ``--val-fraction``), and the rest of the test images are
 scored. ``OUT`` receives:
 
-* ``metrics.md`` and ``metrics.json``: image AUROC, pixel AUROC, AUPRO, F1 at
-  tau, fit seconds, ms per image, parameters (and why a method could not run);
+* ``metrics.md`` and ``metrics.json``: image AUROC, image F1 at the image
+  threshold chosen on validation (and its confusion counts in the JSON),
+  pixel AUROC, AUPRO, pixel F1 at tau, fit seconds, ms per image, parameters
+  (and why a method could not run). A folder without ``ground_truth/`` gets
+  the image metrics only, and "no masks" in the pixel columns;
 * per method (the folder ``OUT`` itself for ``run``, ``OUT/<method>`` for
-  ``compare``): ``scores.csv`` (one line per test image), ``overlays/`` (each
+  ``compare``): ``scores.csv`` (one line per test image, with its verdict at
+  the image threshold), ``overlays/`` (each
   test image beside its map: truth outlined in red, pixels at or above tau
   in cyan) and ``model.pt`` (the checkpoint, loadable with
   ``Estimator.from_checkpoint``);
@@ -137,15 +141,18 @@ def _load(args):
     return ds, size
 
 
-def _write_scores(path: Path, files: list[str], test, det_out, tau) -> None:
+def _write_scores(path: Path, files: list[str], test, det_out, row: dict) -> None:
+    """One line per test image: its score, the verdict at the image threshold, the share of pixels at tau."""
+    tau, image_tau = row["tau"], row.get("image_tau")
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["file", "kind", "label", "score", "max_map", "share_at_or_above_tau"])
+        w.writerow(["file", "kind", "label", "score", "max_map", "share_at_or_above_tau", "verdict"])
         for i, name in enumerate(files):
-            m = det_out.maps[i]
+            m, score = det_out.maps[i], float(det_out.scores[i])
             share = "" if tau is None else f"{float((m >= tau).float().mean()):.6f}"
-            w.writerow([name, test.kinds[i], int(test.labels[i]), f"{float(det_out.scores[i]):.6g}",
-                        f"{float(m.max()):.6g}", share])
+            verdict = "" if image_tau is None else ("defective" if score >= image_tau else "normal")
+            w.writerow([name, test.kinds[i], int(test.labels[i]), f"{score:.6g}",
+                        f"{float(m.max()):.6g}", share, verdict])
 
 
 def _write_overlays(folder: Path, files: list[str], test, det_out, tau) -> None:
@@ -163,17 +170,20 @@ def _write_overlays(folder: Path, files: list[str], test, det_out, tau) -> None:
 
 
 def _row_text(row: dict) -> dict:
-    def f(v, d=3):
-        return "–" if v is None else f"{v:.{d}f}"
+    def f(v, d=3, missing="–"):
+        return missing if v is None else f"{v:.{d}f}"
 
-    return {"image AUROC": f(row["image_auroc"]), "pixel AUROC": f(row["pixel_auroc"]), "AUPRO": f(row["aupro"]),
-            "F1 at tau": f(row["f1"]), "tau": f(row["tau"], 4), "fit s": f(row["fit_seconds"], 1),
-            "ms / image": f(row["ms_per_image"], 2), "parameters": f"{row['n_parameters']:,}"}
+    px = "no masks" if row["pixel_auroc"] is None else "–"
+    return {"image AUROC": f(row["image_auroc"]), "image F1": f(row.get("image_f1")),
+            "pixel AUROC": f(row["pixel_auroc"], missing=px), "AUPRO": f(row["aupro"], missing=px),
+            "pixel F1 at tau": f(row["f1"], missing=px), "tau": f(row["tau"], 4, missing=px),
+            "fit s": f(row["fit_seconds"], 1), "ms / image": f(row["ms_per_image"], 2),
+            "parameters": f"{row['n_parameters']:,}"}
 
 
 def _table(outcomes) -> str:
-    head = ["method", "image AUROC", "pixel AUROC", "AUPRO", "F1 at tau", "tau", "fit s", "ms / image",
-            "parameters"]
+    head = ["method", "image AUROC", "image F1", "pixel AUROC", "AUPRO", "pixel F1 at tau", "tau", "fit s",
+            "ms / image", "parameters"]
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
     notes = []
     for o in outcomes:
@@ -233,19 +243,22 @@ def _run(args, methods: list[str], flat: bool) -> Path:
                 continue
             where = stage if flat else stage / name
             where.mkdir(exist_ok=True)
-            _write_scores(where / "scores.csv", ds.info["files"]["test"], ds.test, o.detection, o.row["tau"])
+            _write_scores(where / "scores.csv", ds.info["files"]["test"], ds.test, o.detection, o.row)
             _write_overlays(where / "overlays", ds.info["files"]["test"], ds.test, o.detection, o.row["tau"])
             o.detector.save(where / "model.pt")
             print(f"anotutor: {name}: " + ", ".join(f"{k} {v}" for k, v in _row_text(o.row).items()),
                   file=sys.stderr)
         meta = _meta(args, ds, size, methods, time.perf_counter() - t0)
+        masks_note = ("" if ds.test.masks is not None else " The test images have no pixel masks "
+                      "(no ground_truth/ folder): image metrics only; image F1 at the threshold chosen on "
+                      "validation.")
         rows = [o.row if o.ran else {"method": o.method, "name": o.title, "skipped": o.skipped} for o in outcomes]
         (stage / "metrics.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
         (stage / "metrics.md").write_text(
             f"# anotutor on {folder_name}\n\n{meta['date']}, {meta['machine']}, {meta['device']}, "
             f"{meta['threads']} threads, anotutor {meta['anotutor']}. {size} px, {meta['channels']} channel(s), "
-            f"seed {args.seed}; tau chosen on {len(ds.val)} validation images, scores on {len(ds.test)} test "
-            f"images.\n\n{_table(outcomes)}\n")
+            f"seed {args.seed}; thresholds chosen on {len(ds.val)} validation images, scores on {len(ds.test)} "
+            f"test images.{masks_note}\n\n{_table(outcomes)}\n")
         if not flat:
             _quality_speed(stage / "quality_speed.png", outcomes)
         if out.exists():
@@ -266,10 +279,11 @@ def _quality_speed(path: Path, outcomes) -> None:
 
     from .viz import plot_quality_speed
 
-    pts = {o.method: (o.row["ms_per_image"], o.row["pixel_auroc"]) for o in outcomes
-           if o.ran and o.row["pixel_auroc"] is not None}
+    pixel = any(o.ran and o.row["pixel_auroc"] is not None for o in outcomes)
+    key = "pixel_auroc" if pixel else "image_auroc"
+    pts = {o.method: (o.row["ms_per_image"], o.row[key]) for o in outcomes if o.ran and o.row[key] is not None}
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    plot_quality_speed(ax, pts)
+    plot_quality_speed(ax, pts, ylabel="pixel AUROC" if pixel else "image AUROC (no masks)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

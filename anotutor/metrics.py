@@ -31,7 +31,7 @@ from .checks import as_labels, as_masks, as_scores
 
 __all__ = ["auroc", "image_auroc", "pixel_auroc", "roc_curve", "aupro", "pro_curve",
            "PRF", "precision_recall_f1", "best_f1", "prf_curve", "Rates", "classification_rates",
-           "balanced_threshold", "Contrast", "map_contrast"]
+           "balanced_threshold", "Confusion", "confusion", "Contrast", "map_contrast"]
 
 
 def _scores_labels(scores, labels, name_s="scores", name_l="labels"):
@@ -270,6 +270,29 @@ def balanced_threshold(scores, labels) -> Rates:
     balanced = tp / n_pos + 1.0 - fp / n_neg
     best = len(thr) - 1 - int(np.argmax(balanced[::-1]))  # the lowest of the tied best
     return classification_rates(s, y, float(thr[best]))
+
+
+@dataclass(frozen=True)
+class Confusion:
+    """The four counts at one threshold: anomalous items flagged (``tp``) or missed (``fn``),
+    normal items flagged (``fp``) or passed (``tn``)."""
+
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+    tau: float
+
+
+def confusion(scores, labels, tau: float) -> Confusion:
+    """The confusion counts when ``scores >= tau`` is predicted anomalous."""
+    s, y = _scores_labels(scores, labels)
+    tau_f = float(tau)
+    if not np.isfinite(tau_f):
+        raise ValueError(f"tau must be a finite number, got {tau!r}")
+    pred = s >= tau_f
+    return Confusion(int((pred & y).sum()), int((pred & ~y).sum()), int((~pred & y).sum()),
+                     int((~pred & ~y).sum()), tau_f)
 
 
 @dataclass(frozen=True)

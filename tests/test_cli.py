@@ -145,6 +145,28 @@ def test_compare_says_why_a_method_did_not_run(tmp_path):
     assert "working size" in rows[1]["skipped"] and rows[0]["pixel_auroc"] is not None
 
 
+def test_a_folder_without_masks_gets_image_metrics_and_says_no_masks(tmp_path, capsys):
+    import shutil
+
+    root = make_folder(tmp_path / "nomasks")
+    shutil.rmtree(root / "ground_truth")
+    out = tmp_path / "out"
+    with pytest.warns(UserWarning, match="image metrics only"):
+        assert run_cli("compare", root, "--methods", "floor,ae-l2", "--out", out, *SMALL) == 0
+    rows = json.loads((out / "metrics.json").read_text())["rows"]
+    for row in rows:
+        assert row["pixel_auroc"] is None and row["aupro"] is None and row["tau"] is None
+        assert 0 <= row["image_auroc"] <= 1 and row["image_tau"] is not None
+        n_test = row["tp"] + row["fp"] + row["fn"] + row["tn"]
+        assert n_test == len((out / row["method"] / "scores.csv").read_text().splitlines()) - 1
+    table = (out / "metrics.md").read_text()
+    assert "no masks" in table and "image F1" in table
+    assert (out / "quality_speed.png").is_file()
+    verdicts = [line.split(",")[-1] for line in (out / "floor" / "scores.csv").read_text().splitlines()[1:]]
+    assert set(verdicts) <= {"defective", "normal"}
+    assert verdicts.count("defective") == rows[0]["tp"] + rows[0]["fp"]
+
+
 def _error(capsys, *args) -> str:
     assert run_cli(*args) == cli.EXIT_USAGE
     err = capsys.readouterr().err
@@ -154,7 +176,6 @@ def _error(capsys, *args) -> str:
 
 @pytest.mark.parametrize("breakage,message", [
     ("no_train", "no folder train/good"),
-    ("no_ground_truth", "has no folder ground_truth/spot"),
     ("mask_size", "pixels but its image"),
     ("text_file", "not images"),
     ("corrupt", "cannot read image"),
@@ -167,8 +188,6 @@ def test_bad_folders_get_a_clear_error_and_no_output(tmp_path, capsys, breakage,
     root = make_folder(tmp_path / "data")
     if breakage == "no_train":
         shutil.rmtree(root / "train")
-    elif breakage == "no_ground_truth":
-        shutil.rmtree(root / "ground_truth" / "spot")
     elif breakage == "mask_size":
         Image.new("L", (10, 10)).save(root / "ground_truth" / "bar" / "002_mask.png")
     elif breakage == "text_file":

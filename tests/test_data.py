@@ -325,7 +325,6 @@ def test_save_folder_errors_name_the_argument(tmp_path):
         (dict(train=bad_train), "train must hold normal images only .* 3 anomalous"),
         (dict(test=mislabelled), "test image 1 has label 0 and kind 'scratch'"),
         (dict(test=slashed), r"test.kinds\[1\] must be usable as a folder name"),
-        (dict(test=D.Split(test.images, test.labels, test.kinds, None)), "test.masks is None, but .* 3 anomalous"),
         (dict(image_format="bmp"), "image_format must be one of"),
         (dict(quality=0), "quality"),
         (dict(overwrite="yes"), "overwrite must be True or False"),
@@ -445,10 +444,26 @@ def test_load_folder_names_bad_files_and_masks(tmp_path):
     Image.new("L", (20, 20)).save(root / "ground_truth" / "hole" / "001_mask.png")
     with pytest.raises(ValueError, match="001_mask.png is 20x20 pixels but its image .*40x40"):
         D.load_folder(root)
+
+
+def test_a_folder_without_masks_loads_for_image_metrics_only(tmp_path):
+    """A kind without ground_truth/: masks None on every split, a warning, the images all there."""
+    full = D.load_folder(make_mvtec(tmp_path / "full"), image_size=32, seed=0)
     root = make_mvtec(tmp_path / "nogt")
     shutil.rmtree(root / "ground_truth" / "crack")
-    with pytest.raises(ValueError, match="kind 'crack' has no folder ground_truth/crack"):
-        D.load_folder(root)
+    with pytest.warns(UserWarning, match="crack have no ground_truth/<kind> folder.*image metrics only"):
+        ds = D.load_folder(root, image_size=32, seed=0)
+    assert ds.val.masks is None and ds.test.masks is None and ds.info["masks"] is False
+    assert full.info["masks"] is True
+    for name in ("train", "val", "test"):
+        a, b = getattr(ds, name), getattr(full, name)
+        assert a.kinds == b.kinds and torch.equal(a.images, b.images) and torch.equal(a.labels, b.labels)
+    # and the writer round-trips a split without masks: no ground_truth/ written, the same images read back
+    back = D.save_folder(tmp_path / "written", ds.train, ds.test)
+    assert not (back / "ground_truth").exists()
+    with pytest.warns(UserWarning, match="image metrics only"):
+        again = D.load_folder(back, image_size=32, val_fraction=0.5, seed=0)
+    assert len(again.val) + len(again.test) == len(ds.test) and again.test.masks is None
 
 
 def test_load_folder_records_which_file_went_where(tmp_path):

@@ -71,3 +71,24 @@ def test_evaluate_errors():
     assert report.pixel_auroc is None and report.tau is None and 0 <= report.image_auroc <= 1
     with pytest.raises(ValueError, match="masks"):
         per_kind(det.predict(test.images), no_masks, 0.5)
+
+
+def test_image_level_report_without_masks_uses_the_validation_threshold():
+    """No masks anywhere: image threshold from validation, test counted at it, pixel fields None."""
+    train = _split(20, 0, seed=0).images
+    val, test = _split(8, 8, seed=1), _split(10, 6, seed=2)
+    strip = [Split(s.images, s.labels, s.kinds, None) for s in (val, test)]
+    det = BrightnessFloor(image_size=32).fit(train)
+    report, out = evaluate(det, *strip)
+    assert report.pixel_auroc is None and report.aupro is None and report.f1 is None
+    from anotutor import metrics
+
+    want = metrics.best_f1(det.predict(val.images).scores, val.labels).tau
+    assert report.image_tau == want
+    flagged = out.scores >= want
+    assert report.tp == int((flagged & test.labels.bool()).sum()) and report.tn == int((~flagged & ~test.labels.bool()).sum())
+    assert report.tp + report.fp + report.fn + report.tn == len(test)
+    assert report.image_f1 == pytest.approx(2 * report.tp / (2 * report.tp + report.fp + report.fn))
+    # with masks the image fields are the same numbers: they never look at pixels
+    full, _ = evaluate(det, val, test)
+    assert (full.image_tau, full.tp, full.fp) == (report.image_tau, report.tp, report.fp)

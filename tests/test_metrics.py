@@ -208,3 +208,12 @@ def test_average_ranks_are_scipys_rankdata(seed):
     s = rng.integers(0, 6 + 10 * seed, size=200).astype(float)   # many ties, fewer as seed grows
     np.testing.assert_array_equal(metrics._average_ranks(s), rankdata(s))
     np.testing.assert_array_equal(metrics._average_ranks(np.array([3.0])), [1.0])
+
+
+def test_confusion_counts_at_a_threshold():
+    from anotutor.metrics import confusion
+
+    c = confusion([0.1, 0.5, 0.5, 0.9, 0.2], [0, 0, 1, 1, 1], 0.5)   # at or above tau is flagged
+    assert (c.tp, c.fp, c.fn, c.tn, c.tau) == (2, 1, 1, 1, 0.5)
+    with pytest.raises(ValueError, match="finite"):
+        confusion([0.1, 0.2], [0, 1], float("nan"))

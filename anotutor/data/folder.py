@@ -8,6 +8,10 @@ The layout (one folder per object or texture category)::
       test/<defect>/*.png                 defective test images, one folder per kind
       ground_truth/<defect>/<name>_mask.png   a binary mask for each defective image
 
+``ground_truth/`` is optional: when a defect kind has no mask folder, the
+test images load without masks (``masks`` is ``None``, a warning says so)
+and only image-level metrics can be computed, as on the ELPV solar cells.
+
 Any image format Pillow reads works (png, jpg, bmp, tif), grayscale or colour,
 any size: images are resized to ``image_size`` x ``image_size``. MVTec AD has
 no validation split, so :func:`load_folder` moves ``val_fraction`` of the test
@@ -25,6 +29,7 @@ import shutil
 import tarfile
 import urllib.error
 import urllib.request
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -146,13 +151,16 @@ def _scan(root: Path) -> tuple[list[Path], list[tuple[Path, str, Path | None]]]:
     if not test_dir.is_dir():
         raise _layout_error(root, "no folder test")
     test: list[tuple[Path, str, Path | None]] = []
-    for kind_dir in sorted(p for p in test_dir.iterdir() if p.is_dir()):
+    kind_dirs = sorted(p for p in test_dir.iterdir() if p.is_dir())
+    unmasked = [p.name for p in kind_dirs if p.name != "good" and not (root / "ground_truth" / p.name).is_dir()]
+    if unmasked:
+        warnings.warn(f"{root}: test kind(s) {', '.join(unmasked)} have no ground_truth/<kind> folder with "
+                      "masks; image metrics only (no pixel AUROC, AUPRO or pixel F1)", stacklevel=3)
+    for kind_dir in kind_dirs:
         kind = kind_dir.name
-        if kind != "good" and not (root / "ground_truth" / kind).is_dir():
-            raise _layout_error(root, f"test kind {kind!r} has no folder ground_truth/{kind} with its masks")
         for img in _images_in(kind_dir, root):
             mask = None
-            if kind != "good":
+            if kind != "good" and not unmasked:
                 mask = root / "ground_truth" / kind / f"{img.stem}_mask.png"
                 if not mask.is_file():
                     candidates = list((root / "ground_truth" / kind).glob(f"{img.stem}_mask.*"))
@@ -206,9 +214,11 @@ def load_folder(root: str | Path, image_size: int | None = None, channels: int |
     train = Split(train_x, torch.zeros(len(train_paths), dtype=torch.long), ["good"] * len(train_paths),
                   torch.zeros(len(train_paths), size, size))
     test_x = torch.from_numpy(np.stack([_read(p, c, size) for p, _, _ in test_items]))
-    test_m = torch.from_numpy(np.stack([np.zeros((size, size), np.float32) if m is None
-                                        else _read(m, 1, size, is_mask=True) for _, _, m in test_items]))
     kinds = [k for _, k, _ in test_items]
+    has_masks = all(m is not None for (_, k, m) in test_items if k != "good")
+    test_m = torch.from_numpy(np.stack([np.zeros((size, size), np.float32) if m is None
+                                        else _read(m, 1, size, is_mask=True) for _, _, m in test_items])
+                              ) if has_masks else None
     labels = torch.tensor([0 if k == "good" else 1 for k in kinds])
     pool = Split(test_x, labels, kinds, test_m)
 
@@ -223,12 +233,12 @@ def load_folder(root: str | Path, image_size: int | None = None, channels: int |
         n_val = int(round(len(idx) * val_fraction))
         val += idx[:n_val]
         test += idx[n_val:]
-    empty = Split(torch.zeros(0, c, size, size), torch.zeros(0), [], torch.zeros(0, size, size))
+    empty = Split(torch.zeros(0, c, size, size), torch.zeros(0), [], torch.zeros(0, size, size) if has_masks else None)
     return AnomalyDataset(
         root.name, train, pool.subset(known) if known else empty,
         pool.subset(sorted(val)) if val else empty, pool.subset(sorted(test)),
         info={"root": str(root), "channels": c, "image_size": size, "val_fraction": val_fraction,
-              "seed": seed, "n_known": n_known,
+              "seed": seed, "n_known": n_known, "masks": has_masks,
               "files": {"train": [str(p.relative_to(root)) for p in train_paths],
                         **{name: [str(test_items[i][0].relative_to(root)) for i in sorted(idx)]
                            for name, idx in (("anomalies", known), ("val", val), ("test", test))}}},
@@ -269,7 +279,8 @@ def save_folder(root: str | Path, train: Split, test: Split, image_format: str =
 
     ``train`` holds normal images only, written to ``train/good/``; each image
     of ``test`` goes to ``test/<kind>/``, and the mask of each defective one
-    to ``ground_truth/<kind>/<name>_mask.png``. Files are numbered ``000``,
+    to ``ground_truth/<kind>/<name>_mask.png`` (no ``ground_truth/`` when
+    ``test.masks`` is ``None``). Files are numbered ``000``,
     ``001``, ... in each folder, in the order of the split. Images keep their
     size and are written with 8 bits, grayscale (1 channel) or RGB (3
     channels); masks are always PNG (0 or 255), so that they stay binary.
@@ -301,10 +312,6 @@ def save_folder(root: str | Path, train: Split, test: Split, image_format: str =
         if (label == 0) != (kind == "good"):
             raise ValueError(f"test image {i} has label {label} and kind {kind!r}: normal images (label 0) "
                              f"must be of kind 'good', anomalous ones (label 1) of a defect kind")
-    n_bad = int(test.labels.sum())
-    if n_bad and test.masks is None:
-        raise ValueError(f"test.masks is None, but test holds {n_bad} anomalous images: each needs a mask "
-                         "for ground_truth/<kind>/")
     if root.exists() and not root.is_dir():
         raise ValueError(f"{root} is a file, expected a folder to write the MVTec AD layout into")
     if root.is_dir() and any(root.iterdir()):
@@ -335,7 +342,7 @@ def save_folder(root: str | Path, train: Split, test: Split, image_format: str =
         kind = test.kinds[i]
         (root / "test" / kind).mkdir(parents=True, exist_ok=True)
         _to_pil(test.images[i]).save(root / "test" / kind / f"{name}{ext}", **options)
-        if kind != "good":
+        if kind != "good" and test.masks is not None:
             (root / "ground_truth" / kind).mkdir(parents=True, exist_ok=True)
             _to_pil(test.masks[i][None] > 0.5).save(root / "ground_truth" / kind / f"{name}_mask.png")
     return root

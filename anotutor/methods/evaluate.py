@@ -2,7 +2,14 @@
 
 The pixel threshold :math:`\\tau` is the one with the best pixel F1 on the
 **validation** split; it is then applied, unchanged, to the **test** split.
-Nothing is chosen on test. AUROC and AUPRO need no threshold.
+The image threshold is chosen the same way on the validation image scores
+(best image F1), and the test images are counted at it (flagged or passed,
+the confusion counts). Nothing is chosen on test. AUROC and AUPRO need no
+threshold.
+
+Without pixel masks (the ELPV solar cells, a reader's folder without
+``ground_truth``) the pixel fields are ``None``, never zero: tables print
+"no masks" there, and the image fields carry the report.
 """
 
 from __future__ import annotations
@@ -19,6 +26,10 @@ __all__ = ["Report", "evaluate", "choose_tau", "per_kind", "on_kinds"]
 @dataclass(frozen=True)
 class Report:
     """One method's numbers on the test split (pixel ones are ``None`` without masks).
+
+    ``image_*`` and the counts ``tp, fp, fn, tn`` are taken at the image
+    threshold ``image_tau`` chosen on validation (``None`` when validation
+    lacks normal or defective images).
 
     ``val_pixel_auroc`` and ``val_f1`` are measured on the validation split,
     for choosing settings without looking at test; ``fit_seconds`` comes from
@@ -39,6 +50,15 @@ class Report:
     ms_per_image: float
     fit_seconds: float
     n_parameters: int
+    image_tau: float | None = None        # best image F1 on validation
+    val_image_f1: float | None = None
+    image_precision: float | None = None  # on test, at image_tau
+    image_recall: float | None = None
+    image_f1: float | None = None
+    tp: int | None = None                 # test images: defective flagged
+    fp: int | None = None                 # normal flagged
+    fn: int | None = None                 # defective passed
+    tn: int | None = None                 # normal passed
 
     def row(self) -> dict:
         return asdict(self)
@@ -65,8 +85,9 @@ def evaluate(detector: Detector, val: Split, test: Split, name: str | None = Non
     _check_split(test, "test")
     out = detector.predict(test.images, progress=progress)
     pix = aupro = tau = val_f1 = val_pix = p = r = f = None
+    vd = val_detection if val_detection is not None else detector.predict(val.images, progress=progress)
+    image = _image_level(vd, val, out, test)
     if test.masks is not None and val.masks is not None:
-        vd = val_detection if val_detection is not None else detector.predict(val.images, progress=progress)
         best = choose_tau(vd, val)
         tau, val_f1 = best.tau, best.f1
         val_pix = metrics.pixel_auroc(vd.maps, val.masks)
@@ -76,8 +97,19 @@ def evaluate(detector: Detector, val: Split, test: Split, name: str | None = Non
         aupro = metrics.aupro(out.maps, test.masks)
     report = Report(name or type(detector).__name__, metrics.image_auroc(out.scores, test.labels),
                     pix, aupro, tau, val_f1, val_pix, p, r, f, out.ms_per_image,
-                    detector.log_.fit_seconds, detector.n_parameters())
+                    detector.log_.fit_seconds, detector.n_parameters(), **image)
     return report, out
+
+
+def _image_level(val_detection: Detection, val: Split, test_detection: Detection, test: Split) -> dict:
+    """The image threshold with the best F1 on validation, and the test images counted at it."""
+    if len(set(val.labels.tolist())) < 2:
+        return {}
+    best = metrics.best_f1(val_detection.scores, val.labels)
+    at = metrics.precision_recall_f1(test_detection.scores, test.labels, best.tau)
+    c = metrics.confusion(test_detection.scores, test.labels, best.tau)
+    return {"image_tau": best.tau, "val_image_f1": best.f1, "image_precision": at.precision,
+            "image_recall": at.recall, "image_f1": at.f1, "tp": c.tp, "fp": c.fp, "fn": c.fn, "tn": c.tn}
 
 
 def per_kind(detection: Detection, split: Split, tau: float) -> dict[str, metrics.PRF]:
