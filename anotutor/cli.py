@@ -3,6 +3,7 @@
     anotutor methods
     anotutor run DIR --method pnunet [--image-size 64] [--steps N] [--seed 0] [--out OUT]
     anotutor compare DIR --methods all [--out OUT]
+    anotutor elpv --out DIR [--kind mono|poly] [--seed 0]   # real solar cells, in the layout below
 
 ``DIR`` is a folder in the MVTec AD layout (:mod:`anotutor.data.folder`):
 ``train/good``, ``test/<kind>``, ``ground_truth/<kind>``. Each method is fitted
@@ -59,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="anotutor", description="Visual anomaly detectors of the anotutor book, "
                                  "on a folder in the MVTec AD layout.")
     ap.add_argument("--version", action="version", version=f"anotutor {__version__}")
-    sub = ap.add_subparsers(dest="command", required=True, metavar="{methods,run,compare}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="{methods,run,compare,elpv}")
     sub.add_parser("methods", help="list the detectors and their defaults")
 
     def common(p: argparse.ArgumentParser) -> None:
@@ -86,6 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_ = sub.add_parser("compare", help="fit and score several methods, one table")
     common(cmp_)
     cmp_.add_argument("--methods", default="all", help="'all' or comma-separated names (default: all)")
+    cells = sub.add_parser("elpv", help="write the ELPV solar cells (pip install elpv-dataset; data CC BY-NC-SA "
+                           "4.0) in the MVTec AD layout, without masks")
+    cells.add_argument("--out", type=Path, required=True, help="the folder to write")
+    cells.add_argument("--kind", choices=("mono", "poly"), default="mono", help="cell type (default mono)")
+    cells.add_argument("--seed", type=int, default=0, help="seed of the split into train and test")
+    cells.add_argument("--image-size", type=int, default=300, help="pixels (default 300, the cells' own)")
+    cells.add_argument("--overwrite", action="store_true", help="replace a folder that holds a data set")
+    cells.add_argument("--root", type=Path, default=None,
+                       help="cells in the package's layout, labels.csv beside images/ (default: the installed package)")
     return ap
 
 
@@ -106,6 +116,24 @@ def _methods() -> str:
             need += "; enlarges every image to its own image_size (--image-size sets the data's)"
         lines.append(f"{m.name:13s} {m.title} (chapter {m.chapter}){need}\n{'':13s} {shown}")
     return "\n".join(lines)
+
+
+def _elpv(args) -> int:
+    from .checks import check_int
+    from .data.elpv import write_elpv
+
+    try:
+        size = check_int(args.image_size, "--image-size", minimum=16, maximum=2048)
+        check_int(args.seed, "--seed", minimum=0)
+        root = write_elpv(args.out, kind=args.kind, seed=args.seed, image_size=size, overwrite=args.overwrite,
+                          root=args.root)
+    except (ImportError, FileExistsError, FileNotFoundError) as err:
+        raise CLIError(str(err)) from err
+    n = {k: len(list((root / k).glob("*/*"))) for k in ("train", "test")}
+    print(f"anotutor: {n['train']} defect-free training cells and {n['test']} test cells ({args.kind}) in {root};"
+          f" next: anotutor compare {root} --methods all (image metrics only: the cells have no masks)",
+          file=sys.stderr)
+    return 0
 
 
 def _check_out(out: Path, overwrite: bool) -> None:
@@ -295,6 +323,8 @@ def main(argv=None) -> int:
         if args.command == "methods":
             print(_methods())
             return 0
+        if args.command == "elpv":
+            return _elpv(args)
         from .methods.catalog import resolve
 
         try:

@@ -7,6 +7,9 @@ Conventions: a larger score means "more anomalous"; a label or mask value of
 * :func:`auroc` -- area under the ROC curve, computed exactly from ranks (the
   Mann-Whitney statistic; tied scores count one half), so it equals the
   trapezoid area under the ROC curve with tied thresholds grouped.
+* :func:`auroc_interval` -- the mean AUROC over several runs with a
+  bootstrap interval over their test items; :func:`rank_correlation` --
+  Spearman's rho between two rankings (of methods, of scores).
 * :func:`image_auroc` / :func:`pixel_auroc` -- the same over image scores, or
   over all pixels of all test images pooled.
 * :func:`aupro` -- the MVTec AD area under the per-region-overlap curve:
@@ -29,7 +32,7 @@ from scipy import ndimage
 
 from .checks import as_labels, as_masks, as_scores
 
-__all__ = ["auroc", "image_auroc", "pixel_auroc", "roc_curve", "aupro", "pro_curve",
+__all__ = ["auroc", "auroc_interval", "rank_correlation", "image_auroc", "pixel_auroc", "roc_curve", "aupro", "pro_curve",
            "PRF", "precision_recall_f1", "best_f1", "prf_curve", "Rates", "classification_rates",
            "balanced_threshold", "Confusion", "confusion", "Contrast", "map_contrast"]
 
@@ -68,6 +71,52 @@ def auroc(scores, labels) -> float:
     n_pos, n_neg = _need_both_classes(y, "AUROC")
     ranks = _average_ranks(s)  # ties count one half
     return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def auroc_interval(runs, level: float = 0.95, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """Mean AUROC over ``runs`` (pairs ``(scores, labels)``, e.g. one per seed) and its bootstrap interval.
+
+    Each replicate resamples every run's normal and anomalous items with
+    replacement (stratified, so each keeps its counts), computes each run's
+    AUROC and averages them; the interval is the central ``level`` share of
+    the ``n_boot`` replicates (percentile bootstrap). It covers the sampling
+    of the test items, not the variation between seeds, which the runs show.
+    Returns ``(mean, low, high)``.
+    """
+    if not (0.0 < float(level) < 1.0):
+        raise ValueError(f"level must lie in (0, 1), got {level!r}")
+    if int(n_boot) < 10:
+        raise ValueError(f"n_boot must be at least 10, got {n_boot!r}")
+    runs = list(runs)
+    if not runs:
+        raise ValueError("auroc_interval needs at least one run (scores, labels)")
+    rng = np.random.default_rng(seed)
+    point, reps = [], np.zeros((int(n_boot), len(runs)))
+    for j, (scores, labels) in enumerate(runs):
+        s, y = _scores_labels(scores, labels)
+        n_pos, n_neg = _need_both_classes(y, "AUROC")
+        point.append(auroc(s, y))
+        pos, neg = s[y], s[~y]
+        for b in range(int(n_boot)):
+            pb, nb = rng.choice(pos, n_pos), rng.choice(neg, n_neg)
+            ranks = _average_ranks(np.concatenate([pb, nb]))
+            reps[b, j] = (ranks[:n_pos].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+    lo, hi = np.quantile(reps.mean(1), [(1 - level) / 2, (1 + level) / 2])
+    return float(np.mean(point)), float(lo), float(hi)
+
+
+def rank_correlation(a, b) -> float:
+    """Spearman's rho of two equally long sequences (ties get their mean rank); 1 = the same order."""
+    x, y = np.asarray(a, dtype=np.float64).reshape(-1), np.asarray(b, dtype=np.float64).reshape(-1)
+    if x.size != y.size or x.size < 3:
+        raise ValueError(f"rank_correlation needs two sequences of the same length, at least 3; got {x.size} "
+                         f"and {y.size}")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ValueError("rank_correlation needs finite numbers")
+    rx, ry = _average_ranks(x), _average_ranks(y)
+    if rx.std() == 0 or ry.std() == 0:
+        raise ValueError("rank_correlation is undefined when one sequence is constant")
+    return float(np.corrcoef(rx, ry)[0, 1])
 
 
 def image_auroc(scores, labels) -> float:

@@ -1,6 +1,8 @@
 """Small synthetic images the detector tests share."""
 
+import numpy as np
 import torch
+from PIL import Image
 
 
 def ramps(n: int, size: int = 16, seed: int = 0) -> torch.Tensor:
@@ -17,3 +19,19 @@ def with_square(x: torch.Tensor) -> torch.Tensor:
     y = x.clone()
     y[:, :, 4:10, 5:11] = 1.0
     return y
+
+
+def fake_elpv(root, counts={("mono", 0.0): 10, ("mono", 1.0): 6, ("mono", 1 / 3): 3, ("poly", 0.0): 4,
+                            ("poly", 1.0): 2, ("poly", 2 / 3): 1}):
+    """A small folder in the layout of the elpv-dataset package: labels.csv beside images/."""
+    (root / "images").mkdir(parents=True)
+    lines, k = [], 0
+    rng = np.random.default_rng(0)
+    for (kind, p), n in counts.items():
+        for _ in range(n):
+            k += 1
+            name = f"images/cell{k:04d}.png"
+            Image.fromarray((rng.random((30, 30)) * 255).astype(np.uint8)).save(root / name)
+            lines.append(f"{name}  {p:.16f}  {kind}")
+    (root / "labels.csv").write_text("\n".join(lines) + "\n")
+    return root

@@ -167,6 +167,23 @@ def test_a_folder_without_masks_gets_image_metrics_and_says_no_masks(tmp_path, c
     assert verdicts.count("defective") == rows[0]["tp"] + rows[0]["fp"]
 
 
+def test_elpv_command_writes_a_folder_that_compare_reads(tmp_path, capsys):
+    from images import fake_elpv
+
+    cells = fake_elpv(tmp_path / "cells")
+    out = tmp_path / "mono"
+    assert run_cli("elpv", "--out", out, "--root", cells, "--image-size", "32") == 0
+    assert "next: anotutor compare" in capsys.readouterr().err
+    assert len(list((out / "train" / "good").iterdir())) == 6
+    with pytest.warns(UserWarning, match="image metrics only"):
+        assert run_cli("run", out, "--method", "floor", "--out", tmp_path / "r", "--val-fraction", "0.5",
+                       "--image-size", "32") == 0
+    assert "no masks" in (tmp_path / "r" / "metrics.md").read_text()
+    # a second write into the same folder is refused, a missing package layout named
+    assert "not empty" in _error(capsys, "elpv", "--out", out, "--root", cells)
+    assert "not an ELPV data folder" in _error(capsys, "elpv", "--out", tmp_path / "x", "--root", tmp_path)
+
+
 def _error(capsys, *args) -> str:
     assert run_cli(*args) == cli.EXIT_USAGE
     err = capsys.readouterr().err

@@ -6,6 +6,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from images import fake_elpv
 from PIL import Image
 
 from anotutor import data as D
@@ -496,24 +497,8 @@ def test_digit_parts_aligned_and_rotated():
         digit_parts(0, n_train=500)
 
 
-def _fake_elpv(root, counts={("mono", 0.0): 10, ("mono", 1.0): 6, ("mono", 1 / 3): 3, ("poly", 0.0): 4,
-                            ("poly", 1.0): 2, ("poly", 2 / 3): 1}):
-    """A small folder in the layout of the elpv-dataset package: labels.csv beside images/."""
-    (root / "images").mkdir(parents=True)
-    lines, k = [], 0
-    rng = np.random.default_rng(0)
-    for (kind, p), n in counts.items():
-        for _ in range(n):
-            k += 1
-            name = f"images/cell{k:04d}.png"
-            Image.fromarray((rng.random((30, 30)) * 255).astype(np.uint8)).save(root / name)
-            lines.append(f"{name}  {p:.16f}  {kind}")
-    (root / "labels.csv").write_text("\n".join(lines) + "\n")
-    return root
-
-
 def test_elpv_split_is_seeded_stratified_and_disjoint(tmp_path):
-    root = _fake_elpv(tmp_path / "elpv")
+    root = fake_elpv(tmp_path / "elpv")
     ds = D.elpv("mono", image_size=16, seed=3, root=root)
     assert len(ds.train) == 6 and ds.train.labels.sum() == 0           # 60 % of 10 defect-free cells
     assert ds.val.labels.tolist() == [0, 0, 1, 1, 1] and ds.test.labels.tolist() == [0, 0, 1, 1, 1]
@@ -527,12 +512,20 @@ def test_elpv_split_is_seeded_stratified_and_disjoint(tmp_path):
     assert again.info["cells"] == cells and other.info["cells"] != cells
     poly = D.elpv("poly", 16, root=root)
     assert len(poly.train) == 2 and poly.test.labels.tolist() == [0, 1]
+    assert len(ds.anomalies) == 0
+    known = D.elpv("mono", 16, seed=3, root=root, n_known=2)
+    k = known.info["cells"]
+    assert known.anomalies.labels.tolist() == [1, 1] and len(k["anomalies"]) == 2
+    assert not set(k["anomalies"]) & set(k["val"] + k["test"] + k["train"] + k["uncertain"])
+    assert known.val.labels.tolist() == [0, 0, 1, 1] and known.test.labels.tolist() == [0, 0, 1, 1]
+    with pytest.raises(ValueError, match="n_known=5"):
+        D.elpv("mono", 16, root=root, n_known=5)
 
 
 def test_elpv_says_what_is_wrong(tmp_path):
     with pytest.raises(FileNotFoundError, match="not an ELPV data folder"):
         D.elpv(root=tmp_path)
-    root = _fake_elpv(tmp_path / "e")
+    root = fake_elpv(tmp_path / "e")
     with pytest.raises(ValueError, match="kind must be one of"):
         D.elpv("amorphous", root=root)
     (root / "labels.csv").write_text("images/cell0001.png 0.5 mono\n")
@@ -548,3 +541,21 @@ def test_elpv_from_the_installed_package():
     ds = D.elpv("mono", image_size=32, seed=0)
     assert len(ds.train) == round(0.6 * 588) and ds.val.labels.sum() + ds.test.labels.sum() == 313
     assert len(ds.info["uncertain"]["images"]) == 117 + 56
+
+
+def test_write_elpv_round_trips_through_the_folder_loader(tmp_path):
+    from anotutor.data.elpv import write_elpv
+
+    root = fake_elpv(tmp_path / "elpv")
+    ds = D.elpv("mono", image_size=30, seed=2, root=root)
+    out = write_elpv(tmp_path / "mvtec", "mono", seed=2, image_size=30, root=root)
+    assert sorted(p.name for p in out.iterdir()) == ["test", "train"]          # no ground_truth/
+    assert len(list((out / "test" / "defective").iterdir())) == 6               # every probability-1 cell
+    with pytest.warns(UserWarning, match="image metrics only"):
+        back = D.load_folder(out, image_size=30, val_fraction=0.5, seed=0)
+    assert torch.equal(back.train.images, ds.train.images)                      # 8-bit cells: exact
+    written = torch.cat([ds.val.images, ds.test.images])
+    got = torch.cat([back.val.images, back.test.images])
+    assert sorted(got.flatten(1).sum(1).tolist()) == pytest.approx(sorted(written.flatten(1).sum(1).tolist()))
+    with pytest.raises(FileExistsError, match="not empty"):
+        write_elpv(out, "mono", root=root)

@@ -217,3 +217,44 @@ def test_confusion_counts_at_a_threshold():
     assert (c.tp, c.fp, c.fn, c.tn, c.tau) == (2, 1, 1, 1, 0.5)
     with pytest.raises(ValueError, match="finite"):
         confusion([0.1, 0.2], [0, 1], float("nan"))
+
+
+def test_rank_correlation_matches_scipy_and_refuses_what_it_cannot_rank():
+    from scipy.stats import spearmanr
+
+    from anotutor.metrics import rank_correlation
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=12), rng.normal(size=12)
+    b[3] = b[5]                                   # a tie
+    assert rank_correlation(a, b) == pytest.approx(spearmanr(a, b).statistic)
+    assert rank_correlation([1, 2, 3], [10, 20, 30]) == pytest.approx(1.0)
+    assert rank_correlation([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    with pytest.raises(ValueError, match="same length"):
+        rank_correlation([1, 2, 3], [1, 2])
+    with pytest.raises(ValueError, match="constant"):
+        rank_correlation([1, 2, 3], [5, 5, 5])
+
+
+def test_auroc_interval_contains_the_mean_and_narrows_with_more_items():
+    from anotutor.metrics import auroc_interval
+
+    rng = np.random.default_rng(1)
+
+    def run(n):
+        y = np.r_[np.zeros(n), np.ones(n)]
+        return rng.normal(size=2 * n) + 1.0 * y, y
+
+    small = auroc_interval([run(20), run(20)], n_boot=400)
+    big = auroc_interval([run(400), run(400)], n_boot=400)
+    for mean, lo, hi in (small, big):
+        assert lo < mean < hi
+    assert big[2] - big[1] < (small[2] - small[1]) / 2
+    # a population AUROC of Phi(1/sqrt 2) = 0.760: the big interval holds it
+    assert big[1] < 0.760 < big[2]
+    fixed = [run(20)]
+    assert auroc_interval(fixed, n_boot=50, seed=3) == auroc_interval(fixed, n_boot=50, seed=3)
+    with pytest.raises(ValueError, match="at least one run"):
+        auroc_interval([])
+    with pytest.raises(ValueError, match="both normal and anomalous"):
+        auroc_interval([(np.ones(3), np.zeros(3))])

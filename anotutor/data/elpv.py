@@ -16,13 +16,17 @@ cell in two splits:
   (probability 0);
 * ``val`` and ``test``: the other defect-free cells and the defective ones
   (probability 1), each halved between the two;
+* ``anomalies``: ``n_known`` defective cells (default none) for the methods
+  that learn from a few known anomalies, taken out before the halving;
 * ``info["uncertain"]``: the cells of probability 1/3 and 2/3, kept apart
   (``images`` and ``probability``), to ask whether a score rises with the
   experts' doubt.
 
 The package's layout (``labels.csv``: one line ``images/cellNNNN.png
 probability type`` per cell, beside the ``images`` folder) is read directly,
-so a folder of the same layout works too (``root=``).
+so a folder of the same layout works too (``root=``). :func:`write_elpv`
+(``anotutor elpv --out DIR``) writes one type in the MVTec AD layout, so the
+command line runs on real defects in one line.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from ..runtime import as_rng, budget
 from .folder import _read
 from .splits import AnomalyDataset, Split
 
-__all__ = ["elpv", "elpv_root", "read_labels", "KINDS", "PROBABILITIES"]
+__all__ = ["elpv", "write_elpv", "elpv_root", "read_labels", "KINDS", "PROBABILITIES"]
 
 KINDS = ("mono", "poly")
 PROBABILITIES = (0.0, 1 / 3, 2 / 3, 1.0)
@@ -88,12 +92,17 @@ def _load(root: Path, files, size: int) -> torch.Tensor:
 
 def _split(images: torch.Tensor, labels) -> Split:
     labels = list(labels)
-    return Split(images, labels, ["good" if v == 0 else "defective" for v in labels])
+    return Split(images, torch.as_tensor(labels, dtype=torch.long).reshape(-1),
+                 ["good" if v == 0 else "defective" for v in labels])
 
 
 def elpv(kind: str = "mono", image_size: int | None = None, train_fraction: float = 0.6, seed: int = 0,
-         root: str | Path | None = None) -> AnomalyDataset:
-    """One type's cells as train / val / test splits (see the module docstring); no masks."""
+         root: str | Path | None = None, n_known: int = 0) -> AnomalyDataset:
+    """One type's cells as train / val / test splits (see the module docstring); no masks.
+
+    ``n_known`` defective cells (probability 1) become ``anomalies``, the
+    known anomalies some methods use; they are in neither val nor test.
+    """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     size = check_int(image_size if image_size is not None else budget().image_size, "image_size", minimum=16)
@@ -104,24 +113,44 @@ def elpv(kind: str = "mono", image_size: int | None = None, train_fraction: floa
     good = np.flatnonzero(mine & np.isclose(probs, 0.0))
     bad = np.flatnonzero(mine & np.isclose(probs, 1.0))
     unsure = np.flatnonzero(mine & ~np.isclose(probs, 0.0) & ~np.isclose(probs, 1.0))
-    if len(good) < 4 or len(bad) < 2:
+    n_known = check_int(n_known, "n_known", minimum=0)
+    if len(good) < 4 or len(bad) < 2 + n_known:
         raise ValueError(f"ELPV {kind}: {len(good)} defect-free and {len(bad)} defective cells; need at "
-                         "least 4 and 2 to split")
+                         f"least 4 and {2 + n_known} to split (n_known={n_known})")
     rng = as_rng(seed)
     good, bad = rng.permutation(good), rng.permutation(bad)
+    known, bad = bad[:n_known], bad[n_known:]
     n_train = min(len(good) - 2, max(1, int(round(train_fraction * len(good)))))
     rest = good[n_train:]
     g_val, g_test = rest[: len(rest) // 2], rest[len(rest) // 2:]
     b_val, b_test = bad[: len(bad) // 2], bad[len(bad) // 2:]
-    order = np.concatenate([good[:n_train], g_val, b_val, g_test, b_test, unsure])
+    order = np.concatenate([good[:n_train], g_val, b_val, g_test, b_test, unsure, known])
     x = _load(root, [files[i] for i in order], size)
-    cut = np.cumsum([n_train, len(g_val), len(b_val), len(g_test), len(b_test)])
+    cut = np.cumsum([n_train, len(g_val), len(b_val), len(g_test), len(b_test), len(unsure)])
     train = _split(x[: cut[0]], [0] * n_train)
     val = _split(x[cut[0]: cut[2]], [0] * len(g_val) + [1] * len(b_val))
     test = _split(x[cut[2]: cut[4]], [0] * len(g_test) + [1] * len(b_test))
-    none = Split(torch.zeros(0, 1, size, size), torch.zeros(0), [])
+    anomalies = _split(x[cut[5]:], [1] * n_known)
     info = {"source": f"{PACKAGE} (CC BY-NC-SA 4.0)", "kind": kind, "seed": seed,
             "cells": {"train": order[: cut[0]].tolist(), "val": order[cut[0]: cut[2]].tolist(),
-                      "test": order[cut[2]: cut[4]].tolist(), "uncertain": unsure.tolist()},
-            "uncertain": {"images": x[cut[4]:], "probability": torch.as_tensor(probs[unsure]).float()}}
-    return AnomalyDataset(f"elpv/{kind}", train, none, val, test, info=info)
+                      "test": order[cut[2]: cut[4]].tolist(), "uncertain": unsure.tolist(),
+                      "anomalies": known.tolist()},
+            "uncertain": {"images": x[cut[4]: cut[5]], "probability": torch.as_tensor(probs[unsure]).float()}}
+    return AnomalyDataset(f"elpv/{kind}", train, anomalies, val, test, info=info)
+
+
+def write_elpv(out: str | Path, kind: str = "mono", seed: int = 0, image_size: int = 300,
+               root: str | Path | None = None, overwrite: bool = False) -> Path:
+    """Write one type's cells in the MVTec AD layout, for ``anotutor run/compare`` (no ``ground_truth/``).
+
+    ``train/good`` holds :func:`elpv`'s training cells; ``test/good`` and
+    ``test/defective`` hold its validation and test cells (the command line
+    carves its own validation split from them). The uncertain cells are not
+    written. ``image_size`` 300 keeps the cells as the package stores them.
+    """
+    from .folder import save_folder
+
+    ds = elpv(kind, image_size=image_size, seed=seed, root=root)
+    test = Split(torch.cat([ds.val.images, ds.test.images]), torch.cat([ds.val.labels, ds.test.labels]),
+                 ds.val.kinds + ds.test.kinds)
+    return save_folder(out, ds.train, test, overwrite=overwrite)
