@@ -38,12 +38,16 @@ browser: $(STAMP)
 
 # run alone (nothing else on the machine): every chapter's time and memory, every method on
 # three textures x three seeds (about 70 min), PatchCore/PaDiM variants and speed (about 10 min),
+# every method on the ELPV solar cells (mono and poly in two one-thread processes, about an hour),
 # anotutor compare on a 480-image folder, the MNIST
 # contamination check from the shipped checkpoints (about 1 min), the built
 # pages' sizes (benchmarks/pages.py, after make book)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/methods.py
 	$(BIN)/python benchmarks/feature_memory.py
+	$(BIN)/python benchmarks/elpv.py --kinds mono --threads 1 --part .elpv-mono.json & \
+	$(BIN)/python benchmarks/elpv.py --kinds poly --threads 1 --part .elpv-poly.json; wait
+	$(BIN)/python benchmarks/elpv.py --join .elpv-mono.json .elpv-poly.json && rm .elpv-mono.json .elpv-poly.json
 	$(BIN)/python benchmarks/compare_folder.py
 	$(BIN)/python benchmarks/contamination.py
 	$(BIN)/python benchmarks/chapters.py

@@ -474,3 +474,29 @@ def plot_quality_speed(ax, points: dict, xlabel: str = "inference ms per image (
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     return ax
+
+
+def plot_paired(ax, points: dict, xlabel: str, ylabel: str, chance: float | None = 0.5):
+    """One labelled point per method, measured two ways: ``points[name] = (x, y)`` or
+    ``(x, y, (low, high))`` with an interval on ``y``. The diagonal marks "the same
+    on both"; dotted lines mark ``chance`` on each axis (``None``: none)."""
+    order = sorted(points, key=lambda n: (float(points[n][0]), float(points[n][1])))
+    for i, name in enumerate(order):
+        p = points[name]
+        x, y = float(p[0]), float(p[1])
+        err = None
+        if len(p) > 2 and p[2] is not None:
+            lo, hi = map(float, p[2])
+            err = [[y - lo], [hi - y]]
+        ax.errorbar([x], [y], yerr=err, fmt="o", capsize=3)
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 4 if i % 2 == 0 else -11), fontsize=8)
+    lo = min([float(p[0]) for p in points.values()] + [float(p[1]) for p in points.values()]
+             + ([chance] if chance is not None else []))
+    ax.plot([lo, 1], [lo, 1], color="0.6", lw=1, ls="--")
+    if chance is not None:
+        ax.axhline(chance, color="0.5", ls=":", lw=1)
+        ax.axvline(chance, color="0.5", ls=":", lw=1)
+    ax.margins(0.08)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    return ax
