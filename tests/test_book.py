@@ -63,3 +63,39 @@ def test_code_fits_the_page(md):
     long = [(i, line) for i, c in enumerate(nb.cells) if c.cell_type == "code"
             for line in c.source.splitlines() if len(line) > 88]
     assert not long, f"{md.name}: code lines over 88 columns: {long[:3]}"
+
+
+def _glue_names(text: str) -> tuple[list[tuple[bool, str]], set[str]]:
+    """The names a chapter glues (``(is_f_string, name)``) and the names its prose and figures use."""
+    import re
+
+    defined = [(bool(f), name) for f, name in re.findall(r'glue\(\s*(f?)"([^"]+)"', text)]
+    used = set(re.findall(r"\{glue(?::\w*)?\}`([^`:]+)", text))
+    used |= set(re.findall(r"```\{glue(?::\w*)?\}\s+(\S+)", text))
+    return defined, used
+
+
+def _unused(defined, used) -> list[str]:
+    import re
+
+    out = []
+    for is_f, name in defined:
+        if is_f:   # f"best_{t}": used when some used name fits the pattern
+            pattern = re.compile("^" + re.sub(r"\\\{[^}]*\\\}", ".+", re.escape(name)) + "$")
+            if not any(pattern.match(u) for u in used):
+                out.append(name)
+        elif name not in used:
+            out.append(name)
+    return out
+
+
+def test_the_glue_check_sees_an_unused_name():
+    text = 'glue("a", 1)\nglue("b", 2)\nglue(f"c_{k}", 3)\n{glue:text}`a:.2f` and {glue:}`c_brick`'
+    assert _unused(*_glue_names(text)) == ["b"]
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.stem)
+def test_every_glued_value_is_used(md):
+    """A number computed and glued but never shown is dead weight, or a claim the prose forgot."""
+    unused = _unused(*_glue_names(md.read_text()))
+    assert not unused, f"{md.name}: glued but never used: {unused}"
