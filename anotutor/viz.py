@@ -107,8 +107,11 @@ def plot_prf_sweep(ax, taus, precision, recall, f1, tau_mark: float | None = Non
     return ax
 
 
-def plot_losses(ax, histories: dict, smooth: int = 20, ylabel: str = "training loss"):
-    """Training-loss curves, one per label, smoothed by a running mean over ``smooth`` steps."""
+def plot_losses(ax, histories: dict, smooth: int = 20, ylabel: str = "training loss", log: bool = True):
+    """Training curves, one per label, smoothed by a running mean over ``smooth`` steps.
+
+    ``log=False`` keeps a linear axis with zero marked: for a quantity that
+    changes sign (a gap between two means), which a log axis would hide."""
     for label, h in histories.items():
         h = np.asarray(h, dtype=np.float64)
         k = max(1, min(int(smooth), h.size))
@@ -116,7 +119,10 @@ def plot_losses(ax, histories: dict, smooth: int = 20, ylabel: str = "training l
         ax.plot(np.arange(k, h.size + 1), running, label=str(label))
     ax.set_xlabel("optimiser step")
     ax.set_ylabel(ylabel)
-    ax.set_yscale("log")
+    if log:
+        ax.set_yscale("log")
+    else:
+        ax.axhline(0.0, color="0.5", lw=1, ls=":")
     ax.legend(fontsize=8)
     return ax
 
