@@ -94,3 +94,46 @@ def test_the_committed_contamination_check_is_what_the_shipped_weights_give():
     det = P.load(P.mnist_name(0, "paper")).with_search(search_steps=bench["meta"]["search_steps"])
     again = metrics.image_auroc(det.predict(test.images).scores, test.labels)
     assert again == pytest.approx(got[(0, "paper")], abs=0.01)   # thread counts change rounding only
+
+
+def _real_result():
+    """A made-up real-defect result: two kinds, two seeds, a method that separates and one that does not."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    rows, splits = [], {}
+    for kind in ("mono", "poly"):
+        for seed in (0, 1):
+            y = [0] * 40 + [1] * 30
+            p = [1 / 3] * 10 + [2 / 3] * 10
+            splits[f"{kind}/{seed}"] = {"test_labels": y, "uncertain_probability": p}
+            for method, effect in (("floor", 0.0), ("good", 2.0)):
+                s = rng.normal(size=70) + effect * np.array(y)
+                u = rng.normal(size=20) + effect * np.array(p)
+                from anotutor import metrics
+
+                rows.append({"kind": kind, "seed": seed, "method": method, "name": method.title(),
+                             "image_auroc": metrics.auroc(s, y), "image_f1": 0.5, "ms_per_image": 1.0,
+                             "test_scores": s.tolist(), "uncertain_scores": u.tolist()})
+    return {"meta": {}, "rows": rows, "splits": splits}
+
+
+def test_real_numbers_intervals_and_verdicts():
+    from anotutor.results.real import means, numbers, summary, verdict
+
+    r = _real_result()
+    n = numbers(r, n_boot=200)
+    assert list(n.index) == [("mono", "floor"), ("mono", "good"), ("poly", "floor"), ("poly", "good")]
+    assert ((n["low"] <= n["image_auroc"]) & (n["image_auroc"] <= n["high"])).all()
+    good, floor = n.xs("good", level="method"), n.xs("floor", level="method")
+    assert (good["image_auroc"] > 0.85).all() and (floor["image_auroc"] < 0.7).all()
+    # the uncertain cells: a score that follows the probability rises from 1/3 to 2/3 to 1
+    assert (good["auroc_third"] < good["auroc_two_thirds"]).all()
+    assert (good["auroc_two_thirds"] < good["image_auroc"]).all() and (good["rho"] > 0.4).all()
+    m = means(r)
+    assert m.loc["good", "mono"] == pytest.approx(n.loc[("mono", "good"), "image_auroc"])
+    assert verdict(r, "good") == "above the floor on both cell types"
+    assert verdict(r, "floor", rival="good") == "below Good on both cell types"
+    with pytest.raises(ValueError, match="no rows for 'svm'"):
+        verdict(r, "svm")
+    assert summary(r, n_boot=50).shape == (4, 8)

@@ -10,7 +10,10 @@ score-against-probability question never need a rerun:
   seeds, image F1 at the validation threshold, the uncertain cells' AUROC
   against the defect-free ones, and Spearman's rho of score and the
   experts' probability;
-* :func:`summary` -- the same as a table of strings.
+* :func:`summary` -- the same as a table of strings;
+* :func:`means` and :func:`verdict` -- the mean image AUROC per method and
+  data set, and a method against the brightness floor in one phrase, for a
+  method's own chapter to say whether its claim survives real defects.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import numpy as np
 
 from .. import metrics
 
-__all__ = ["numbers", "summary", "THIRD", "TWO_THIRDS"]
+__all__ = ["numbers", "summary", "means", "verdict", "THIRD", "TWO_THIRDS"]
 
 THIRD, TWO_THIRDS = 1 / 3, 2 / 3
 
@@ -82,3 +85,30 @@ def summary(result: dict, n_boot: int = 2000):
         "rho": [f"{v:.3f}" for v in n["rho"]],
         "ms / image": [f"{v:.1f}" for v in n["ms_per_image"]],
     }, index=n.index.get_level_values("kind")).rename_axis("kind")
+
+
+def means(result: dict):
+    """Mean image AUROC over seeds: a DataFrame method x kind (no bootstrap, so it is cheap)."""
+    import pandas as pd
+
+    rows = [r for r in result["rows"] if not r.get("skipped")]
+    if not rows:
+        raise ValueError("the result holds no row that ran")
+    frame = pd.DataFrame(rows).groupby(["method", "kind"], sort=False)["image_auroc"].mean()
+    return frame.unstack("kind")
+
+
+def verdict(result: dict, method: str, rival: str = "floor") -> str:
+    """``"above the floor on both"``, ``"below it on mono"`` ...: ``method`` against ``rival``."""
+    m = means(result)
+    if method not in m.index or rival not in m.index:
+        raise ValueError(f"the result has no rows for {method!r} or {rival!r}; it has {list(m.index)}")
+    above = [k for k in m.columns if m.loc[method, k] > m.loc[rival, k]]
+    titles = {r["method"]: r.get("name", r["method"]) for r in result["rows"]}
+    name = "the floor" if rival == "floor" else titles[rival]
+    every = "both cell types" if len(m.columns) == 2 else "every cell type"
+    if len(above) == len(m.columns):
+        return f"above {name} on {every}"
+    if not above:
+        return f"below {name} on {every}"
+    return f"above {name} on {', '.join(above)} only"
