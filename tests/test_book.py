@@ -99,3 +99,33 @@ def test_every_glued_value_is_used(md):
     """A number computed and glued but never shown is dead weight, or a claim the prose forgot."""
     unused = _unused(*_glue_names(md.read_text()))
     assert not unused, f"{md.name}: glued but never used: {unused}"
+
+
+def _figures_left_open(nb) -> list[int]:
+    """Code cells that glue a matplotlib figure without closing it: the page would show it twice
+    (once inline, drawn by the inline backend, and once in its numbered figure)."""
+    import re
+
+    out = []
+    for i, c in enumerate(nb.cells):
+        if c.cell_type != "code":
+            continue
+        glued = re.findall(r'glue\(\s*f?"fig[^"]*",\s*(\w+)', c.source)
+        if any(f"plt.close({name})" not in c.source and "plt.close('all')" not in c.source
+               and 'plt.close("all")' not in c.source for name in glued):
+            out.append(i)
+    return out
+
+
+def test_the_open_figure_check_sees_one():
+    nb = jupytext.reads('```{code-cell} ipython3\nglue("fig-a", fig, display=False)\n```\n'
+                        '```{code-cell} ipython3\nglue("fig-b", fig, display=False)\nplt.close(fig)\n```\n',
+                        fmt="md:myst")
+    assert _figures_left_open(nb) == [0]
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.stem)
+def test_every_glued_figure_is_closed(md):
+    """Each figure appears once: glued figures are closed in the cell that glues them."""
+    open_cells = _figures_left_open(jupytext.read(md))
+    assert not open_cells, f"{md.name}: cells {open_cells} glue a figure and leave it open"
