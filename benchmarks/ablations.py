@@ -13,6 +13,10 @@ chapter through :mod:`anotutor.results`) and ``benchmarks/<study>.md``.
   both stages (one fitted model gives both).
 
     python benchmarks/ablations.py pnunet_ablation [--seeds 0 1 2] [--textures brick ...]
+    python benchmarks/ablations.py pnunet_ablation --variants "negative, aligned" --merge
+
+``--variants`` runs some variants only; ``--merge`` keeps the committed rows of
+the others and records, in ``meta["merged"]``, when and where these ran.
 """
 
 from __future__ import annotations
@@ -35,15 +39,19 @@ from anotutor.methods.two_stage import PSEUDO_KINDS
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _pnunet(ds, seed):
+def _pnunet(ds, seed, names=None):
     known = ds.anomalies.of_kind(*KNOWN_KINDS)
     for name, kwargs in VARIANTS.items():
+        if names is not None and name not in names:
+            continue
         det = PNUNet(**kwargs, seed=seed, progress=False, **CHAPTER_SETTINGS)
         yield name, det.fit(ds.train.images, anomalies=known.images)
 
 
-def _two_stage(ds, seed):
+def _two_stage(ds, seed, names=None):
     for pseudo in PSEUDO_KINDS:
+        if names is not None and not any(n.startswith(pseudo) for n in names):
+            continue
         det = TwoStage(pseudo=pseudo, seed=seed, progress=False).fit(ds.train.images)
         yield f"{pseudo}, stage 1", det.at_stage(1)
         yield f"{pseudo}, both stages", det
@@ -56,14 +64,14 @@ STUDIES = {
 MEASURES = ["pixel_auroc", "aupro", "image_auroc", "f1"]
 
 
-def run(study: str, textures, seeds) -> list[dict]:
+def run(study: str, textures, seeds, names=None) -> list[dict]:
     spec = STUDIES[study]
     rows = []
     for texture in textures:
         ds = data.textures(texture)
         unseen = sorted(set(ds.test.kinds) - {"good", *spec["known_kinds"]})
         for seed in seeds:
-            for name, det in spec["variants"](ds, seed):
+            for name, det in spec["variants"](ds, seed, names):
                 report, out = evaluate(det, ds.val, ds.test, name=name)
                 row = {"texture": texture, "seed": seed, **report.row()}
                 if spec["known_kinds"]:
@@ -87,17 +95,38 @@ def main() -> None:
     ap.add_argument("--textures", nargs="+", default=list(data.TEXTURES))
     ap.add_argument("--table-only", action="store_true",
                     help="rewrite benchmarks/<study>.md from the committed JSON, training nothing")
+    ap.add_argument("--variants", type=lambda v: [n.strip() for n in v.split(";")], default=None,
+                    help="run these variants only, separated by ';' (names as in the JSON)")
+    ap.add_argument("--merge", action="store_true", help="keep the committed rows of the other variants")
+    ap.add_argument("--threads", type=int, default=None, help="PyTorch CPU threads (default: PyTorch's)")
     args = ap.parse_args()
     spec = STUDIES[args.study]
     if args.table_only:
         return write_table(args.study, results.load(args.study))
+    if args.threads:
+        torch.set_num_threads(args.threads)
     t = time.perf_counter()
-    rows = run(args.study, args.textures, args.seeds)
+    rows = run(args.study, args.textures, args.seeds, args.variants)
     meta = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.node()} ({platform.processor() or platform.machine()})",
             "threads": torch.get_num_threads(), "seconds": round(time.perf_counter() - t, 1),
             "settings": spec["settings"], "known_kinds": list(spec["known_kinds"]), "seeds": args.seeds}
-    results.path(args.study).write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
-    write_table(args.study, {"meta": meta, "rows": rows})
+    out = {"meta": meta, "rows": rows}
+    if args.merge:
+        out = merged(results.load(args.study), out, {r["name"] for r in rows})
+    results.path(args.study).write_text(json.dumps(out, indent=1))
+    write_table(args.study, out)
+
+
+def merged(old: dict, new: dict, names: set) -> dict:
+    """The committed result with the rows of variants ``names`` replaced by ``new``'s."""
+    run_meta = {k: new["meta"][k] for k in ("date", "machine", "threads", "seconds")}
+    meta = {**old["meta"], "merged": [*[m for m in old["meta"].get("merged", [])
+                                        if not set(m["variants"]) <= names],
+                                      {**run_meta, "variants": sorted(names)}]}
+    rows = [r for r in old["rows"] if r["name"] not in names] + new["rows"]
+    textures = list(dict.fromkeys(r["texture"] for r in old["rows"]))
+    rows.sort(key=lambda r: (textures.index(r["texture"]) if r["texture"] in textures else 99, r["seed"]))
+    return {"meta": meta, "rows": rows}
 
 
 def write_table(study: str, result: dict) -> None:
@@ -105,10 +134,15 @@ def write_table(study: str, result: dict) -> None:
     columns = MEASURES[:2] + (["unseen_pixel_auroc"] if spec["known_kinds"] else []) + MEASURES[2:]
     (ROOT / "benchmarks" / f"{study}.md").write_text(
         f"# {study}\n\n{meta['date']}, {meta['machine']}, {meta['threads']} threads, "
-        f"{meta['seconds']:.0f} s. Settings {spec['settings'] or 'the defaults'}; known anomalies of kinds "
+        f"{meta['seconds']:.0f} s{_merges(meta)}. Settings {spec['settings'] or 'the defaults'}; known anomalies of kinds "
         f"{list(spec['known_kinds']) or 'none'}; seeds {meta['seeds']}. Mean ± sample standard deviation "
         f"over seeds.\n\n"
         f"{table(rows, columns)}\n")
+
+
+def _merges(meta: dict) -> str:
+    return "".join(f"; {', '.join(m['variants'])} added on {m['date']}, {m['threads']} threads, "
+                   f"{m['seconds']:.0f} s" for m in meta.get("merged", []))
 
 
 if __name__ == "__main__":

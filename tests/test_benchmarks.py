@@ -47,3 +47,19 @@ def test_elpv_shares_join_into_one_result(tmp_path):
     out = el.join(paths)
     assert out["meta"]["kinds"] == ["mono", "poly"] and out["meta"]["seconds"] == 15.0
     assert [r["kind"] for r in out["rows"]] == ["mono", "poly"] and set(out["splits"]) == {"mono/0", "poly/0"}
+
+
+def test_ablation_merge_replaces_only_the_variants_run():
+    ab = _load("ablations")
+    old = {"meta": {"date": "a", "seeds": [0]},
+           "rows": [{"texture": "brick", "seed": 0, "name": "none", "v": 1},
+                    {"texture": "grass", "seed": 0, "name": "none", "v": 2},
+                    {"texture": "brick", "seed": 0, "name": "negative, aligned", "v": 3}]}
+    new = {"meta": {"date": "b", "machine": "m", "threads": 1, "seconds": 9.0},
+           "rows": [{"texture": "brick", "seed": 0, "name": "negative, aligned", "v": 4},
+                    {"texture": "grass", "seed": 0, "name": "negative, aligned", "v": 5}]}
+    out = ab.merged(old, new, {"negative, aligned"})
+    assert [(r["texture"], r["name"], r["v"]) for r in out["rows"]] == [
+        ("brick", "none", 1), ("brick", "negative, aligned", 4), ("grass", "none", 2),
+        ("grass", "negative, aligned", 5)]
+    assert out["meta"]["merged"][-1]["variants"] == ["negative, aligned"] and out["meta"]["date"] == "a"

@@ -186,3 +186,29 @@ def test_map_smoothing_is_torchvisions_gaussian_blur(sigma):
         assert torch.equal(_smooth(m, sigma), ref)
     torch.testing.assert_close(_smooth(m, sigma), ref, rtol=0, atol=2e-6)   # 4 px: two 1-D passes
     assert torch.equal(_smooth(m, 0.0), m)
+
+
+def test_aligned_negative_masks_are_each_images_own_residual():
+    """negative_source="aligned": the mask of an image is that image's residual under the
+    reconstructor of the last update, not a rolled copy of another image's."""
+    x = _smooth(8)
+    det = PNUNet(**{**KW, "masks": "negative", "negative_source": "aligned"}).fit(x)
+    det._mask_net = _Half()
+    a = _with_square(x[:3])
+    parts = det.corrupt(a, seed=0)
+    assert torch.allclose(parts["negative"][:, 0], det._residual_masks(a, _Half()), atol=1e-6)
+    assert torch.allclose(parts["noise"], parts["uniform"] * (1 - parts["negative"]))
+    # the square's pixels carry the most residual, so they get the least noise
+    inside = parts["negative"][:, 0, 4:10, 5:11].mean()
+    assert inside > parts["negative"][:, 0].mean()
+    with pytest.raises(ValueError, match="negative_source"):
+        PNUNet(negative_source="rolled")
+
+
+def test_the_ablation_variants_include_the_confound_checks():
+    from anotutor.methods.pnunet import MATCHED_SHARE, VARIANTS
+
+    assert VARIANTS["negative, aligned"] == {"masks": "negative", "negative_source": "aligned"}
+    assert VARIANTS["none, matched"]["amplitude"] == pytest.approx(0.5 * MATCHED_SHARE)
+    for kwargs in VARIANTS.values():
+        PNUNet(**kwargs)                      # every variant is a valid configuration

@@ -34,7 +34,11 @@ noise on that image is :math:`z \cdot m_p \cdot (1 - m_n)` (``masks="both"``),
 (``"negative"``) or plain :math:`z` (``"none"``, the uniform-noise baseline).
 The alternative reading of "both", ``combine="mix"``, treats eqs. 2 and 3
 as two kinds of noise: each image gets :math:`z \cdot m_p` or
-:math:`z \cdot (1 - m_n)`, by a fair coin. Until the first update both masks are all ones and all zeros (plain noise).
+:math:`z \cdot (1 - m_n)`, by a fair coin. ``negative_source="aligned"``
+computes each image's negative mask from that image itself (its residual
+under the reconstructor as it was at the last update), so the mask sits on
+the joints it came from instead of a rolled, flipped copy of another
+image's. Until the first update both masks are all ones and all zeros (plain noise).
 The paper does not say how many anomalous images it used: every image
 given as ``anomalies`` makes a positive mask (up to ``n_masks``).
 
@@ -44,6 +48,8 @@ of the top 1 % of the map.
 """
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import torch
@@ -57,13 +63,23 @@ from ..runtime import progress
 from .base import Detector
 from .scores import residual_map, smooth_maps as _smooth, top_fraction_score
 
-__all__ = ["PNUNet", "MASK_MODES", "COMBINE_MODES", "VARIANTS", "CHAPTER_SETTINGS", "KNOWN_KINDS"]
+__all__ = ["PNUNet", "MASK_MODES", "COMBINE_MODES", "NEGATIVE_SOURCES", "VARIANTS", "MATCHED_SHARE",
+           "CHAPTER_SETTINGS", "KNOWN_KINDS"]
 
 MASK_MODES = ("none", "negative", "positive", "both")
 COMBINE_MODES = ("product", "mix")
-# The ablation's variants by name: the four mask modes, and the alternative
-# reading of "both" (each image gets positive or negative noise, not both).
-VARIANTS = {**{m: {"masks": m} for m in MASK_MODES}, "both, mix": {"masks": "both", "combine": "mix"}}
+NEGATIVE_SOURCES = ("pool", "aligned")
+# The negative mask lowers the noise's mean amplitude: 1 - mean(m_n) = 0.77 for the
+# chapter's negative-mask model at its last update (brick, seed 0, training images).
+# "none, matched" is plain uniform noise at that mean amplitude, to tell the mask's
+# shape from its energy.
+MATCHED_SHARE = 0.77
+# The ablation's variants by name: the four mask modes, the alternative reading of
+# "both" (each image gets positive or negative noise, not both), negative masks
+# computed on the image they corrupt, and uniform noise of the negative masks' energy.
+VARIANTS = {**{m: {"masks": m} for m in MASK_MODES}, "both, mix": {"masks": "both", "combine": "mix"},
+            "negative, aligned": {"masks": "negative", "negative_source": "aligned"},
+            "none, matched": {"masks": "none", "amplitude": 0.5 * MATCHED_SHARE}}
 # The chapter's ablation trains four models within its 3-minute budget: a
 # narrower U-Net for fewer steps than the defaults (width 16, 4 x budget steps).
 CHAPTER_SETTINGS = {"width": 8, "steps": 300}
@@ -82,6 +98,9 @@ class PNUNet(Detector):
     (:math:`z (1 - r)`, our reading of eq. 3) or ``"printed"``
     (:math:`1 - z r`); ``combine``: with both masks, ``"product"`` (one noise
     shaped by both) or ``"mix"`` (each image positive or negative noise);
+    ``negative_source``: ``"pool"`` (a rolled, flipped mask of another
+    normal image) or ``"aligned"`` (the image's own residual under the
+    reconstructor of the last update);
     ``mask_every``: steps between mask updates (``None``:
     a quarter of the training); ``n_masks``: masks of each kind in the pool;
     ``smooth``: Gaussian smoothing of the predicted map (px, 0 for none).
@@ -103,7 +122,7 @@ class PNUNet(Detector):
 
     def __init__(self, image_size: int | None = None, width: int = 16, depth: int = 3,
                  amplitude: float = 0.5, masks: str = "negative", negative: str = "read",
-                 combine: str = "product",
+                 combine: str = "product", negative_source: str = "pool",
                  mask_every: int | None = None, n_masks: int = 32, smooth: float = 0.0,
                  steps: int | None = None, batch_size: int | None = None, lr: float = 2e-3,
                  augment: bool = True, seed: int = 0, device: str | None = None, progress: bool = True):
@@ -122,6 +141,9 @@ class PNUNet(Detector):
         if combine not in COMBINE_MODES:
             raise ValueError(f"combine must be one of {COMBINE_MODES}, got {combine!r}")
         self.combine = combine
+        if negative_source not in NEGATIVE_SOURCES:
+            raise ValueError(f"negative_source must be one of {NEGATIVE_SOURCES}, got {negative_source!r}")
+        self.negative_source = negative_source
         self.mask_every = None if mask_every is None else check_int(mask_every, "mask_every")
         self.n_masks = check_int(n_masks, "n_masks")
         self.smooth = check_range(smooth, "smooth", 0.0, 20.0)
@@ -141,12 +163,15 @@ class PNUNet(Detector):
         return {"model_": UNet(self.channels_, self.channels_, p["width"], p["depth"], out="sigmoid")}
 
     # ------------------------------------------------------------------ masks
-    def _residual_masks(self, x: torch.Tensor) -> torch.Tensor:
-        """Smoothed residual maps of ``x`` under the current reconstructor, each scaled to max 1 [N, H, W]."""
-        self.model_.eval()
+    def _residual_masks(self, x: torch.Tensor, net=None) -> torch.Tensor:
+        """Smoothed residual maps of ``x`` under ``net`` (default: the current reconstructor),
+        each scaled to max 1 [N, H, W]."""
+        net = self.model_ if net is None else net
+        was_training = net.training
+        net.eval()
         with torch.no_grad():
-            r = torch.cat([residual_map(xb, self.model_(xb)) for xb in x.split(64)])
-        self.model_.train()
+            r = torch.cat([residual_map(xb, net(xb)) for xb in x.split(64)])
+        net.train(was_training)
         r = _smooth(r, 2.0)
         return r / r.flatten(1).amax(1).clamp_min(1e-6)[:, None, None]
 
@@ -181,7 +206,11 @@ class PNUNet(Detector):
         if use_p:
             m_p = self._draw(self.positive_, n, g).to(xb.device)[:, None]
         if use_n:
-            m_n = self._draw(self.negative_, n, g).to(xb.device)[:, None]
+            if p["negative_source"] == "aligned":
+                # the image's own residual, under the reconstructor as it was at the last update
+                m_n = self._residual_masks(xb, getattr(self, "_mask_net", None))[:, None]
+            else:
+                m_n = self._draw(self.negative_, n, g).to(xb.device)[:, None]
         if use_p and use_n and p["combine"] == "mix":
             # each image gets either positive or negative noise: which one is its own coin
             coin = (torch.rand(n, generator=g) < 0.5).to(xb.device)[:, None, None, None]
@@ -217,6 +246,7 @@ class PNUNet(Detector):
             raise ValueError(f"fit needs at least 2 training images (BatchNorm needs a batch), got {x.shape[0]}")
         self.model_ = self._build_networks()["model_"].to(self.device_)
         self.positive_ = self.negative_ = None
+        self._mask_net = None
         opt = torch.optim.Adam(self.model_.parameters(), lr=p["lr"])
         losses = np.zeros(p["steps"], dtype=np.float32)
         bs = min(p["batch_size"], x.shape[0])
@@ -229,6 +259,8 @@ class PNUNet(Detector):
                     self.positive_ = self._residual_masks(anomalies[:p["n_masks"]].to(self.device_)).cpu()
                 if p["masks"] in ("negative", "both"):
                     self.negative_ = self._residual_masks(x[neg_pick].to(self.device_)).cpu()
+                    if p["negative_source"] == "aligned":
+                        self._mask_net = copy.deepcopy(self.model_).eval()
                 first = [m[0] if m is not None else torch.zeros(x.shape[-2:])
                          for m in (self.positive_, self.negative_)]
                 history.append(torch.stack(first))
