@@ -486,8 +486,11 @@ def plot_paired(ax, points: dict, xlabel: str, ylabel: str, chance: float | None
     """One labelled point per method, measured two ways: ``points[name] = (x, y)`` or
     ``(x, y, (low, high))`` with an interval on ``y``. The diagonal marks "the same
     on both"; dotted lines mark ``chance`` on each axis (``None``: none)."""
-    order = sorted(points, key=lambda n: (float(points[n][0]), float(points[n][1])))
-    for i, name in enumerate(order):
+    # colours in the order given (as a line plot of the same methods would have them);
+    # labels alternate above and below along x, so that neighbours stay legible
+    rank = {n: i for i, n in enumerate(sorted(points, key=lambda n: (float(points[n][0]), float(points[n][1]))))}
+    for name in points:
+        i = rank[name]
         p = points[name]
         x, y = float(p[0]), float(p[1])
         err = None
