@@ -137,3 +137,9 @@ def test_real_numbers_intervals_and_verdicts():
     with pytest.raises(ValueError, match="no rows for 'svm'"):
         verdict(r, "svm")
     assert summary(r, n_boot=50).shape == (4, 8)
+    from anotutor.results.real import claim
+
+    said = claim(r, "good")
+    assert said["cells_verdict"] == "above the floor on both cell types"
+    assert said["cells"] == f"{m.loc['good', 'mono']:.3f} mono, {m.loc['good', 'poly']:.3f} poly"
+    assert said["cells_rival"].endswith(" poly") and set(said) == {"cells", "cells_rival", "cells_verdict"}

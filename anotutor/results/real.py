@@ -12,8 +12,9 @@ score-against-probability question never need a rerun:
   experts' probability;
 * :func:`summary` -- the same as a table of strings;
 * :func:`means` and :func:`verdict` -- the mean image AUROC per method and
-  data set, and a method against the brightness floor in one phrase, for a
-  method's own chapter to say whether its claim survives real defects.
+  data set, and a method against the brightness floor in one phrase;
+  :func:`claim` both as the phrases a method's own chapter glues to say
+  whether its claim survives real defects.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 
 from .. import metrics
 
-__all__ = ["numbers", "summary", "means", "verdict", "THIRD", "TWO_THIRDS"]
+__all__ = ["numbers", "summary", "means", "verdict", "claim", "THIRD", "TWO_THIRDS"]
 
 THIRD, TWO_THIRDS = 1 / 3, 2 / 3
 
@@ -112,3 +113,15 @@ def verdict(result: dict, method: str, rival: str = "floor") -> str:
     if not above:
         return f"below {name} on {every}"
     return f"above {name} on {', '.join(above)} only"
+
+
+def claim(result: dict, method: str, rival: str = "floor") -> dict[str, str]:
+    """``{"cells": "0.739 mono, 0.618 poly", "cells_rival": ..., "cells_verdict": ...}``:
+    ``method``'s and ``rival``'s mean image AUROC per cell type, and :func:`verdict`."""
+    m = means(result)
+
+    def on_cells(name: str) -> str:
+        return ", ".join(f"{v:.3f} {k}" for k, v in m.loc[name].items())
+
+    return {"cells": on_cells(method), "cells_rival": on_cells(rival),
+            "cells_verdict": verdict(result, method, rival=rival)}
