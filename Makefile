@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make book   builds the HTML book into _build/html, executing every chapter
-#   make test   runs the unit tests and executes every chapter with nbval
+#               (or taking it from the execution cache that make test filled)
+#   make test   runs the unit tests and executes every chapter (tests/test_chapters.py)
 # Both create (once) and reuse the virtual environment in .venv.
 
 PYTHON ?= python3
@@ -10,7 +11,7 @@ STAMP   = $(VENV)/.installed
 # the ipywidgets embedding scripts, fetched once with npm (see _ext/local_widgets.py)
 WIDGETS = $(VENV)/share/anotutor/widgets/embed-amd.js
 
-.PHONY: book test browser venv bench clean sync weights
+.PHONY: book test browser venv bench clean sync weights nbval
 
 venv: $(STAMP)
 
@@ -26,11 +27,17 @@ $(STAMP): pyproject.toml constraints.txt
 $(WIDGETS): $(STAMP) _ext/local_widgets.py
 	-$(BIN)/python _ext/local_widgets.py fetch
 
+# _ext/exec_cache.py: a chapter executed by make test (same code, same package state) is not run again
 book: $(STAMP) $(WIDGETS)
+	$(BIN)/python _ext/exec_cache.py guard
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests book --nbval-lax --nbval-current-env -p no:cacheprovider
+	$(BIN)/python -m pytest -q tests -p no:cacheprovider
+
+# the chapters cell by cell with nbval (a report per cell; executes them again, outside the cache)
+nbval: $(STAMP)
+	$(BIN)/python -m pytest -q book --nbval-lax --nbval-current-env -p no:cacheprovider
 
 # after `make book`: every page of _build/html in headless Chromium, screenshots to screenshots/
 browser: $(STAMP)

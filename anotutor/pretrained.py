@@ -1,28 +1,37 @@
-"""Trained weights that ship with the book, for methods a CPU cannot train within a chapter's budget.
+"""Trained weights that ship with the book, for runs a CPU cannot train within a chapter's budget.
 
 The AnoGAN chapter compares some twenty GANs (three normal classes, three
 training set-ups, sweeps over gamma and over the contamination epsilon, and
 IR-MNIST puzzles). Trained live, they would take about fifteen minutes on a
-2-core CPU, five times the chapter's budget. As the UvA deep-learning
-tutorials do for CPU readers, the book ships their checkpoints instead:
+2-core CPU, five times the chapter's budget. The auto-encoder, PNUNet and
+two-stage chapters each train several texture networks (a minute or two
+each). As the UvA deep-learning tutorials do for CPU readers, the book
+ships their checkpoints instead:
 
 * each run is a :class:`Recipe`: the data (a function of the bundled MNIST
-  digits and a seed) and the detector's constructor arguments, all fixed
-  here, so the file can be rebuilt bit for bit on a CPU;
-* :func:`load` returns the fitted detector from ``anotutor/weights/<name>.pt``
-  when that file exists and was written by this package version for this
-  recipe (architecture and settings compared); otherwise it trains the recipe
-  live (minutes), so a chapter always runs, and says so;
+  digits or textures and a seed), the detector's class and constructor
+  arguments, all fixed here, so the file can be rebuilt on a CPU;
+* :func:`load` returns the fitted detector of an AnoGAN recipe from
+  ``anotutor/weights/<name>.pt`` when that file exists and was written by
+  this package version for this recipe (architecture and settings
+  compared); otherwise it trains the recipe live (minutes), so a chapter
+  always runs, and says so;
+* :func:`fitted` does the same for a detector and data a chapter builds
+  itself, and is stricter: the file must be that very fit (same class and
+  parameters under the current budget, same training data by
+  :func:`data_hash`), so another budget, texture or setting trains live;
 * :func:`build` (``make weights``) retrains every recipe and writes the files;
   each checkpoint carries its training log (loss curves, seconds, device).
 
-Budget: the recipes are the ``ci`` set-up. A reader with a GPU can train
-larger ones with the same detector (``AnoGAN(...).fit``), as the chapter's
+Budget: the recipes are the ``ci`` set-up. A reader with a GPU (the
+``full`` budget) trains the texture networks live at its size; larger GANs
+are trained with the same detector (``AnoGAN(...).fit``), as the chapter's
 exercises show.
 """
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,11 +40,15 @@ from typing import Callable
 import torch
 
 from . import __version__
-from .data import ir_mnist, load_mnist, noisy_anogan_split
-from .methods import AnoGAN
-from .methods.estimator import read_checkpoint
+from .data import ir_mnist, load_mnist, noisy_anogan_split, textures
+from .methods import AnoGAN, AutoEncoderDetector, PNUNet, TwoStage
+from .methods.catalog import METHODS
+from .methods.pnunet import CHAPTER_SETTINGS as PNUNET_CHAPTER, KNOWN_KINDS, MASK_MODES
+from .methods.two_stage import PSEUDO_KINDS
+from .runtime import budget_scope
+from .methods.estimator import Estimator, read_checkpoint
 
-__all__ = ["Recipe", "RECIPES", "WEIGHTS", "load", "load_recipe", "build", "mnist_setup", "MNIST_CLASSES",
+__all__ = ["Recipe", "RECIPES", "WEIGHTS", "GAN_RECIPES", "TEXTURE_RECIPES", "load", "load_recipe", "fitted", "fit_recorded", "data_hash", "build", "mnist_setup", "MNIST_CLASSES",
            "MNIST_GAN", "EPSILON", "GAMMA", "GAMMAS", "EPSILONS"]
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
@@ -83,20 +96,41 @@ def ir_setup(seed: int = 0):
     return ds, ds.train.images, ds.anomalies.images
 
 
+def data_hash(images: torch.Tensor, anomalies: torch.Tensor | None = None) -> str:
+    """SHA-256 of the training data (shapes and float32 values): which images a fit saw."""
+    h = hashlib.sha256()
+    for x in (images, anomalies):
+        if x is None:
+            h.update(b"none")
+            continue
+        x = torch.as_tensor(x).detach().to("cpu", torch.float32).contiguous()
+        h.update(repr(tuple(x.shape)).encode())
+        h.update(x.numpy().tobytes())
+    return h.hexdigest()
+
+
+def fit_recorded(det: Estimator, images: torch.Tensor, anomalies: torch.Tensor | None = None):
+    """``det.fit(images[, anomalies=...])``, the data's :func:`data_hash` written into its log."""
+    det = det.fit(images) if anomalies is None else det.fit(images, anomalies=anomalies)
+    det.log_.data_hash = data_hash(images, anomalies)
+    return det
+
+
 @dataclass(frozen=True)
 class Recipe:
-    """One shipped run: ``data() -> (dataset, images, anomalies)`` and the detector's arguments."""
+    """One shipped run: ``data() -> (dataset, images, anomalies)``, the detector's class and arguments."""
 
     name: str
     data: Callable
     params: dict = field(default_factory=dict)
+    method: type = AnoGAN
 
-    def detector(self) -> AnoGAN:
-        return AnoGAN(**self.params)
+    def detector(self) -> Estimator:
+        return self.method(**self.params)
 
-    def train(self) -> AnoGAN:
+    def train(self) -> Estimator:
         _, x, a = self.data()
-        return self.detector().fit(x, anomalies=a)
+        return fit_recorded(self.detector(), x, a)
 
 
 def _mnist(cls: int, eps: float, setup: str, gamma: float) -> Recipe:
@@ -119,7 +153,49 @@ def _recipes() -> dict[str, Recipe]:
     return {r.name: r for r in out}
 
 
-RECIPES = _recipes()
+AE_LATENTS = (8, 32, 128, 500)   # the auto-encoder chapter's nested latent sizes
+
+
+def texture_setup(name: str = "brick", known: bool = False):
+    """The data of a texture chapter's run: ``(dataset, train images, known anomalies or None)``.
+
+    Under the current budget (the shipped files are the ``ci`` one's);
+    ``known``: the anomalies of :data:`~anotutor.methods.pnunet.KNOWN_KINDS`
+    that PNUNet's positive masks learn from.
+    """
+    ds = textures(name)
+    return ds, ds.train.images, ds.anomalies.of_kind(*KNOWN_KINDS).images if known else None
+
+
+def ae_params(loss: str) -> dict:
+    """The auto-encoder chapter's network: latent 500 with the smaller sizes nested in it."""
+    return dict(image_size=None, latent_size=AE_LATENTS[-1],
+                nested=AE_LATENTS[:-1], loss=loss, seed=0)
+
+
+def pnunet_params(masks: str) -> dict:
+    """The PNUNet chapter's variants: :data:`~anotutor.methods.pnunet.CHAPTER_SETTINGS`, seed 0."""
+    return dict(masks=masks, seed=0, **PNUNET_CHAPTER)
+
+
+def _texture_recipes() -> list[Recipe]:
+    out = [Recipe(f"brick-ae-{loss}", texture_setup, ae_params(loss), AutoEncoderDetector)
+           for loss in ("l2", "ssim")]
+    out += [Recipe(f"brick-pnunet-{m}", lambda: texture_setup("brick", known=True), pnunet_params(m), PNUNet)
+            for m in MASK_MODES]
+    # the two-stage chapter: both pseudo-anomaly settings, and the auto-encoder it is compared with
+    out += [Recipe(f"brick-two-stage-{p}", texture_setup, dict(pseudo=p, seed=0), TwoStage)
+            for p in PSEUDO_KINDS]
+    out.append(Recipe("brick-ae-l2-latent32", texture_setup,
+                      dict(image_size=None, latent_size=32, loss="l2", seed=0), AutoEncoderDetector))
+    # the benchmark chapter's side-by-side maps: AnoGAN as the comparison runs it (catalog "anogan")
+    out.append(Recipe("brick-anogan", texture_setup, METHODS["anogan"].make(seed=0).get_params(), AnoGAN))
+    return out
+
+
+GAN_RECIPES = _recipes()                                       # the AnoGAN chapter's runs
+TEXTURE_RECIPES = {r.name: r for r in _texture_recipes()}      # chapters 2, 5, 6 and 7
+RECIPES = {**GAN_RECIPES, **TEXTURE_RECIPES}
 
 
 def _recipe(name: str) -> Recipe:
@@ -143,8 +219,59 @@ def _read_matching(path: Path, recipe: Recipe) -> tuple[dict | None, str | None]
 
 
 def _matches(path: Path, recipe: Recipe) -> str | None:
-    """None when the file fits the recipe and this package version, else why not."""
-    return _read_matching(path, recipe)[1]
+    """None when the file fits the recipe and this package version, else why not.
+
+    A texture recipe's file must be that very fit: same parameters under the
+    ``ci`` budget and the same training data (:func:`fitted` uses it then).
+    """
+    if recipe.name not in TEXTURE_RECIPES:
+        return _read_matching(path, recipe)[1]
+    try:
+        ckpt = read_checkpoint(path)
+    except (FileNotFoundError, ValueError) as err:
+        return str(err)
+    with budget_scope("ci"):
+        _, x, a = recipe.data()
+        return _why_not_this_fit(ckpt, recipe.detector(), data_hash(x, a))
+
+
+def _why_not_this_fit(ckpt: dict, det: Estimator, digest: str) -> str | None:
+    """None when ``ckpt`` is ``det`` fitted on the data of hash ``digest`` by this package version."""
+    if ckpt["class"] != type(det).__name__:
+        return f"it holds a {ckpt['class']}, not a {type(det).__name__}"
+    if ckpt.get("package") != __version__:
+        return f"written by anotutor {ckpt.get('package')}, this is {__version__}"
+    have = {**ckpt["settings"], **ckpt["architecture"]}
+    diff = [k for k, v in det.resolve_params().items() if k not in have or have[k] != v]
+    if diff:
+        return f"trained with other {', '.join(diff)}"
+    if ckpt["log"].get("data_hash", "") != digest:
+        return "trained on other data"
+    return None
+
+
+def fitted(det: Estimator, images: torch.Tensor, anomalies: torch.Tensor | None = None, *,
+           name: str, weights: Path = WEIGHTS) -> Estimator:
+    """``det`` fitted on ``images`` (and ``anomalies``): from the shipped checkpoint ``name`` when it
+    is this very fit, else trained live.
+
+    The file is used only when it holds the same class with the same
+    parameters (the current budget's values filled in), trained on the same
+    data (:func:`data_hash`) by this package version; anything else (another
+    budget, texture or seed, an edited recipe) trains live and warns why.
+    Either way the result is what ``det.fit(...)`` gives, up to the order of
+    floating-point sums on another machine.
+    """
+    path = Path(weights) / f"{name}.pt"
+    try:
+        ckpt = read_checkpoint(path)
+        why = _why_not_this_fit(ckpt, det, data_hash(images, anomalies))
+    except (FileNotFoundError, ValueError) as err:
+        why = str(err)
+    if why is None:
+        return det._load_checkpoint(ckpt, path)
+    warnings.warn(f"training {name!r} live ({why}); `make weights` ships it", stacklevel=2)
+    return fit_recorded(det, images, anomalies)
 
 
 def load(name: str, train_if_missing: bool = True, weights: Path = WEIGHTS) -> AnoGAN:
@@ -229,8 +356,10 @@ def build(names=None, out: Path = WEIGHTS, progress: bool = True) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name in names or RECIPES:
-        det = _recipe(name).train()
-        written.append(det.save(out / f"{name}.pt"))
+        with budget_scope("ci"):   # the texture recipes follow the budget; the files are ci's
+            det = _recipe(name).train()
+        # the texture networks are larger (an auto-encoder: 2.7 M weights): stored in float16
+        written.append(det.save(out / f"{name}.pt", half=name in TEXTURE_RECIPES))
         if progress:
             print(f"{name}: {det.log_.fit_seconds:.0f} s -> {written[-1]}", flush=True)
     return written

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-__all__ = ["device", "seed_everything", "isolated_seed", "as_rng", "Timer", "Budget", "budget", "BUDGETS", "cpu_threads", "progress"]
+__all__ = ["device", "seed_everything", "isolated_seed", "as_rng", "Timer", "Budget", "budget", "budget_scope", "BUDGETS", "cpu_threads", "progress"]
 
 
 def device(prefer: str | None = None) -> torch.device:
@@ -174,6 +174,21 @@ def budget(name: str | None = None, **overrides) -> Budget:
     if unknown:
         raise ValueError(f"unknown budget fields {sorted(unknown)}; known: {sorted(preset.__dataclass_fields__)}")
     return replace(preset, **overrides)
+
+
+@contextmanager
+def budget_scope(name: str):
+    """Run a block under budget ``name`` (``ANOTUTOR_BUDGET`` set, then restored)."""
+    budget(name)   # checks the name
+    old = os.environ.get("ANOTUTOR_BUDGET")
+    os.environ["ANOTUTOR_BUDGET"] = name
+    try:
+        yield BUDGETS[name]
+    finally:
+        if old is None:
+            os.environ.pop("ANOTUTOR_BUDGET", None)
+        else:
+            os.environ["ANOTUTOR_BUDGET"] = old
 
 
 def as_rng(seed: "int | np.random.Generator | None" = None) -> np.random.Generator:

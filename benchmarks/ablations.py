@@ -11,6 +11,10 @@ chapter through :mod:`anotutor.results`) and ``benchmarks/<study>.md``.
 * ``two_stage_ablation`` (chapter 6): the two-stage model with Perlin or
   Perlin + superpixel pseudo-anomalies, each read after stage 1 and after
   both stages (one fitted model gives both).
+* ``two_stage_design`` (chapter 6): the model's three design choices (the
+  augmented foreign texture, stage 2 starting at zero, BatchNorm
+  recalibration), each switched off alone; chosen on the validation
+  columns (``val_*``), the test columns shown beside them.
 
     python benchmarks/ablations.py pnunet_ablation [--seeds 0 1 2] [--textures brick ...]
     python benchmarks/ablations.py pnunet_ablation --variants "negative, aligned" --merge
@@ -57,9 +61,26 @@ def _two_stage(ds, seed, names=None):
         yield f"{pseudo}, both stages", det
 
 
+# The two-stage model's design choices, each switched off alone (chapter 6, on the validation splits)
+DESIGN = {"as designed": {}, "plain fractal texture": {"source": "fractal"},
+          "stage 2 not zero-initialised": {"zero_init": False},
+          "no BatchNorm recalibration": {"recalibrate": False}}
+
+
+def _two_stage_design(ds, seed, names=None):
+    for name, kwargs in DESIGN.items():
+        if names is not None and name not in names:
+            continue
+        det = TwoStage(**kwargs, seed=seed, progress=False).fit(ds.train.images)
+        yield f"{name}, stage 1", det.at_stage(1)
+        yield f"{name}, both stages", det
+
+
 STUDIES = {
     "pnunet_ablation": {"variants": _pnunet, "known_kinds": KNOWN_KINDS, "settings": CHAPTER_SETTINGS},
     "two_stage_ablation": {"variants": _two_stage, "known_kinds": (), "settings": {}},
+    "two_stage_design": {"variants": _two_stage_design, "known_kinds": (), "settings": {},
+                         "columns": ["val_pixel_auroc", "val_f1", "pixel_auroc", "image_auroc"]},
 }
 MEASURES = ["pixel_auroc", "aupro", "image_auroc", "f1"]
 
@@ -131,7 +152,8 @@ def merged(old: dict, new: dict, names: set) -> dict:
 
 def write_table(study: str, result: dict) -> None:
     meta, rows, spec = result["meta"], result["rows"], STUDIES[study]
-    columns = MEASURES[:2] + (["unseen_pixel_auroc"] if spec["known_kinds"] else []) + MEASURES[2:]
+    columns = spec.get("columns") or (
+        MEASURES[:2] + (["unseen_pixel_auroc"] if spec["known_kinds"] else []) + MEASURES[2:])
     (ROOT / "benchmarks" / f"{study}.md").write_text(
         f"# {study}\n\n{meta['date']}, {meta['machine']}, {meta['threads']} threads, "
         f"{meta['seconds']:.0f} s{_merges(meta)}. Settings {spec['settings'] or 'the defaults'}; known anomalies of kinds "

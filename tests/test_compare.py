@@ -64,6 +64,14 @@ def test_run_method_scores_on_test_with_tau_from_val_and_reports_unseen_kinds():
     assert "unseen_pixel_auroc" in o.row and o.detection.maps.shape == (9, 32, 32)
     skipped = run_method("noisy-anogan", ds, image_size=32)
     assert not skipped.ran and skipped.row is None and "known anomalies" in skipped.skipped
+    # a detector fitted elsewhere (shipped weights) is scored as it is, not fitted again
+    fitted = BrightnessFloor(image_size=32).fit(normal[:4])
+    before = {k: v.clone() for k, v in fitted.model_.state_dict().items()}
+    given = run_method("floor", ds, detector=fitted)
+    assert given.ran and given.detector is fitted
+    assert all(torch.equal(v, fitted.model_.state_dict()[k]) for k, v in before.items())
+    with pytest.raises(ValueError, match="not the BrightnessFloor"):
+        run_method("floor", ds, detector=TwoStage(image_size=32))
 
 
 def test_design_parameters_count_the_networks_a_fit_builds():

@@ -15,7 +15,20 @@ def test_every_recipe_has_a_shipped_checkpoint_of_this_version():
 
 def test_shipped_checkpoints_are_small():
     sizes = {p.name: p.stat().st_size for p in P.WEIGHTS.glob("*.pt")}
-    assert sizes and max(sizes.values()) < 3_000_000, sizes
+    assert sizes and max(sizes.values()) < 6_000_000 and sum(sizes.values()) < 40_000_000, sizes
+
+
+def test_half_precision_checkpoint_loads_as_float32_within_rounding(tmp_path):
+    x = torch.rand(8, 1, 32, 32, generator=torch.Generator().manual_seed(1))
+    det = _tiny_ae().fit(x)
+    full, half = det.save(tmp_path / "full.pt"), det.save(tmp_path / "half.pt", half=True)
+    assert half.stat().st_size < 0.7 * full.stat().st_size
+    back = type(det).from_checkpoint(half)
+    for k, v in back.model_.state_dict().items():
+        w = det.model_.state_dict()[k]
+        assert v.dtype == w.dtype
+        if w.is_floating_point():
+            assert torch.allclose(v, w, rtol=2 ** -10, atol=1e-7), k
 
 
 def _tiny():
@@ -86,3 +99,36 @@ def test_contamination_reuses_given_predictions_and_checks_their_length():
     given[P.mnist_name(0, "told")] = SimpleNamespace(scores=y[:-1])
     with pytest.raises(ValueError, match="has 198 scores"):
         P.contamination(classes=(0,), detections=given)
+
+
+def _tiny_ae(**kw):
+    from anotutor.methods import AutoEncoderDetector
+    return AutoEncoderDetector(**{"image_size": 32, "latent_size": 4, "steps": 3, "batch_size": 4,
+                                  "progress": False, **kw})
+
+
+def test_fitted_uses_a_file_only_when_it_is_this_very_fit(tmp_path):
+    x = torch.rand(8, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    with pytest.warns(UserWarning, match="training 'ae' live"):
+        det = P.fitted(_tiny_ae(), x, name="ae", weights=tmp_path)
+    assert det.log_.data_hash == P.data_hash(x)
+    det.save(tmp_path / "ae.pt")
+    back = P.fitted(_tiny_ae(), x, name="ae", weights=tmp_path)   # no warning: loaded
+    probe = torch.rand(2, 1, 32, 32)
+    assert torch.equal(back.predict(probe).scores, det.predict(probe).scores)
+    assert back.log_.fit_seconds == det.log_.fit_seconds
+    # other data, other parameters, another class: trained live, and the warning says why
+    for why, make, data in [("other data", _tiny_ae, x.flip(0)),
+                            ("other steps", lambda: _tiny_ae(steps=4), x),
+                            ("not a AutoEncoderDetector", lambda: AnoGAN(
+                                image_size=32, latent_size=4, width=4, steps=2, batch_size=4,
+                                progress=False), x)]:
+        with pytest.warns(UserWarning, match=why.replace("not a ", "")):
+            P.fitted(make(), data, name="ae", weights=tmp_path)
+    assert P.data_hash(x) != P.data_hash(x, x[:1]) != P.data_hash(x[:4])
+
+
+def test_texture_recipes_follow_the_chapters_settings():
+    r = P.RECIPES["brick-pnunet-both"]
+    assert r.params["masks"] == "both" and r.detector().get_params()["width"] == 8
+    assert {"brick-ae-l2", "brick-ae-ssim", "brick-two-stage-both"} <= set(P.TEXTURE_RECIPES)

@@ -67,20 +67,27 @@ def plan(methods, anomalies: Split | None = None, image_size: int | None = None,
 
 def run_method(name: str, ds: AnomalyDataset, anomalies: Split | None = None, image_size: int | None = None,
                steps: int | None = None, seed: int = 0, device: str | None = None, progress: bool = True,
-               unseen_kinds=None) -> Outcome:
+               unseen_kinds=None, detector: Detector | None = None) -> Outcome:
     """Fit method ``name`` on ``ds.train`` (and ``anomalies`` where it uses them), score it on ``ds.test``.
 
     ``anomalies`` defaults to ``ds.anomalies``. ``unseen_kinds``: defect
     kinds no method saw in training; the row then also holds the pixel AUROC
     and AUPRO over the good images and those kinds only (``unseen_*``).
+    ``detector``: this method already fitted (e.g. shipped weights,
+    :func:`anotutor.pretrained.fitted`); it is scored as it is, not fitted.
     """
     m = METHODS[resolve([name])[0]]
     anomalies = ds.anomalies if anomalies is None else anomalies
-    det, reason = _build(m.name, anomalies, image_size, steps, seed, device, progress)
-    if reason is not None:
-        return Outcome(m.name, m.title, skipped=reason)
-    known = anomalies.images if m.needs_anomalies else None
-    det.fit(ds.train.images, anomalies=known)
+    if detector is not None:
+        if not isinstance(detector, m.cls):
+            raise ValueError(f"detector is a {type(detector).__name__}, not the {m.cls.__name__} of {m.name!r}")
+        det = detector   # an unfitted one fails in evaluate with NotFittedError
+    else:
+        det, reason = _build(m.name, anomalies, image_size, steps, seed, device, progress)
+        if reason is not None:
+            return Outcome(m.name, m.title, skipped=reason)
+        known = anomalies.images if m.needs_anomalies else None
+        det.fit(ds.train.images, anomalies=known)
     report, out = evaluate(det, ds.val, ds.test, name=m.title, progress=progress)
     row = {"method": m.name, **report.row()}
     if unseen_kinds and ds.test.masks is not None:

@@ -70,6 +70,7 @@ class TrainingLog:
     fit_seconds: float
     curves: dict = field(default_factory=dict)
     package: str = __version__
+    data_hash: str = ""   # of the training data, where the fit recorded it (anotutor.pretrained.data_hash)
 
     def summary(self) -> str:
         s = ", ".join(f"{k}={v!r}" for k, v in self.settings.items())
@@ -78,7 +79,7 @@ class TrainingLog:
 
     def to_state(self) -> dict:
         return {"settings": dict(self.settings), "budget": self.budget, "device": self.device,
-                "fit_seconds": float(self.fit_seconds), "package": self.package,
+                "fit_seconds": float(self.fit_seconds), "package": self.package, "data_hash": self.data_hash,
                 "curves": {k: torch.as_tensor(np.asarray(v, dtype=np.float32)) for k, v in self.curves.items()}}
 
     @classmethod
@@ -86,7 +87,8 @@ class TrainingLog:
         curves = {k: v.numpy() if isinstance(v, torch.Tensor) else np.asarray(v, dtype=np.float32)
                   for k, v in state.get("curves", {}).items()}
         return cls(dict(state["settings"]), str(state["budget"]), str(state["device"]),
-                   float(state["fit_seconds"]), curves, str(state.get("package", "?")))
+                   float(state["fit_seconds"]), curves, str(state.get("package", "?")),
+                   str(state.get("data_hash", "")))
 
 
 def read_checkpoint(path: str | Path) -> dict:
@@ -106,6 +108,11 @@ def read_checkpoint(path: str | Path) -> dict:
     if missing:
         raise ValueError(f"checkpoint {path} lacks {sorted(missing)}")
     return ckpt
+
+
+def _stored(t: torch.Tensor, half: bool) -> torch.Tensor:
+    t = t.detach().cpu()
+    return t.half() if half and t.dtype == torch.float32 else t
 
 
 class Estimator:
@@ -222,11 +229,14 @@ class Estimator:
     def _build_networks(self) -> dict[str, nn.Module]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, half: bool = False) -> Path:
         """Write every learned network and buffer, the training log and the configuration to ``path``.
 
         Written to a temporary file first and moved into place, so an
         interrupted save never leaves a truncated checkpoint behind.
+        ``half``: the networks' floating-point weights are stored as float16
+        (half the file); they load back as float32, rounded to float16's
+        precision (a relative error of at most 2^-11).
         """
         self._check_fitted()
         path = Path(path)
@@ -234,7 +244,7 @@ class Estimator:
         ckpt = {"format": CHECKPOINT_FORMAT, "package": __version__, "class": type(self).__name__,
                 "architecture": {**self._architecture_of(self.params_), **self._data_architecture()},
                 "settings": {k: v for k, v in self.params_.items() if k not in self._architecture},
-                "networks": {n: {k: v.detach().cpu() for k, v in getattr(self, n).state_dict().items()}
+                "networks": {n: {k: _stored(v, half) for k, v in getattr(self, n).state_dict().items()}
                              for n in self._networks},
                 "state": self._get_state(), "log": self.log_.to_state()}
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

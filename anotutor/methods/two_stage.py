@@ -150,16 +150,19 @@ def segment_loss(logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(p, masks) + ssim_loss(p, masks)
 
 
-def stage_networks(channels: int, width: int, width2: int, depth: int) -> tuple[nn.Module, nn.Module]:
+def stage_networks(channels: int, width: int, width2: int, depth: int,
+                   zero_init: bool = True) -> tuple[nn.Module, nn.Module]:
     """The two U-Nets: stage 1 sees the image, stage 2 the image, stage 1's map and the refined map.
 
-    Stage 2's last layer starts at zero, so that before training it adds a
-    zero correction to stage 1's logits.
+    With ``zero_init`` stage 2's last layer starts at zero, so that before
+    training it adds a zero correction to stage 1's logits; without it, the
+    layer keeps PyTorch's default initialisation.
     """
     stage1 = UNet(channels, 1, width, depth, out="logits")
     stage2 = UNet(channels + 2, 1, width2, depth, out="logits")
-    nn.init.zeros_(stage2.head.weight)
-    nn.init.zeros_(stage2.head.bias)
+    if zero_init:
+        nn.init.zeros_(stage2.head.weight)
+        nn.init.zeros_(stage2.head.bias)
     return stage1, stage2
 
 
@@ -192,7 +195,11 @@ class TwoStage(Detector):
     2), ``batch_size``, ``lr``: Adam; ``None`` takes the budget's value in
     ``fit`` (:data:`STEP_FACTOR_1` and :data:`STEP_FACTOR_2` times the
     budget's steps). ``augment``: rotations, flips and faint noise of the
-    normal images, before the pseudo-anomaly goes in.
+    normal images, before the pseudo-anomaly goes in. ``zero_init``: stage
+    2's correction starts at zero; ``recalibrate``: BatchNorm statistics
+    recomputed after each stage's run (both design choices of the module
+    docstring, on by default; ``benchmarks/ablations.py two_stage_design``
+    measures each on the validation splits).
 
     ``fit(images)`` trains both stages (known ``anomalies`` are not used: the
     method makes its own). Learned state: ``stage1_``, ``stage2_``, the
@@ -210,7 +217,8 @@ class TwoStage(Detector):
                  n_segments: int = 64, mark: float = 0.5, cover: float = 0.25, stages: int = 2,
                  steps: int | None = None,
                  steps2: int | None = None, batch_size: int | None = None, lr: float = 2e-3,
-                 augment: bool = True, seed: int = 0, device: str | None = None, progress: bool = True):
+                 augment: bool = True, zero_init: bool = True, recalibrate: bool = True,
+                 seed: int = 0, device: str | None = None, progress: bool = True):
         self.depth = check_int(depth, "depth", minimum=1, maximum=6)
         if image_size is not None:
             unet_size_ok(image_size, self.depth)
@@ -233,6 +241,8 @@ class TwoStage(Detector):
         self.stages = int(stages)
         self.steps2 = None if steps2 is None else check_int(steps2, "steps2")
         self.augment = bool(augment)
+        self.zero_init = bool(zero_init)
+        self.recalibrate = bool(recalibrate)
         self._store_training(steps, batch_size, lr, seed, device, progress)
 
     def _budget_defaults(self, b) -> dict:
@@ -246,7 +256,8 @@ class TwoStage(Detector):
 
     def _build_networks(self) -> dict:
         p = self.params_
-        stage1, stage2 = stage_networks(self.channels_, p["width"], p["width2"], p["depth"])
+        stage1, stage2 = stage_networks(self.channels_, p["width"], p["width2"], p["depth"],
+                                        p.get("zero_init", True))
         return {"stage1_": stage1, "stage2_": stage2}
 
     # ------------------------------------------------------------------ views and counts
@@ -335,7 +346,8 @@ class TwoStage(Detector):
             loss.backward()
             opt.step()
             losses[step] = loss.item()
-        self._recalibrate(net, logits, x, g, rng)
+        if self.params_.get("recalibrate", True):
+            self._recalibrate(net, logits, x, g, rng)
         net.eval()
         return losses
 
