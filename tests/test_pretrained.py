@@ -70,6 +70,13 @@ def test_recipes_are_known_and_set_ups_checked():
     ds, x, a = P.mnist_setup(0, 0.1, "paper")
     assert len(x) == len(ds.train) and torch.equal(a, ds.anomalies.images)
     assert isinstance(P.RECIPES["irmnist-noisy"].detector(), AnoGAN)
+    # the class nobody labelled: its known anomalies are gone, its contamination stays
+    ds6, x6, a6 = P.mnist_setup(0, 0.1, "paper", leave_out=6)
+    assert len(a6) == len(a) - len(ds.anomalies.of_kind("digit_6")) and torch.equal(x6, x)
+    assert "digit_6" in ds6.train.kinds
+    for bad in (dict(setup="blind", leave_out=6), dict(setup="paper", leave_out=0)):
+        with pytest.raises(ValueError, match="leave_out"):
+            P.mnist_setup(0, 0.1, **bad)
 
 
 def test_mnist_names_and_the_shared_test_digits():
