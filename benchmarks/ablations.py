@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -128,8 +127,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     t = time.perf_counter()
     rows = run(args.study, args.textures, args.seeds, args.variants)
-    meta = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.node()} ({platform.processor() or platform.machine()})",
-            "threads": torch.get_num_threads(), "seconds": round(time.perf_counter() - t, 1),
+    meta = {**results.provenance(time.perf_counter() - t),
             "settings": spec["settings"], "known_kinds": list(spec["known_kinds"]), "seeds": args.seeds}
     out = {"meta": meta, "rows": rows}
     if args.merge:

@@ -11,12 +11,9 @@ them beside the other papers' claims without searching again.
 from __future__ import annotations
 
 import json
-import platform
 import time
 
-import torch
-
-from anotutor import __version__, pretrained, results
+from anotutor import pretrained, results
 from anotutor.runtime import budget
 
 
@@ -26,10 +23,9 @@ def main() -> None:
     table = pretrained.contamination(search_steps=b.search_steps)
     rows = [{"class": cls, "setup": setup, "image_auroc": auc}
             for cls, row in table.items() for setup, auc in row.items()]
-    meta = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.node()} ({platform.machine()})",
-            "threads": torch.get_num_threads(), "anotutor": __version__, "torch": torch.__version__,
+    meta = {**results.provenance(time.perf_counter() - t),
             "budget": b.name, "search_steps": b.search_steps, "epsilon": pretrained.EPSILON,
-            "setups": list(pretrained.SETUPS), "seconds": round(time.perf_counter() - t, 1)}
+            "setups": list(pretrained.SETUPS)}
     results.path("contamination").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     for r in rows:
         print(f"class {r['class']}  {r['setup']:>5}  {r['image_auroc']:.3f}")

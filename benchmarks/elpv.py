@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
 import torch
 
-from anotutor import __version__, results
+from anotutor import results
 from anotutor.data.elpv import KINDS, elpv
 from anotutor.methods.catalog import resolve
 from anotutor.methods.compare import run_method
@@ -86,10 +85,8 @@ def write_table(result: dict) -> None:
 def _meta(args, methods, seconds: float, done: bool) -> dict:
     from anotutor.runtime import budget
 
-    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
-    return {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.node()} ({platform.machine()}, {gpu})",
-            "threads": torch.get_num_threads(), "anotutor": __version__, "torch": torch.__version__,
-            "budget": budget().name, "image_size": budget().image_size, "seconds": round(seconds, 1),
+    return {**results.provenance(seconds),
+            "budget": budget().name, "image_size": budget().image_size,
             "complete": done, "methods": methods, "kinds": args.kinds, "seeds": args.seeds, "n_known": N_KNOWN,
             "source": "elpv-dataset (PyPI), data CC BY-NC-SA 4.0"}
 

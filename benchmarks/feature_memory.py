@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
 import torch
 
-from anotutor import __version__, data, metrics, results
+from anotutor import data, metrics, results
 from anotutor.methods import PaDiM, PatchCore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -153,10 +152,7 @@ def main() -> None:
         return write_table(out)
     t = time.perf_counter()
     rows = run(args.quick)
-    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
-    meta = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.node()} ({platform.machine()}, {gpu})",
-            "threads": torch.get_num_threads(), "anotutor": __version__, "torch": torch.__version__,
-            "seconds": round(time.perf_counter() - t, 1), "quick": args.quick}
+    meta = {**results.provenance(time.perf_counter() - t), "quick": args.quick}
     out = {"meta": meta, "rows": rows,
            "speed": {**speed(), "threads": torch.get_num_threads(), "date": meta["date"]}}
     if not args.quick:

@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
 import torch
 
-from anotutor import __version__, data, results
+from anotutor import data, results
 from anotutor.methods.catalog import resolve
 from anotutor.methods.compare import run_method
 from anotutor.methods.pnunet import KNOWN_KINDS
@@ -125,10 +124,8 @@ def _merged(old: dict, new: dict, methods) -> dict:
 def _meta(args, methods, seconds: float, done: bool) -> dict:
     from anotutor.runtime import budget
 
-    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
-    return {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.node()} ({platform.machine()}, {gpu})",
-            "threads": torch.get_num_threads(), "anotutor": __version__, "torch": torch.__version__,
-            "budget": budget().name, "seconds": round(seconds, 1), "complete": done, "methods": methods,
+    return {**results.provenance(seconds),
+            "budget": budget().name, "complete": done, "methods": methods,
             "textures": args.textures, "seeds": args.seeds, "known_kinds": list(KNOWN_KINDS),
             "unseen_kinds": sorted(set(data.textures(args.textures[0]).test.kinds) - {"good", *KNOWN_KINDS})}
 

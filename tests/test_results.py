@@ -143,3 +143,11 @@ def test_real_numbers_intervals_and_verdicts():
     assert said["cells_verdict"] == "above the floor on both cell types"
     assert said["cells"] == f"{m.loc['good', 'mono']:.3f} mono, {m.loc['good', 'poly']:.3f} poly"
     assert said["cells_rival"].endswith(" poly") and set(said) == {"cells", "cells_rival", "cells_verdict"}
+
+
+def test_provenance_says_when_where_and_with_what():
+    from anotutor import __version__, results
+
+    p = results.provenance(12.345)
+    assert p["seconds"] == 12.3 and p["anotutor"] == __version__ and p["threads"] >= 1
+    assert p["date"].count("-") == 2 and "(" in p["machine"] and p["torch"]

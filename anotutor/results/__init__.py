@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["RESULTS", "load", "path", "spread", "as_text", "markdown"]
+__all__ = ["RESULTS", "load", "path", "provenance", "spread", "as_text", "markdown"]
 
 RESULTS = Path(__file__).resolve().parent
 
@@ -21,6 +21,26 @@ def path(name: str) -> Path:
     if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
         raise ValueError(f"result name must be a plain file stem, got {name!r}")
     return RESULTS / f"{name}.json"
+
+
+def provenance(seconds: float) -> dict:
+    """Where and when a benchmark ran, the same fields in every result's ``meta``.
+
+    ``date``, ``machine`` (host, architecture and GPU or "no GPU"), PyTorch's
+    CPU ``threads``, the ``anotutor`` and ``torch`` versions, and the run's
+    wall ``seconds``.
+    """
+    import platform
+    import time
+
+    import torch
+
+    from .. import __version__
+
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
+    return {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.node()} ({platform.machine()}, {gpu})",
+            "threads": torch.get_num_threads(), "anotutor": __version__, "torch": torch.__version__,
+            "seconds": round(float(seconds), 1)}
 
 
 def load(name: str) -> dict:
