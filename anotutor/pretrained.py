@@ -45,10 +45,11 @@ from .methods import AnoGAN, AutoEncoderDetector, PNUNet, TwoStage
 from .methods.catalog import METHODS
 from .methods.pnunet import CHAPTER_SETTINGS as PNUNET_CHAPTER, KNOWN_KINDS, MASK_MODES
 from .methods.two_stage import PSEUDO_KINDS
-from .runtime import budget_scope
 from .methods.estimator import Estimator, read_checkpoint
+from .runtime import budget_scope
 
-__all__ = ["Recipe", "RECIPES", "WEIGHTS", "GAN_RECIPES", "TEXTURE_RECIPES", "load", "load_recipe", "fitted", "fit_recorded", "data_hash", "build", "mnist_setup", "MNIST_CLASSES",
+__all__ = ["Recipe", "RECIPES", "WEIGHTS", "GAN_RECIPES", "TEXTURE_RECIPES", "load", "load_recipe",
+           "fitted", "fit_recorded", "data_hash", "build", "mnist_setup", "MNIST_CLASSES",
            "MNIST_GAN", "EPSILON", "GAMMA", "GAMMAS", "EPSILONS"]
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
@@ -197,12 +198,13 @@ def _texture_recipes() -> list[Recipe]:
            for loss in ("l2", "ssim")]
     out += [Recipe(f"brick-pnunet-{m}", lambda: texture_setup("brick", known=True), pnunet_params(m), PNUNet)
             for m in MASK_MODES]
-    # the two-stage chapter: both pseudo-anomaly settings, and the auto-encoder it is compared with
+    # the two-stage chapter: both pseudo-anomaly settings, and the auto-encoder it is compared
+    # with (catalog "ae-l2"); catalog methods take their settings from the catalog
     out += [Recipe(f"brick-two-stage-{p}", texture_setup, dict(pseudo=p, seed=0), TwoStage)
             for p in PSEUDO_KINDS]
-    out.append(Recipe("brick-ae-l2-latent32", texture_setup,
-                      dict(image_size=None, latent_size=32, loss="l2", seed=0), AutoEncoderDetector))
-    # the benchmark chapter's side-by-side maps: AnoGAN as the comparison runs it (catalog "anogan")
+    out.append(Recipe("brick-ae-l2-latent32", texture_setup, METHODS["ae-l2"].make(seed=0).get_params(),
+                      AutoEncoderDetector))
+    # the benchmark chapter's side-by-side maps: AnoGAN as the comparison runs it
     out.append(Recipe("brick-anogan", texture_setup, METHODS["anogan"].make(seed=0).get_params(), AnoGAN))
     return out
 
@@ -240,13 +242,9 @@ def _matches(path: Path, recipe: Recipe) -> str | None:
     """
     if recipe.name not in TEXTURE_RECIPES:
         return _read_matching(path, recipe)[1]
-    try:
-        ckpt = read_checkpoint(path)
-    except (FileNotFoundError, ValueError) as err:
-        return str(err)
     with budget_scope("ci"):
         _, x, a = recipe.data()
-        return _why_not_this_fit(ckpt, recipe.detector(), data_hash(x, a))
+        return _read_fit(path, recipe.detector(), data_hash(x, a))[1]
 
 
 def _why_not_this_fit(ckpt: dict, det: Estimator, digest: str) -> str | None:
@@ -264,6 +262,16 @@ def _why_not_this_fit(ckpt: dict, det: Estimator, digest: str) -> str | None:
     return None
 
 
+def _read_fit(path: Path, det: Estimator, digest: str) -> tuple[dict | None, str | None]:
+    """``(checkpoint, None)`` when ``path`` holds that very fit (:func:`_why_not_this_fit`), else ``(None, why not)``."""
+    try:
+        ckpt = read_checkpoint(path)
+    except (FileNotFoundError, ValueError) as err:
+        return None, str(err)
+    why = _why_not_this_fit(ckpt, det, digest)
+    return (ckpt, None) if why is None else (None, why)
+
+
 def fitted(det: Estimator, images: torch.Tensor, anomalies: torch.Tensor | None = None, *,
            name: str, weights: Path = WEIGHTS) -> Estimator:
     """``det`` fitted on ``images`` (and ``anomalies``): from the shipped checkpoint ``name`` when it
@@ -277,12 +285,8 @@ def fitted(det: Estimator, images: torch.Tensor, anomalies: torch.Tensor | None 
     floating-point sums on another machine.
     """
     path = Path(weights) / f"{name}.pt"
-    try:
-        ckpt = read_checkpoint(path)
-        why = _why_not_this_fit(ckpt, det, data_hash(images, anomalies))
-    except (FileNotFoundError, ValueError) as err:
-        why = str(err)
-    if why is None:
+    ckpt, why = _read_fit(path, det, data_hash(images, anomalies))
+    if ckpt is not None:
         return det._load_checkpoint(ckpt, path)
     warnings.warn(f"training {name!r} live ({why}); `make weights` ships it", stacklevel=2)
     return fit_recorded(det, images, anomalies)

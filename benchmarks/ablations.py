@@ -51,13 +51,18 @@ def _pnunet(ds, seed, names=None):
         yield name, det.fit(ds.train.images, anomalies=known.images)
 
 
-def _two_stage(ds, seed, names=None):
-    for pseudo in PSEUDO_KINDS:
-        if names is not None and not any(n.startswith(pseudo) for n in names):
+def _two_stage_readings(variants: dict, ds, seed, names=None):
+    """Fit ``TwoStage(**kwargs)`` once per variant; yield it read after stage 1 and after both."""
+    for name, kwargs in variants.items():
+        if names is not None and not any(n.startswith(name) for n in names):
             continue
-        det = TwoStage(pseudo=pseudo, seed=seed, progress=False).fit(ds.train.images)
-        yield f"{pseudo}, stage 1", det.at_stage(1)
-        yield f"{pseudo}, both stages", det
+        det = TwoStage(**kwargs, seed=seed, progress=False).fit(ds.train.images)
+        yield f"{name}, stage 1", det.at_stage(1)
+        yield f"{name}, both stages", det
+
+
+def _two_stage(ds, seed, names=None):
+    return _two_stage_readings({p: {"pseudo": p} for p in PSEUDO_KINDS}, ds, seed, names)
 
 
 # The two-stage model's design choices, each switched off alone (chapter 6, on the validation splits)
@@ -67,12 +72,7 @@ DESIGN = {"as designed": {}, "plain fractal texture": {"source": "fractal"},
 
 
 def _two_stage_design(ds, seed, names=None):
-    for name, kwargs in DESIGN.items():
-        if names is not None and name not in names:
-            continue
-        det = TwoStage(**kwargs, seed=seed, progress=False).fit(ds.train.images)
-        yield f"{name}, stage 1", det.at_stage(1)
-        yield f"{name}, both stages", det
+    return _two_stage_readings(DESIGN, ds, seed, names)
 
 
 STUDIES = {
