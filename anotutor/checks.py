@@ -29,6 +29,9 @@ def _to_tensor(x, name: str) -> torch.Tensor:
     raise ValueError(f"{name} must be a torch.Tensor or numpy array, got {type(x).__name__}")
 
 
+RANGE_SLACK = 1e-6  # images off [0, 1] by at most this much are clipped (float rounding), larger is an error
+
+
 def as_images(x, name: str = "images", channels: Sequence[int] | int | None = (1, 3),
               min_size: int = 1) -> torch.Tensor:
     """Validate a batch of images and return it as a float32 tensor.
@@ -61,7 +64,13 @@ def as_images(x, name: str = "images", channels: Sequence[int] | int | None = (1
         raise ValueError(f"{name} contains infinite values")
     lo, hi = float(t.min()), float(t.max())
     if lo < 0.0 or hi > 1.0:
-        raise ValueError(f"{name} must lie in [0, 1], got values in [{lo:.4g}, {hi:.4g}]")
+        if lo >= -RANGE_SLACK and hi <= 1.0 + RANGE_SLACK:  # float rounding, e.g. of an antialiased resize
+            return t.clamp(0.0, 1.0)
+        worst = int(torch.argmax(torch.maximum(-t, t - 1.0).flatten()))
+        where = tuple(int(i) for i in np.unravel_index(worst, tuple(t.shape)))
+        raise ValueError(f"{name} must lie in [0, 1], got values in [{lo:.7g}, {hi:.7g}]; the farthest, "
+                         f"{float(t.flatten()[worst]):.7g}, at index {where} of [N, C, H, W] (image "
+                         f"{where[0]}); values off by at most {RANGE_SLACK:g} are clipped as rounding")
     return t
 
 

@@ -42,15 +42,18 @@ import platform
 import shutil
 import sys
 import time
+import traceback
 from pathlib import Path
 
 __all__ = ["main", "build_parser"]
 
-EXIT_USAGE = 2
+EXIT_USAGE = 2  # a usage or input problem: one line says what to change
+EXIT_FAULT = 1  # an unexpected error while training or scoring: the traceback is printed
 
 
 class CLIError(Exception):
-    """A problem with what was asked: printed as one line, exit status 2."""
+    """A problem with what was asked: printed as one line, exit status 2 (any other error: status 1
+    with its traceback)."""
 
 
 # ---------------------------------------------------------------------------- the parser
@@ -127,7 +130,7 @@ def _elpv(args) -> int:
         check_int(args.seed, "--seed", minimum=0)
         root = write_elpv(args.out, kind=args.kind, seed=args.seed, image_size=size, overwrite=args.overwrite,
                           root=args.root)
-    except (ImportError, FileExistsError, FileNotFoundError) as err:
+    except (ImportError, FileExistsError, FileNotFoundError, ValueError) as err:
         raise CLIError(str(err)) from err
     n = {k: len(list((root / k).glob("*/*"))) for k in ("train", "test")}
     print(f"anotutor: {n['train']} defect-free training cells and {n['test']} test cells ({args.kind}) in {root};"
@@ -244,7 +247,10 @@ def _run(args, methods: list[str], flat: bool) -> Path:
     out = args.out or Path("runs") / f"{folder_name}-{methods[0] if flat else 'compare'}"
     _check_out(out, args.overwrite)
     ds, size = _load(args)
-    reasons = plan(methods, ds.anomalies, size, args.steps, args.seed, args.device)
+    try:
+        reasons = plan(methods, ds.anomalies, size, args.steps, args.seed, args.device)
+    except ValueError as err:
+        raise CLIError(str(err)) from err
     if flat and reasons[methods[0]]:
         raise CLIError(f"{methods[0]} cannot run: {reasons[methods[0]]}")
     if not flat and all(reasons.values()):
@@ -335,12 +341,17 @@ def main(argv=None) -> int:
             raise CLIError("run takes one --method; use compare for several")
         _run(args, methods, flat=args.command == "run")
         return 0
-    except (CLIError, ValueError) as err:
+    except CLIError as err:
         print(f"anotutor: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("anotutor: interrupted; nothing was written", file=sys.stderr)
         return 130
+    except Exception:  # a fault during training or scoring, not in what was asked: show where
+        traceback.print_exc()
+        print("anotutor: unexpected error (above); nothing was written. Please report it with the "
+              "command line.", file=sys.stderr)
+        return EXIT_FAULT
 
 
 if __name__ == "__main__":   # pragma: no cover

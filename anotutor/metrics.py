@@ -32,7 +32,7 @@ from scipy import ndimage
 
 from .checks import as_labels, as_masks, as_scores
 
-__all__ = ["auroc", "auroc_interval", "rank_correlation", "image_auroc", "pixel_auroc", "roc_curve", "aupro", "pro_curve",
+__all__ = ["auroc", "auroc_interval", "auroc_replicates", "image_replicates", "pixel_replicates", "N_BOOT", "rank_correlation", "image_auroc", "pixel_auroc", "roc_curve", "aupro", "pro_curve",
            "PRF", "precision_recall_f1", "best_f1", "prf_curve", "Rates", "classification_rates",
            "balanced_threshold", "Confusion", "confusion", "Contrast", "map_contrast"]
 
@@ -73,36 +73,93 @@ def auroc(scores, labels) -> float:
     return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
+N_BOOT = 300  # bootstrap replicates stored per benchmark run (see :func:`auroc_replicates`)
+
+
+def auroc_replicates(scores, labels, groups=None, n_boot: int = N_BOOT, seed=0) -> tuple[float, np.ndarray]:
+    r"""The AUROC of ``scores`` against ``labels`` and ``n_boot`` bootstrap replicates of it.
+
+    A replicate redraws the test *items* with replacement, stratified: the
+    items holding an anomalous entry and the others are drawn apart, so each
+    replicate keeps both counts. Without ``groups`` an item is one score (an
+    image); with ``groups`` (an integer per score, e.g. the image each pixel
+    belongs to) an item is a whole group, as a pixel AUROC's images are.
+    The replicate's AUROC is exact, with no resampled copy made: with
+    :math:`H_{ij}` the pairs (anomalous entry of item i, normal entry of
+    item j) ranked right (1/2 on a tie) and draw counts :math:`w`, it is
+    :math:`w^\top H w / ((w \cdot P)(w \cdot N))`, P and N the anomalous and
+    normal entries per item.
+
+    The draws depend only on ``seed`` and the two item counts, so two
+    detectors scored on the same test set get the same resamples: their
+    replicates are paired, and their difference has an interval too
+    (:func:`anotutor.results.difference`). ``seed`` may also be a
+    ``numpy.random.Generator``, drawn from in place.
+    """
+    if int(n_boot) < 10:
+        raise ValueError(f"n_boot must be at least 10, got {n_boot!r}")
+    s, y = _scores_labels(scores, labels)
+    n_pos, n_neg = _need_both_classes(y, "AUROC")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    if groups is None:
+        pos, neg = s[y], s[~y]
+        h = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+        w_pos, w_neg = _resample_counts(rng, n_pos, int(n_boot)), _resample_counts(rng, n_neg, int(n_boot))
+        return auroc(s, y), ((w_pos @ h) * w_neg).sum(1) / (n_pos * n_neg)
+    g = np.asarray(groups).reshape(-1)
+    if g.size != s.size or not np.issubdtype(g.dtype, np.integer):
+        raise ValueError(f"groups must hold one integer per score ({s.size}), got {g.size} of dtype {g.dtype}")
+    _, g = np.unique(g, return_inverse=True)
+    n_groups = int(g.max()) + 1
+    n_p = np.bincount(g, weights=y, minlength=n_groups)
+    n_n = np.bincount(g, weights=~y, minlength=n_groups)
+    bad, good = np.flatnonzero(n_p > 0), np.flatnonzero(n_p == 0)
+    order = np.r_[bad, good]  # drawn apart: the items with anomalous entries, then the others
+    negs = [np.sort(s[(g == j) & ~y]) for j in order]
+    h = np.zeros((bad.size, order.size))
+    for a, i in enumerate(bad):
+        p = s[(g == i) & y]
+        for b, n in enumerate(negs):
+            lo, hi = np.searchsorted(n, p, "left"), np.searchsorted(n, p, "right")
+            h[a, b] = lo.sum() + 0.5 * (hi - lo).sum()
+    w_bad = _resample_counts(rng, bad.size, int(n_boot))
+    w = np.concatenate([w_bad, _resample_counts(rng, good.size, int(n_boot))], axis=1)
+    reps = ((w_bad @ h) * w).sum(1) / ((w_bad @ n_p[bad]) * (w @ n_n[order]))
+    return auroc(s, y), reps
+
+
+def image_replicates(scores, labels, n_boot: int = N_BOOT, seed=0) -> tuple[float, np.ndarray]:
+    """:func:`auroc_replicates` of image scores, the images redrawn."""
+    return auroc_replicates(scores, labels, None, n_boot, seed)
+
+
+def pixel_replicates(maps, masks, n_boot: int = N_BOOT, seed=0) -> tuple[float, np.ndarray]:
+    """:func:`auroc_replicates` of the pooled pixel AUROC, whole images redrawn (maps, masks [N, H, W])."""
+    m = as_masks(masks, "masks")
+    s = as_scores(maps, "maps")
+    if s.size != m.numel() or m.dim() < 2:
+        raise ValueError(f"maps have {s.size} values but masks {m.numel()}: shapes must match")
+    groups = np.repeat(np.arange(m.shape[0]), m[0].numel())
+    return auroc_replicates(s, m.numpy().ravel(), groups, n_boot, seed)
+
+
 def auroc_interval(runs, level: float = 0.95, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
     """Mean AUROC over ``runs`` (pairs ``(scores, labels)``, e.g. one per seed) and its bootstrap interval.
 
-    Each replicate resamples every run's normal and anomalous items with
-    replacement (stratified, so each keeps its counts), computes each run's
-    AUROC and averages them; the interval is the central ``level`` share of
-    the ``n_boot`` replicates (percentile bootstrap). It covers the sampling
-    of the test items, not the variation between seeds, which the runs show.
-    Returns ``(mean, low, high)``.
+    Each replicate resamples every run's normal and anomalous items
+    (:func:`auroc_replicates`), and averages the runs' AUROCs; the interval
+    is the central ``level`` share of the ``n_boot`` replicates (percentile
+    bootstrap). It covers the sampling of the test items, not the variation
+    between seeds, which the runs show. Returns ``(mean, low, high)``.
     """
     if not (0.0 < float(level) < 1.0):
         raise ValueError(f"level must lie in (0, 1), got {level!r}")
-    if int(n_boot) < 10:
-        raise ValueError(f"n_boot must be at least 10, got {n_boot!r}")
     runs = list(runs)
     if not runs:
         raise ValueError("auroc_interval needs at least one run (scores, labels)")
     rng = np.random.default_rng(seed)
-    point, reps = [], np.zeros((int(n_boot), len(runs)))
-    for j, (scores, labels) in enumerate(runs):
-        s, y = _scores_labels(scores, labels)
-        n_pos, n_neg = _need_both_classes(y, "AUROC")
-        point.append(auroc(s, y))
-        pos, neg = s[y], s[~y]
-        # a resample is a count per item; its AUROC is w_pos' H w_neg / (n_pos n_neg), with
-        # H[i, j] = 1 when positive i outscores negative j (1/2 on a tie): one product per replicate
-        h = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
-        w_pos, w_neg = _resample_counts(rng, n_pos, int(n_boot)), _resample_counts(rng, n_neg, int(n_boot))
-        reps[:, j] = ((w_pos @ h) * w_neg).sum(1) / (n_pos * n_neg)
-    lo, hi = np.quantile(reps.mean(1), [(1 - level) / 2, (1 + level) / 2])
+    point, reps = zip(*(auroc_replicates(s, y, None, n_boot, rng) for s, y in runs))
+    lo, hi = np.quantile(np.mean(reps, axis=0), [(1 - level) / 2, (1 + level) / 2])
     return float(np.mean(point)), float(lo), float(hi)
 
 

@@ -11,6 +11,12 @@ chapter through :mod:`anotutor.results`) and ``benchmarks/<study>.md``.
 * ``two_stage_ablation`` (chapter 6): the two-stage model with Perlin or
   Perlin + superpixel pseudo-anomalies, each read after stage 1 and after
   both stages (one fitted model gives both).
+* ``two_stage_stage2`` (chapter 6): stage 2 in the book's residual reading
+  and in the paper's patches reading, each trained short (the default,
+  ``STEP_FACTOR_2`` of the budget's steps) and long (as long as stage 1),
+  all on one shared stage 1 (:meth:`TwoStage.restage`); the seed draws the
+  texture crops afresh too, and the rows hold bootstrap replicates over the
+  test images (:func:`anotutor.results.replicates`).
 * ``two_stage_design`` (chapter 6): the model's three design choices (the
   augmented foreign texture, stage 2 starting at zero, BatchNorm
   recalibration), each switched off alone; chosen on the validation
@@ -37,7 +43,8 @@ from anotutor import data, results
 from anotutor.methods import PNUNet, TwoStage
 from anotutor.methods.evaluate import evaluate, on_kinds
 from anotutor.methods.pnunet import CHAPTER_SETTINGS, KNOWN_KINDS, VARIANTS
-from anotutor.methods.two_stage import PSEUDO_KINDS
+from anotutor.methods.two_stage import PSEUDO_KINDS, STAGE2_READINGS, STEP_FACTOR_1, STEP_FACTOR_2
+from anotutor.runtime import budget
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -75,11 +82,29 @@ def _two_stage_design(ds, seed, names=None):
     return _two_stage_readings(DESIGN, ds, seed, names)
 
 
+# Stage 2's two readings, each trained for a short and a long run on one shared stage 1 (chapter 6)
+STAGE2 = {f"{reading}, {length} stage 2": {"stage2": reading, "steps2": round(factor * budget().steps)}
+          for reading in STAGE2_READINGS for length, factor in (("short", STEP_FACTOR_2), ("long", STEP_FACTOR_1))}
+
+
+def _two_stage_stage2(ds, seed, names=None):
+    base = None
+    for name, changes in STAGE2.items():
+        if names is not None and name not in names and "stage 1 only" not in names:
+            continue
+        if base is None:
+            base = TwoStage(**STAGE2[next(iter(STAGE2))], seed=seed, progress=False).fit(ds.train.images)
+            yield "stage 1 only", base.at_stage(1)
+        yield name, base.restage(ds.train.images, **changes)
+
+
 STUDIES = {
     "pnunet_ablation": {"variants": _pnunet, "known_kinds": KNOWN_KINDS, "settings": CHAPTER_SETTINGS},
     "two_stage_ablation": {"variants": _two_stage, "known_kinds": (), "settings": {}},
     "two_stage_design": {"variants": _two_stage_design, "known_kinds": (), "settings": {},
                          "columns": ["val_pixel_auroc", "val_f1", "pixel_auroc", "image_auroc"]},
+    "two_stage_stage2": {"variants": _two_stage_stage2, "known_kinds": (), "settings": {}, "data_seeds": True,
+                         "columns": ["val_pixel_auroc", "val_f1", "pixel_auroc", "image_auroc", "aupro", "f1"]},
 }
 MEASURES = ["pixel_auroc", "aupro", "image_auroc", "f1"]
 
@@ -88,12 +113,14 @@ def run(study: str, textures, seeds, names=None) -> list[dict]:
     spec = STUDIES[study]
     rows = []
     for texture in textures:
-        ds = data.textures(texture)
-        unseen = sorted(set(ds.test.kinds) - {"good", *spec["known_kinds"]})
         for seed in seeds:
+            ds = data.textures(texture, seed=seed if spec.get("data_seeds") else 0)
+            unseen = sorted(set(ds.test.kinds) - {"good", *spec["known_kinds"]})
             for name, det in spec["variants"](ds, seed, names):
                 report, out = evaluate(det, ds.val, ds.test, name=name)
-                row = {"texture": texture, "seed": seed, **report.row()}
+                row = {"texture": texture, "seed": seed, **report.row(), **results.replicates(out, ds.test)}
+                if isinstance(det, TwoStage):
+                    row["steps2"] = det.params_["steps2"]
                 if spec["known_kinds"]:
                     row.update({f"unseen_{k}": v for k, v in on_kinds(out, ds.test, unseen).items()})
                 rows.append(row)
@@ -103,8 +130,12 @@ def run(study: str, textures, seeds, names=None) -> list[dict]:
 
 
 def table(rows: list[dict], columns: list[str]) -> str:
-    """Mean ± standard deviation over seeds, one line per texture and variant."""
-    frame = results.as_text(results.spread(rows, columns, by=("texture", "name")))
+    """Mean ± standard deviation over seeds, one line per texture and variant (AUROCs with a
+    bootstrap interval instead where the rows hold replicates)."""
+    if all("pixel_auroc_boot" in r for r in rows):
+        frame = results.intervals(rows, columns, by=("texture", "name"))
+    else:
+        frame = results.as_text(results.spread(rows, columns, by=("texture", "name")))
     return results.markdown(frame.rename_axis(index={"name": "variant"}))
 
 
@@ -155,9 +186,16 @@ def write_table(study: str, result: dict) -> None:
     (ROOT / "benchmarks" / f"{study}.md").write_text(
         f"# {study}\n\n{meta['date']}, {meta['machine']}, {meta['threads']} threads, "
         f"{meta['seconds']:.0f} s{_merges(meta)}. Settings {spec['settings'] or 'the defaults'}; known anomalies of kinds "
-        f"{list(spec['known_kinds']) or 'none'}; seeds {meta['seeds']}. Mean ± sample standard deviation "
-        f"over seeds.\n\n"
+        f"{list(spec['known_kinds']) or 'none'}; seeds {meta['seeds']}"
+        f"{' (each draws the texture crops afresh)' if spec.get('data_seeds') else ''}. {_spread_words(rows)}\n\n"
         f"{table(rows, columns)}\n")
+
+
+def _spread_words(rows) -> str:
+    if all("pixel_auroc_boot" in r for r in rows):
+        return ("AUROCs: the mean over seeds [its 95 % interval over the test images and the seeds, "
+                "results.interval]; the other measures: mean ± sample standard deviation over seeds.")
+    return "Mean ± sample standard deviation over seeds."
 
 
 def _merges(meta: dict) -> str:

@@ -69,3 +69,17 @@ def test_ranges():
     for bad in (0, -1, 2.5, True):
         with pytest.raises(ValueError, match="latent_size"):
             check_int(bad, "latent_size")
+
+
+def test_rounding_off_the_range_is_clipped_and_more_is_refused_with_where():
+    x = torch.full((2, 1, 4, 4), 0.5)
+    x[1, 0, 2, 3] = 1.0000001           # an antialiased resize's rounding (issue 29)
+    x[0, 0, 0, 0] = -3e-7
+    got = as_images(x)
+    assert float(got.max()) == 1.0 and float(got.min()) == 0.0 and got[0, 0, 1, 1] == 0.5
+    x[1, 0, 2, 3] = 1.02
+    with pytest.raises(ValueError, match=r"1\.02.*index \(1, 0, 2, 3\).*image 1"):
+        as_images(x)
+    x[1, 0, 2, 3] = 1.0 + 2e-6           # beyond the slack
+    with pytest.raises(ValueError, match="must lie in"):
+        as_images(x)

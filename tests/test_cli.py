@@ -273,3 +273,20 @@ def test_a_failure_midway_leaves_nothing_half_written(tmp_path, capsys, monkeypa
     assert "nothing was written" in capsys.readouterr().err
     assert (out / "old.txt").read_text() == "earlier results"   # the earlier results are intact
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "out"]   # no staging folder is left
+
+
+def test_a_fault_during_training_is_status_1_with_its_traceback(tmp_path, capsys, monkeypatch):
+    from anotutor.methods import compare
+
+    root = make_folder(tmp_path / "data")
+
+    def broken(name, *a, **k):
+        raise ValueError("a shape bug inside a method")   # a ValueError, yet not the reader's doing
+
+    monkeypatch.setattr(compare, "run_method", broken)
+    rc = run_cli("run", root, "--method", "floor", "--out", tmp_path / "out", *SMALL)
+    err = capsys.readouterr().err
+    assert rc == cli.EXIT_FAULT == 1 and "Traceback" in err and "a shape bug" in err
+    assert "unexpected error" in err and not (tmp_path / "out").exists()
+    # a bad argument stays a one-line usage error, status 2
+    assert "--steps" in _error(capsys, "run", root, "--method", "floor", "--out", tmp_path / "o2", "--steps", "0")

@@ -258,3 +258,36 @@ def test_auroc_interval_contains_the_mean_and_narrows_with_more_items():
         auroc_interval([])
     with pytest.raises(ValueError, match="both normal and anomalous"):
         auroc_interval([(np.ones(3), np.zeros(3))])
+
+
+def test_grouped_replicates_redraw_whole_images_and_pair_detectors():
+    from anotutor.metrics import auroc_replicates, image_replicates, pixel_replicates, pixel_auroc
+
+    rng = np.random.default_rng(4)
+    s = rng.normal(size=30)
+    y = np.r_[np.zeros(15), np.ones(15)]
+    # one item per group: the same draws and values as the ungrouped form
+    a, ra = auroc_replicates(s + y, y, None, 50, seed=2)
+    b, rb = auroc_replicates(s + y, y, np.arange(30) * 7, 50, seed=2)
+    assert a == b and np.allclose(ra, rb)
+    # pixels grouped by image: the point is the pooled pixel AUROC; each replicate equals the
+    # pooled AUROC of an explicit resample of whole images, drawn with the same counts
+    masks = torch.zeros(6, 4, 4)
+    masks[3:, 1:3, 1:3] = 1
+    maps = torch.rand(6, 4, 4, generator=torch.Generator().manual_seed(0)) + 0.5 * masks
+    point, reps = pixel_replicates(maps, masks, n_boot=20, seed=5)
+    assert point == pixel_auroc(maps, masks)
+    draws = np.random.default_rng(5)
+    from anotutor.metrics import _resample_counts
+    w = np.concatenate([_resample_counts(draws, 3, 20), _resample_counts(draws, 3, 20)], axis=1)
+    for k in (0, 7, 19):
+        idx = np.repeat(np.r_[3, 4, 5, 0, 1, 2], w[k].astype(int))
+        assert reps[k] == pytest.approx(pixel_auroc(maps[idx], masks[idx]))
+    # the same test set and seed: the same draws, whatever the scores (paired detectors)
+    other = pixel_replicates(maps.roll(1, 0), masks, n_boot=20, seed=5)[1]
+    assert not np.allclose(other, reps)
+    assert image_replicates(s, y, 20, 1)[1].shape == (20,)
+    with pytest.raises(ValueError, match="one integer per score"):
+        auroc_replicates(s, y, np.ones(29, dtype=int))
+    with pytest.raises(ValueError, match="n_boot"):
+        auroc_replicates(s, y, None, 5)

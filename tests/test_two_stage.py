@@ -181,12 +181,63 @@ def test_parameter_counts():
         count_parameters("not a network")
 
 
+# ---------------------------------------------------------------------- the patches reading of stage 2
+def test_windows_cover_each_marked_region_inside_the_image():
+    r = torch.zeros(40, 40)
+    r[2:6, 30:39] = 1      # a small region near the corner: one window, pushed inside
+    r[10:35, 5:12] = 1     # a tall region: tiled along its height
+    got = ts.windows(r, 16)
+    assert all(0 <= y <= 24 and 0 <= x <= 24 for y, x in got)
+    covered = torch.zeros(40, 40)
+    for y, x in got:
+        covered[y:y + 16, x:x + 16] = 1
+    assert bool((covered[r > 0] == 1).all())        # every marked pixel lies in a window
+    assert got[0][1] <= 5 and len(got) == 3           # the largest region first, two windows for it
+    assert ts.windows(torch.zeros(40, 40), 16) == []
+    assert len(ts.windows(r, 16, most=1)) == 1
+    assert ts.patch_size(64, 3) == 32 and ts.patch_size(16, 2) == 16 and ts.patch_size(48, 4) == 32
+
+
+def test_patches_reading_pastes_stage_2_into_stage_1_inside_the_windows(gray, tmp_path):
+    det = TwoStage(**KW, stage2="patches").fit(gray)
+    assert next(det.stage2_.parameters()).shape[1] == 1 == next(det.stage1_.parameters()).shape[1]
+    out = det.predict(gray)
+    inside = out.extras["windows"] > 0.5
+    p1 = out.extras["stage1"]
+    assert torch.equal(out.maps[~inside], p1[~inside])       # outside the windows: stage 1's map
+    p = side = det._patch
+    where = det._windows(out.extras["refined"])
+    assert bool(inside.any()) == bool(where)
+    if where:                                                 # inside: stage 2 on the image patch alone
+        n, y, x = where[0]
+        patch = torch.sigmoid(det.stage2_(gray[n:n + 1, :, y:y + side, x:x + side]))[0, 0]
+        assert bool((out.maps[n, y:y + p, x:x + p] >= patch - 1e-6).all())
+    back = Detector.from_checkpoint(det.save(tmp_path / "patches.pt"))
+    assert torch.equal(back.predict(gray).maps, out.maps)
+    with pytest.raises(ValueError, match="stage2"):
+        TwoStage(**KW).load(tmp_path / "patches.pt")
+
+
+def test_restage_keeps_stage_1_and_trains_a_new_stage_2(fitted, gray):
+    other = fitted.restage(gray, stage2="patches", steps2=3)
+    assert other.stage1_ is fitted.stage1_ and other.params_["stage2"] == "patches"
+    assert other.params_["steps2"] == 3 and len(other.history_["loss2"]) == 3
+    assert {k: v for k, v in other.params_.items() if k not in ("stage2", "steps2")} == \
+        {k: v for k, v in fitted.params_.items() if k not in ("stage2", "steps2")}
+    assert torch.equal(other.at_stage(1).predict(gray).maps, fitted.at_stage(1).predict(gray).maps)
+    assert fitted.params_["stage2"] == "residual"   # the original is untouched
+    with pytest.raises(ValueError, match="stage-2 settings only"):
+        fitted.restage(gray, steps=5)
+    with pytest.raises(ValueError, match="channels"):
+        fitted.restage(gray.repeat(1, 3, 1, 1))
+
+
 @pytest.mark.parametrize("kwargs, field", [
     ({"pseudo": "noise"}, "pseudo"), ({"source": "dtd"}, "source"), ({"anomaly_share": 0}, "anomaly_share"),
     ({"anomaly_share": 1}, "anomaly_share"), ({"mark": 0}, "mark"), ({"cover": 1.5}, "cover"),
     ({"stages": 3}, "stages"), ({"stages": True}, "stages"), ({"image_size": 20, "depth": 3}, "image_size"),
     ({"image_size": 8, "depth": 2}, "image_size"), ({"n_segments": 1}, "n_segments"),
-    ({"width2": 0}, "width2"), ({"steps2": 0}, "steps2"), ({"lr": 0}, "lr")])
+    ({"width2": 0}, "width2"), ({"steps2": 0}, "steps2"), ({"lr": 0}, "lr"), ({"stage2": "crop"}, "stage2")])
 def test_bad_parameters_are_refused(kwargs, field):
     with pytest.raises(ValueError, match=field):
         TwoStage(**kwargs)

@@ -100,7 +100,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checks import check_int, check_range
+from ..checks import as_images, check_int, check_range
 from ..data import synth
 from ..data.augment import augment
 from ..losses import ssim_loss
@@ -110,9 +110,12 @@ from ..runtime import Timer, progress
 from .base import Detection, Detector
 from .scores import top_fraction_score
 
-__all__ = ["TwoStage", "refine", "segment_loss", "stage_networks", "design_parameters", "PSEUDO_KINDS", "SOURCES"]
+__all__ = ["TwoStage", "refine", "segment_loss", "stage_networks", "design_parameters", "windows",
+           "PSEUDO_KINDS", "SOURCES", "STAGE2_READINGS", "patch_size"]
 
 PSEUDO_KINDS = ("perlin", "both")
+STAGE2_READINGS = ("residual", "patches")
+MAX_WINDOWS = 4  # patches reading: at most this many windows per image, the largest marked regions first
 SOURCES = ("augmented", "fractal")
 # default steps, as shares of the budget's: under ci (225) 135 + 45 steps, one fit of both stages
 # in about 29 s on one CPU thread at 64 px (measured)
@@ -158,17 +161,61 @@ def segment_loss(logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(p, masks) + ssim_loss(p, masks)
 
 
-def stage_networks(channels: int, width: int, width2: int, depth: int,
-                   zero_init: bool = True) -> tuple[nn.Module, nn.Module]:
-    """The two U-Nets: stage 1 sees the image, stage 2 the image, stage 1's map and the refined map.
+def patch_size(image_size: int, depth: int) -> int:
+    """The patches reading's window: half the image, down to a multiple of 2^``depth``, at least 16
+    (the SSIM window) and at most the image."""
+    unit = 2 ** depth
+    side = max(16, (image_size // 2) // unit * unit)
+    return min(image_size, -(-side // unit) * unit)
 
-    With ``zero_init`` stage 2's last layer starts at zero, so that before
-    training it adds a zero correction to stage 1's logits; without it, the
-    layer keeps PyTorch's default initialisation.
+
+def windows(refined: torch.Tensor, size: int, most: int = MAX_WINDOWS) -> list[tuple[int, int]]:
+    """Top-left corners of square windows of side ``size`` over the marked regions of one refined map
+    [H, W]: each connected region (the largest first, ``most`` windows in all) is tiled by windows
+    that cover its bounding box, each kept inside the image."""
+    from scipy import ndimage
+
+    h, w = refined.shape
+    labels, n = ndimage.label(refined.detach().cpu().numpy() > 0.5)
+    if n == 0:
+        return []
+    sizes = np.bincount(labels.ravel())[1:]
+    boxes = ndimage.find_objects(labels)
+    out = []
+    for k in np.argsort(-sizes, kind="stable"):
+        ys, xs = boxes[k]
+        for y in _starts(ys.start, ys.stop, size, h):
+            for x in _starts(xs.start, xs.stop, size, w):
+                if (y, x) not in out:
+                    out.append((y, x))
+                if len(out) == most:
+                    return out
+    return out
+
+
+def _starts(start: int, stop: int, size: int, length: int) -> list[int]:
+    """Window starts that cover [start, stop) with windows of ``size``, kept inside [0, length)."""
+    if stop - start <= size:
+        first = [(start + stop - size) // 2]
+    else:
+        first = list(range(start, stop - size, size)) + [stop - size]
+    return [min(max(v, 0), length - size) for v in first]
+
+
+def stage_networks(channels: int, width: int, width2: int, depth: int,
+                   zero_init: bool = True, reading: str = "residual") -> tuple[nn.Module, nn.Module]:
+    """The two U-Nets: stage 1 sees the image; stage 2, in the ``"residual"`` reading, the image,
+    stage 1's map and the refined map, in the ``"patches"`` reading a patch of the image alone.
+
+    With ``zero_init`` (residual reading only) stage 2's last layer starts at
+    zero, so that before training it adds a zero correction to stage 1's
+    logits; without it, the layer keeps PyTorch's default initialisation.
     """
+    if reading not in STAGE2_READINGS:
+        raise ValueError(f"stage2 must be one of {STAGE2_READINGS}, got {reading!r}")
     stage1 = UNet(channels, 1, width, depth, out="logits")
-    stage2 = UNet(channels + 2, 1, width2, depth, out="logits")
-    if zero_init:
+    stage2 = UNet(channels + 2 if reading == "residual" else channels, 1, width2, depth, out="logits")
+    if zero_init and reading == "residual":
         nn.init.zeros_(stage2.head.weight)
         nn.init.zeros_(stage2.head.bias)
     return stage1, stage2
@@ -216,7 +263,7 @@ class TwoStage(Detector):
     ``history_["loss2"]``: one loss per step).
     """
 
-    _architecture = ("image_size", "width", "width2", "depth")
+    _architecture = ("image_size", "width", "width2", "depth", "stage2")
     _networks = ("stage1_", "stage2_")
     _image_extras = ()
 
@@ -226,7 +273,7 @@ class TwoStage(Detector):
                  steps: int | None = None,
                  steps2: int | None = None, batch_size: int | None = None, lr: float = 2e-3,
                  augment: bool = True, zero_init: bool = True, recalibrate: bool = True,
-                 seed: int = 0, device: str | None = None, progress: bool = True):
+                 stage2: str = "residual", seed: int = 0, device: str | None = None, progress: bool = True):
         self.depth = check_int(depth, "depth", minimum=1, maximum=6)
         if image_size is not None:
             unet_size_ok(image_size, self.depth)
@@ -251,6 +298,9 @@ class TwoStage(Detector):
         self.augment = bool(augment)
         self.zero_init = bool(zero_init)
         self.recalibrate = bool(recalibrate)
+        if stage2 not in STAGE2_READINGS:
+            raise ValueError(f"stage2 must be one of {STAGE2_READINGS}, got {stage2!r}")
+        self.stage2 = stage2
         self._store_training(steps, batch_size, lr, seed, device, progress)
 
     def _budget_defaults(self, b) -> dict:
@@ -265,7 +315,7 @@ class TwoStage(Detector):
     def _build_networks(self) -> dict:
         p = self.params_
         stage1, stage2 = stage_networks(self.channels_, p["width"], p["width2"], p["depth"],
-                                        p.get("zero_init", True))
+                                        p["zero_init"], p["stage2"])
         return {"stage1_": stage1, "stage2_": stage2}
 
     # ------------------------------------------------------------------ views and counts
@@ -277,6 +327,35 @@ class TwoStage(Detector):
         view = copy.copy(self)
         view.stages_ = int(stages)
         return view
+
+    def restage(self, images, **changes) -> "TwoStage":
+        """A new model with this one's stage 1 (the same weights, frozen) and stage 2 trained afresh on
+        ``images`` with other stage-2 settings (``stage2``, ``steps2``, ``width2``, ``zero_init``).
+
+        Stage-2 designs compared on one stage 1 differ in stage 2 alone, and
+        the stage-1 run is paid once. (Its stage 2 sees other random batches
+        than ``fit`` with the same settings would draw.)
+        """
+        self._check_fitted()
+        unknown = sorted(set(changes) - {"stage2", "steps2", "width2", "zero_init"})
+        if unknown:
+            raise ValueError(f"restage changes stage-2 settings only, not {unknown}")
+        fresh = TwoStage(**{**{k: self.params_[k] for k in self.param_names()}, **changes},
+                         device=self.device, progress=self.progress)
+        x = self._resize(as_images(images, "images"), self.params_["image_size"])
+        if x.shape[1] != self.channels_:
+            raise ValueError(f"images have {x.shape[1]} channels, the model {self.channels_}")
+
+        def train(new: "TwoStage", g: torch.Generator) -> dict:
+            new.channels_, new.stage1_, new.stages_ = self.channels_, self.stage1_, 2
+            new.stage2_ = new._build_networks()["stage2_"].to(new.device_)
+            rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=g)))
+            with Timer(new.device_) as t:
+                loss2 = new._fit_stage2(x, g, rng)
+            new.stage_seconds_ = {"stage1": self.stage_seconds_["stage1"], "stage2": t.seconds}
+            return {"loss1": self.history_["loss1"], "loss2": loss2}
+
+        return fresh._run_fit(train, device=self.device_)
 
     def stage_parameters(self) -> dict[str, int]:
         """Learned parameters per stage: ``{"stage1": ..., "stage2": ..., "total": ...}``."""
@@ -342,24 +421,24 @@ class TwoStage(Detector):
         return z1 + self.stage2_(torch.cat([x, torch.sigmoid(z1)[:, None], r[:, None]], dim=1))[:, 0]
 
     # ------------------------------------------------------------------ training
-    def _train(self, net, steps: int, desc: str, logits, x, g, rng) -> np.ndarray:
-        """Adam on ``net`` for ``steps`` batches; ``logits(batch)`` [N, 1, H, W] runs the stage being trained."""
+    def _train(self, net, steps: int, desc: str, forward, x, g, rng) -> np.ndarray:
+        """Adam on ``net`` for ``steps`` batches; ``forward(batch, masks)`` runs the stage being trained
+        and returns its logits and their target masks, both [N, 1, h, w]."""
         opt = torch.optim.Adam(net.parameters(), lr=self.params_["lr"])
         losses = np.zeros(steps, dtype=np.float32)
         net.train()
         for step in progress(range(steps), desc=desc, enabled=self.progress):
-            xb, masks = self._batch(x, g, rng)
-            loss = segment_loss(logits(xb), masks)  # eq. 4
+            loss = segment_loss(*forward(*self._batch(x, g, rng)))  # eq. 4
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             losses[step] = loss.item()
-        if self.params_.get("recalibrate", True):
-            self._recalibrate(net, logits, x, g, rng)
+        if self.params_["recalibrate"]:
+            self._recalibrate(net, forward, x, g, rng)
         net.eval()
         return losses
 
-    def _recalibrate(self, net, logits, x, g, rng, batches: int = RECALIBRATION_BATCHES) -> None:
+    def _recalibrate(self, net, forward, x, g, rng, batches: int = RECALIBRATION_BATCHES) -> None:
         """Re-estimate BatchNorm's running statistics under the final weights ("precise BN").
 
         During a short run at a high learning rate the weights move faster than
@@ -377,7 +456,7 @@ class TwoStage(Detector):
         net.train()
         with torch.no_grad():
             for _ in range(batches):
-                logits(self._batch(x, g, rng)[0])
+                forward(*self._batch(x, g, rng))
         for m, mom in zip(norms, momenta):
             m.momentum = mom
 
@@ -391,7 +470,7 @@ class TwoStage(Detector):
         self.stages_ = p["stages"]
         with Timer(self.device_) as t1:
             loss1 = self._train(self.stage1_, p["steps"], f"two-stage: stage 1 ({p['pseudo']})",
-                                self.stage1_, x, g, rng)
+                                lambda xb, masks: (self.stage1_(xb), masks), x, g, rng)
 
         with Timer(self.device_) as t2:
             loss2 = self._fit_stage2(x, g, rng)
@@ -399,13 +478,34 @@ class TwoStage(Detector):
         return {"loss1": loss1, "loss2": loss2}
 
     def _fit_stage2(self, x, g, rng) -> np.ndarray:
-        def stage2_logits(xb):
+        reading = self.params_["stage2"]
+
+        def residual(xb, masks):
             with torch.no_grad():  # stage 1 is frozen
                 z1 = self._stage1(xb)
                 r = self._refined(xb, torch.sigmoid(z1))
-            return self._stage2(xb, z1, r)[:, None]
+            return self._stage2(xb, z1, r)[:, None], masks
 
-        return self._train(self.stage2_, self.params_["steps2"], "two-stage: stage 2", stage2_logits, x, g, rng)
+        def patches(xb, masks):
+            with torch.no_grad():
+                r = self._refined(xb, torch.sigmoid(self._stage1(xb)))
+            where = self._windows(r)
+            if not where:  # stage 1 marked nothing in the whole batch: one window per image, drawn at random
+                side, top = self._patch, xb.shape[-1] - self._patch
+                where = [(n, int(rng.integers(0, top + 1)), int(rng.integers(0, top + 1)))
+                         for n in range(xb.shape[0])]
+            return self.stage2_(_cut(xb, where, self._patch)), _cut(masks, where, self._patch)
+
+        return self._train(self.stage2_, self.params_["steps2"], f"two-stage: stage 2 ({reading})",
+                           residual if reading == "residual" else patches, x, g, rng)
+
+    @property
+    def _patch(self) -> int:
+        return patch_size(self.params_["image_size"], self.params_["depth"])
+
+    def _windows(self, refined: torch.Tensor) -> list[tuple[int, int, int]]:
+        """``(image, top, left)`` of every window over the refined maps [N, H, W]."""
+        return [(n, y, x) for n in range(refined.shape[0]) for y, x in windows(refined[n], self._patch)]
 
     # ------------------------------------------------------------------ inference
     def _predict(self, x: torch.Tensor, generator: torch.Generator):
@@ -414,15 +514,38 @@ class TwoStage(Detector):
         if self.stages_ == 1:
             return top_fraction_score(p1), p1, {"stage1": p1}
         r = self._refined(x, p1)
-        p2 = torch.sigmoid(self._stage2(x, z1, r))
-        return top_fraction_score(p2), p2, {"stage1": p1, "refined": r}
+        p2, extras = self._stage2_map(x, z1, r)
+        return top_fraction_score(p2), p2, {"stage1": p1, "refined": r, **extras}
+
+    def _stage2_map(self, x: torch.Tensor, z1: torch.Tensor, r: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """The final probability map [N, H, W] of either reading (and, for patches, the windows)."""
+        if self.params_["stage2"] == "residual":
+            return torch.sigmoid(self._stage2(x, z1, r)), {}
+        p2, inside = self._pasted(x, torch.sigmoid(z1), r)
+        return p2, {"windows": inside}
+
+    def _pasted(self, x: torch.Tensor, p1: torch.Tensor, r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The patches reading's map: stage 2's probability pasted into stage 1's map at every window
+        (the larger where windows overlap), and the windows' union [N, H, W]."""
+        out, inside, side = p1.clone(), torch.zeros_like(p1), self._patch
+        where = self._windows(r)
+        if where:
+            p2 = torch.sigmoid(self.stage2_(_cut(x, where, side)))[:, 0]
+            first = torch.zeros_like(p1, dtype=torch.bool)
+            for (n, y, x0), patch in zip(where, p2):
+                region = (n, slice(y, y + side), slice(x0, x0 + side))
+                fresh = ~first[region]  # a pixel's first window replaces stage 1; later ones keep the larger
+                out[region] = torch.where(fresh, patch, torch.maximum(out[region], patch))
+                first[region] = True
+            inside = first.float()
+        return out, inside
 
     @torch.no_grad()
     def predict(self, images, batch_size: int = 64, seed: int = 0, progress: bool = False) -> Detection:
         """:meth:`Detector.predict`, with the per-stage maps of ``extras`` at the input's size too."""
         out = super().predict(images, batch_size, seed, progress)
         h, w = out.maps.shape[-2:]
-        for k, mode in (("stage1", "bilinear"), ("refined", "nearest")):
+        for k, mode in (("stage1", "bilinear"), ("refined", "nearest"), ("windows", "nearest")):
             v = out.extras.get(k)
             if v is not None and v.shape[-2:] != (h, w):
                 kw = {"align_corners": False} if mode == "bilinear" else {}
@@ -437,7 +560,7 @@ class TwoStage(Detector):
         batch_size = check_int(batch_size, "batch_size")
         x = self._resize(self._prepare(images, "images")).to(self.device_)
         z1 = self._stage1(x[:1])
-        self._stage2(x[:1], z1, self._refined(x[:1], torch.sigmoid(z1)))  # warm-up
+        self._stage2_map(x[:1], z1, self._refined(x[:1], torch.sigmoid(z1)))  # warm-up
         times = {"stage1": 0.0, "refine": 0.0, "stage2": 0.0}
         for i in range(0, x.shape[0], batch_size):
             xb = x[i:i + batch_size]
@@ -449,8 +572,13 @@ class TwoStage(Detector):
                 r = self._refined(xb, p1)
             times["refine"] += t.seconds
             with Timer(self.device_) as t:
-                torch.sigmoid(self._stage2(xb, z1, r))
+                self._stage2_map(xb, z1, r)
             times["stage2"] += t.seconds
         out = {k: 1000.0 * v / x.shape[0] for k, v in times.items()}
         out["total"] = sum(out.values())
         return out
+
+
+def _cut(t: torch.Tensor, where: list[tuple[int, int, int]], side: int) -> torch.Tensor:
+    """The windows ``(image, top, left)`` of side ``side`` cut from ``t`` [N, C, H, W], stacked."""
+    return torch.stack([t[n, :, y:y + side, x:x + side] for n, y, x in where])

@@ -11,7 +11,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["RESULTS", "load", "path", "provenance", "spread", "as_text", "markdown"]
+import numpy as np
+
+__all__ = ["RESULTS", "load", "path", "provenance", "spread", "as_text", "markdown", "replicates", "Interval",
+           "scored", "interval", "difference", "seed_difference", "intervals", "Z95"]
+
+Z95 = 1.959964  # the normal quantile of a central 95 % interval
 
 RESULTS = Path(__file__).resolve().parent
 
@@ -105,6 +110,149 @@ def as_text(spread_frame, digits=3, labels: dict | None = None):
     return pd.DataFrame({labels.get(m, m): [cell(a, b, places(m)) for a, b in
                                             zip(spread_frame[(m, "mean")], spread_frame[(m, "std")])]
                          for m in measures}, index=spread_frame.index)
+
+
+def replicates(detection, split, n_boot: int | None = None) -> dict:
+    """Bootstrap replicates of a test detection's image and pixel AUROC, as fields of a result row.
+
+    ``{"image_auroc_boot": [...], "pixel_auroc_boot": [...]}`` (the pixel one
+    only with masks), each :data:`anotutor.metrics.N_BOOT` values rounded to
+    four decimals, the test images redrawn with the same draws for every
+    detector on the same test set (:func:`anotutor.metrics.auroc_replicates`),
+    so :func:`interval` and :func:`difference` can be computed from the
+    committed rows alone.
+    """
+    from .. import metrics
+
+    n_boot = n_boot or metrics.N_BOOT
+    out = {"image_auroc_boot": _rounded(metrics.image_replicates(detection.scores, split.labels, n_boot)[1])}
+    if split.masks is not None:
+        out["pixel_auroc_boot"] = _rounded(metrics.pixel_replicates(detection.maps, split.masks, n_boot)[1])
+    return out
+
+
+def scored(detection, split, **fields) -> dict:
+    """A result row of one live detection: its image (and pixel) AUROC with their replicates, and
+    ``fields``; :func:`interval` and :func:`difference` take it as a one-seed row (a chapter's live
+    model), paired with another row of the same test split by equal ``texture`` and ``seed``."""
+    from .. import metrics
+
+    row = {"texture": None, "seed": 0, **fields,
+           "image_auroc": metrics.image_auroc(detection.scores, split.labels)}
+    if split.masks is not None:
+        row["pixel_auroc"] = metrics.pixel_auroc(detection.maps, split.masks)
+    return {**row, **replicates(detection, split)}
+
+
+def _rounded(values) -> list[float]:
+    return [round(float(v), 4) for v in values]
+
+
+class Interval(tuple):
+    """``(estimate, low, high)``: a mean over seeds with its 95 % interval; ``tie`` when it holds 0."""
+
+    def __new__(cls, estimate: float, low: float, high: float):
+        return super().__new__(cls, (float(estimate), float(low), float(high)))
+
+    estimate = property(lambda self: self[0])
+    low = property(lambda self: self[1])
+    high = property(lambda self: self[2])
+    tie = property(lambda self: self[1] <= 0.0 <= self[2])
+
+    def __str__(self) -> str:
+        return f"{self[0]:.3f} [{self[1]:.3f}, {self[2]:.3f}]"
+
+
+def _combined(points: np.ndarray, reps: np.ndarray, level: float = 0.95) -> Interval:
+    """Mean of ``points`` (one per seed) with the percentile interval of the seeds' mean replicate,
+    each side widened in quadrature by the seeds' standard error (when there are two or more)."""
+    point = float(np.mean(points))
+    lo, hi = np.quantile(reps.mean(axis=0), [(1 - level) / 2, (1 + level) / 2])
+    seed = Z95 * float(np.std(points, ddof=1)) / np.sqrt(len(points)) if len(points) > 1 else 0.0
+    return Interval(point, point - np.hypot(point - lo, seed), point + np.hypot(hi - point, seed))
+
+
+def _boot(rows, measure: str) -> tuple[np.ndarray, np.ndarray]:
+    key = f"{measure}_boot"
+    rows = list(rows)
+    if not rows:
+        raise ValueError(f"no rows to compute a {measure} interval from")
+    missing = [r.get("name", "?") for r in rows if key not in r]
+    if missing:
+        raise ValueError(f"rows of {sorted(set(missing))} lack {key!r}: rerun their benchmark "
+                         f"(results.replicates adds it)")
+    return np.array([r[measure] for r in rows], dtype=float), np.array([r[key] for r in rows], dtype=float)
+
+
+def interval(rows, measure: str = "pixel_auroc") -> Interval:
+    """The mean of ``measure`` over ``rows`` (one per seed) and its 95 % interval.
+
+    The interval covers both the test images (the percentile interval of
+    the mean of the rows' bootstrap replicates, :func:`replicates`) and
+    the seeds (their standard error, added in quadrature); with seeds that
+    draw the data afresh it counts the test sampling twice, so it errs wide.
+    """
+    return _combined(*_boot(rows, measure))
+
+
+def difference(rows_a, rows_b, measure: str = "pixel_auroc") -> Interval:
+    """``a - b`` of ``measure`` with its 95 % interval, paired seed by seed.
+
+    ``rows_a`` and ``rows_b`` hold one row per seed in the same order, each
+    pair scored on the same test set (so their replicates share the draws).
+    ``.tie`` is true when the interval holds 0: then no sentence may name a
+    winner.
+    """
+    rows_a, rows_b = list(rows_a), list(rows_b)
+    _paired(rows_a, rows_b)
+    (pa, ra), (pb, rb) = _boot(rows_a, measure), _boot(rows_b, measure)
+    return _combined(pa - pb, ra - rb)
+
+
+def seed_difference(rows_a, rows_b, measure: str = "pixel_auroc", level: float = 0.95) -> Interval:
+    """``a - b`` of ``measure`` with a t interval over the seeds alone, for rows without replicates.
+
+    Paired seed by seed as :func:`difference`; with k seeds the interval is
+    the mean difference ± t(k - 1) times its standard error. It sees the
+    seeds' spread, not the test sampling, so it errs narrow where the
+    seeds share their test images; one seed gives no interval (an error).
+    """
+    from scipy import stats
+
+    rows_a, rows_b = list(rows_a), list(rows_b)
+    _paired(rows_a, rows_b)
+    d = np.array([a[measure] for a in rows_a], dtype=float) - np.array([b[measure] for b in rows_b], dtype=float)
+    if d.size < 2:
+        raise ValueError("seed_difference needs two seeds or more")
+    half = stats.t.ppf((1 + level) / 2, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size)
+    return Interval(d.mean(), d.mean() - half, d.mean() + half)
+
+
+def _paired(rows_a, rows_b) -> None:
+    pairs = [(a.get("texture"), a.get("seed")) for a in rows_a]
+    if not pairs or pairs != [(b.get("texture"), b.get("seed")) for b in rows_b]:
+        raise ValueError(f"difference needs rows paired by texture and seed, got {pairs} against "
+                         f"{[(b.get('texture'), b.get('seed')) for b in rows_b]}")
+
+
+def intervals(rows, measures, by=("texture", "name")):
+    """Like :func:`spread`, but each cell ``"0.970 [0.955, 0.982]"``: the mean over seeds and its
+    :func:`interval` (a measure without replicates is shown as mean ± sd)."""
+    import pandas as pd
+
+    rows = list(rows)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        raise ValueError("intervals needs at least one row")
+    by = list(by)
+    cells = {}
+    for key, group in frame.groupby(by, sort=False):
+        mine = [rows[i] for i in group.index]
+        cells[key] = {m: str(interval(mine, m)) if f"{m}_boot" in group and group[f"{m}_boot"].notna().all()
+                      else as_text(spread(mine, [m], by)).iloc[0, 0] for m in measures}
+    out = pd.DataFrame.from_dict(cells, orient="index")
+    out.index.names = by
+    return out
 
 
 def markdown(frame) -> str:
