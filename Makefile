@@ -57,6 +57,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/elpv.py --join .elpv-mono.json .elpv-poly.json && rm .elpv-mono.json .elpv-poly.json
 	$(BIN)/python benchmarks/compare_folder.py
 	$(BIN)/python benchmarks/contamination.py
+	$(BIN)/python benchmarks/equal_time.py
+	$(BIN)/python benchmarks/tau_rules.py
 	$(BIN)/python benchmarks/chapters.py
 	@if [ -d _build/html ]; then $(BIN)/python benchmarks/pages.py; \
 	else echo "page sizes: build the book first (make book), then python benchmarks/pages.py"; fi

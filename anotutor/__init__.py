@@ -3,11 +3,14 @@ from AnoGAN to two-stage segmentation*.
 
 Layers, from the ground up (a module imports only from layers below it)::
 
-    runtime, checks              device, seeds, budget; input validation
-    data, metrics, losses        know nothing of models or methods
+    runtime, checks, viz         device, seeds, budget; input validation; drawing
+                                 (viz draws arrays and knows nothing above it)
+    data, metrics, losses,       know nothing of models or methods; results holds the
+    theory, results              committed benchmark numbers and their intervals
     models                       plain nn.Modules
-    methods, theory              training and inference
-    viz, widgets                 drawing and interaction
+    methods                      training, inference, evaluation, thresholds
+    widgets, pretrained          sliders; the shipped checkpoints and their recipes
+    report, deploy, cli          the anotutor command: run, compare, fit, predict
 """
 
 __version__ = "0.1.0"

@@ -3,6 +3,8 @@
     anotutor methods
     anotutor run DIR --method pnunet [--image-size 64] [--steps N] [--seed 0] [--out OUT]
     anotutor compare DIR --methods all [--out OUT]
+    anotutor fit DIR --method pnunet --out MODEL [--fpr 0.01]   # train once, keep the model and its tau
+    anotutor predict MODEL IMAGES_OR_FOLDERS... --out OUT       # score new, unlabelled images
     anotutor elpv --out DIR [--kind mono|poly] [--seed 0]   # real solar cells, in the layout below
 
 ``DIR`` is a folder in the MVTec AD layout (:mod:`anotutor.data.folder`):
@@ -23,7 +25,23 @@ scored. ``OUT`` receives:
   test image beside its map: truth outlined in red, pixels at or above tau
   in cyan) and ``model.pt`` (the checkpoint, loadable with
   ``Estimator.from_checkpoint``);
-* for ``compare``: ``quality_speed.png``.
+* for ``compare``: ``quality_speed.png``;
+* ``index.html`` (:mod:`anotutor.report`): one offline page with the table,
+  ROC curves, the quality-speed plot and, per method, the highest-scoring
+  normal and lowest-scoring defective test images, maps on one scale per
+  method.
+
+``fit`` and ``predict`` (:mod:`anotutor.deploy`) are for a model kept: ``fit``
+needs only ``train/good`` (defects under ``test/`` with or without masks are
+used to choose tau when present; without any, tau is set at a false-alarm
+rate ``--fpr`` on held-out normal images, and the output says which rule
+chose it), and ``predict`` scores image files of any size and format,
+writing ``scores.csv`` and overlays at each image's own size.
+
+Exit status: 0 done; 2 a usage or input problem (one line says what to
+change; nothing was trained or written); 1 an unexpected error while
+training or scoring (its traceback is printed; nothing was written); 130
+interrupted.
 
 Everything is checked before anything trains (the folder, the methods, the
 working size, the device, the output folder), and results are written to a
@@ -37,9 +55,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import platform
-import shutil
 import sys
 import time
 import traceback
@@ -63,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="anotutor", description="Visual anomaly detectors of the anotutor book, "
                                  "on a folder in the MVTec AD layout.")
     ap.add_argument("--version", action="version", version=f"anotutor {__version__}")
-    sub = ap.add_subparsers(dest="command", required=True, metavar="{methods,run,compare,elpv}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="{methods,run,compare,fit,predict,elpv}")
     sub.add_parser("methods", help="list the detectors and their defaults")
 
     def common(p: argparse.ArgumentParser) -> None:
@@ -90,6 +106,23 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_ = sub.add_parser("compare", help="fit and score several methods, one table")
     common(cmp_)
     cmp_.add_argument("--methods", default="all", help="'all' or comma-separated names (default: all)")
+    fit = sub.add_parser("fit", help="train one method on train/good, choose tau, keep the model")
+    fit.add_argument("folder", type=Path, help="a folder with train/good (test/<kind> optional)")
+    fit.add_argument("--method", required=True, help="a detector name (see: anotutor methods)")
+    fit.add_argument("--out", type=Path, required=True, help="the model folder to write")
+    fit.add_argument("--fpr", type=float, default=None,
+                     help="without defects (or masks): the share of held-out normal images (pixels) "
+                          "allowed over tau (default 0.01)")
+    for flag in ("--image-size", "--steps", "--seed", "--val-fraction", "--max-train", "--channels",
+                 "--device", "--overwrite", "--no-progress"):
+        _copy_argument(run, fit, flag)
+    pred = sub.add_parser("predict", help="score image files or folders with a model folder of anotutor fit")
+    pred.add_argument("model", type=Path, help="a model folder written by anotutor fit")
+    pred.add_argument("inputs", type=Path, nargs="+", help="image files or folders (searched recursively)")
+    pred.add_argument("--out", type=Path, required=True, help="the folder to write scores.csv and overlays/ to")
+    pred.add_argument("--batch-size", type=int, default=16, help="images scored at once (default 16)")
+    pred.add_argument("--overwrite", action="store_true", help="replace an output folder that holds results")
+    pred.add_argument("--no-progress", action="store_true", help="no progress bar")
     cells = sub.add_parser("elpv", help="write the ELPV solar cells (pip install elpv-dataset; data CC BY-NC-SA "
                            "4.0) in the MVTec AD layout, without masks")
     cells.add_argument("--out", type=Path, required=True, help="the folder to write")
@@ -102,7 +135,54 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _copy_argument(src: argparse.ArgumentParser, dst: argparse.ArgumentParser, flag: str) -> None:
+    """Give ``dst`` the option ``flag`` of ``src``, with its type, default and help."""
+    action = next(a for a in src._actions if flag in a.option_strings)
+    kw = {"default": action.default, "help": action.help}
+    if action.nargs == 0:
+        kw["action"] = "store_true"
+    else:
+        kw.update(type=action.type, choices=action.choices)
+    dst.add_argument(flag, **kw)
+
+
 # ---------------------------------------------------------------------------- commands
+def _fit(args) -> int:
+    from .deploy import prepare_fit, train_and_write
+    from .runtime import device
+
+    _check_out(args.out, args.overwrite)
+    try:   # every check of the input before anything trains: an error here is status 2
+        device(args.device)
+        plan = prepare_fit(args.folder, args.method, args.image_size, args.steps, args.seed, args.channels,
+                           args.fpr, args.val_fraction, args.max_train, args.device, not args.no_progress)
+    except (ValueError, FileNotFoundError) as err:
+        raise CLIError(str(err)) from err
+    info = train_and_write(plan, args.out)
+    print(f"anotutor: {info['title']} trained on {info['provenance']['n_train']} images in "
+          f"{info['provenance']['fit_seconds']:.0f} s; {info['rule']}", file=sys.stderr)
+    print(f"anotutor: model in {args.out}; next: anotutor predict {args.out} IMAGES... --out OUT", file=sys.stderr)
+    return 0
+
+
+def _predict(args) -> int:
+    from .deploy import predict_files, read_model
+
+    _check_out(args.out, args.overwrite)
+    try:
+        read_model(args.model)
+        from .data.folder import image_files
+
+        image_files(*args.inputs)
+    except ValueError as err:
+        raise CLIError(str(err)) from err
+    rows = predict_files(args.model, args.inputs, args.out, args.batch_size, not args.no_progress)
+    flagged = sum(r["verdict"] == "anomalous" for r in rows)
+    print(f"anotutor: {len(rows)} images scored, {flagged} flagged anomalous; scores.csv and overlays/ in "
+          f"{args.out}", file=sys.stderr)
+    return 0
+
+
 def _methods() -> str:
     from .methods.catalog import METHODS
 
@@ -191,7 +271,9 @@ def _write_overlays(folder: Path, files: list[str], test, det_out, tau) -> None:
 
     from .viz import overlay_pixels
 
-    scale = float(det_out.maps.quantile(0.999)) if det_out.maps.numel() < 16_000_000 else None
+    from .report import map_scale
+
+    scale = map_scale(det_out.maps)
     for i, name in enumerate(files):
         rel = Path(name)   # test/<kind>/<file>
         target = folder / rel.parent.name / f"{rel.stem}.png"
@@ -241,7 +323,10 @@ def _meta(args, ds, size, methods, seconds) -> dict:
 
 
 def _run(args, methods: list[str], flat: bool) -> Path:
+    from .deploy import staged
     from .methods.compare import plan, run_method
+    from .methods.thresholds import Thresholds
+    from .report import write_report
 
     folder_name = Path(args.folder).resolve().name or "data"
     out = args.out or Path("runs") / f"{folder_name}-{methods[0] if flat else 'compare'}"
@@ -259,12 +344,8 @@ def _run(args, methods: list[str], flat: bool) -> Path:
         if why:
             print(f"anotutor: {name} will be skipped: {why}", file=sys.stderr)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(stage, ignore_errors=True)
-    stage.mkdir()
     t0 = time.perf_counter()
-    try:
+    with staged(out) as stage:
         outcomes = []
         for name in methods:
             if reasons[name] is None:
@@ -279,6 +360,9 @@ def _run(args, methods: list[str], flat: bool) -> Path:
             where.mkdir(exist_ok=True)
             _write_scores(where / "scores.csv", ds.info["files"]["test"], ds.test, o.detection, o.row)
             _write_overlays(where / "overlays", ds.info["files"]["test"], ds.test, o.detection, o.row["tau"])
+            if o.row["tau"] is not None and o.row.get("image_tau") is not None:   # the model keeps its tau
+                o.detector.threshold_ = Thresholds(o.row["tau"], o.row["image_tau"], "f1-masks", None,
+                                                   int((ds.val.labels == 0).sum()), int(ds.val.labels.sum()))
             o.detector.save(where / "model.pt")
             print(f"anotutor: {name}: " + ", ".join(f"{k} {v}" for k, v in _row_text(o.row).items()),
                   file=sys.stderr)
@@ -295,11 +379,10 @@ def _run(args, methods: list[str], flat: bool) -> Path:
             f"test images.{masks_note}\n\n{_table(outcomes)}\n")
         if not flat:
             _quality_speed(stage / "quality_speed.png", outcomes)
-        if out.exists():
-            shutil.rmtree(out)
-        stage.rename(out)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        write_report(stage, outcomes, ds.test, ds.info["files"]["test"], f"anotutor on {folder_name}",
+                     _table(outcomes), f"{meta['date']}, {size} px, seed {args.seed}; thresholds chosen on "
+                     f"{len(ds.val)} validation images, scores on {len(ds.test)} test images.{masks_note}",
+                     None if flat else "quality_speed.png")
     print(_table(outcomes))
     print(f"\nanotutor: results in {out} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
     return out
@@ -331,6 +414,10 @@ def main(argv=None) -> int:
             return 0
         if args.command == "elpv":
             return _elpv(args)
+        if args.command == "fit":
+            return _fit(args)
+        if args.command == "predict":
+            return _predict(args)
         from .methods.catalog import resolve
 
         try:

@@ -54,7 +54,14 @@ def device(prefer: str | None = None) -> torch.device:
             raise ValueError("device 'mps' was asked for, but MPS is not available here")
     if not (choice == "cpu" or choice == "mps" or choice.startswith("cuda")):
         raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {choice!r}")
-    return torch.device(choice)
+    try:
+        dev = torch.device(choice)
+    except RuntimeError as err:
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {choice!r}") from err
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device {choice!r} was asked for, but GPU {dev.index} is not available here "
+                         f"({torch.cuda.device_count()} GPU(s): cuda:0 to cuda:{torch.cuda.device_count() - 1})")
+    return dev
 
 
 def seed_everything(seed: int = 0) -> torch.Generator:

@@ -24,6 +24,7 @@ chapter through :mod:`anotutor.results`) and ``benchmarks/<study>.md``.
 
     python benchmarks/ablations.py pnunet_ablation [--seeds 0 1 2] [--textures brick ...]
     python benchmarks/ablations.py pnunet_ablation --variants "negative, aligned" --merge
+    python benchmarks/ablations.py two_stage_stage2 --seeds 2 --add-seeds
 
 ``--variants`` runs some variants only; ``--merge`` keeps the committed rows of
 the others and records, in ``meta["merged"]``, when and where these ran.
@@ -149,6 +150,8 @@ def main() -> None:
     ap.add_argument("--variants", type=lambda v: [n.strip() for n in v.split(";")], default=None,
                     help="run these variants only, separated by ';' (names as in the JSON)")
     ap.add_argument("--merge", action="store_true", help="keep the committed rows of the other variants")
+    ap.add_argument("--add-seeds", action="store_true",
+                    help="keep the committed rows of the other seeds (to add seeds to a committed study)")
     ap.add_argument("--threads", type=int, default=None, help="PyTorch CPU threads (default: PyTorch's)")
     args = ap.parse_args()
     spec = STUDIES[args.study]
@@ -163,6 +166,8 @@ def main() -> None:
     out = {"meta": meta, "rows": rows}
     if args.merge:
         out = merged(results.load(args.study), out, {r["name"] for r in rows})
+    elif args.add_seeds:
+        out = with_seeds(results.load(args.study), out)
     results.path(args.study).write_text(json.dumps(out, indent=1))
     write_table(args.study, out)
 
@@ -174,6 +179,18 @@ def merged(old: dict, new: dict, names: set) -> dict:
                                         if not set(m["variants"]) <= names],
                                       {**run_meta, "variants": sorted(names)}]}
     rows = [r for r in old["rows"] if r["name"] not in names] + new["rows"]
+    textures = list(dict.fromkeys(r["texture"] for r in old["rows"]))
+    rows.sort(key=lambda r: (textures.index(r["texture"]) if r["texture"] in textures else 99, r["seed"]))
+    return {"meta": meta, "rows": rows}
+
+
+def with_seeds(old: dict, new: dict) -> dict:
+    """The committed result with ``new``'s seeds added (their rows replacing any of the same seed)."""
+    seeds = set(new["meta"]["seeds"])
+    run_meta = {k: new["meta"][k] for k in ("date", "machine", "threads", "seconds")}
+    meta = {**old["meta"], "seeds": sorted(set(old["meta"]["seeds"]) | seeds),
+            "merged": [*old["meta"].get("merged", []), {**run_meta, "variants": [f"seeds {sorted(seeds)}"]}]}
+    rows = [r for r in old["rows"] if r["seed"] not in seeds] + new["rows"]
     textures = list(dict.fromkeys(r["texture"] for r in old["rows"]))
     rows.sort(key=lambda r: (textures.index(r["texture"]) if r["texture"] in textures else 99, r["seed"]))
     return {"meta": meta, "rows": rows}

@@ -195,7 +195,7 @@ def test_windows_cover_each_marked_region_inside_the_image():
     assert got[0][1] <= 5 and len(got) == 3           # the largest region first, two windows for it
     assert ts.windows(torch.zeros(40, 40), 16) == []
     assert len(ts.windows(r, 16, most=1)) == 1
-    assert ts.patch_size(64, 3) == 32 and ts.patch_size(16, 2) == 16 and ts.patch_size(48, 4) == 32
+    assert ts.patch_size(64, 3) == 32 and ts.patch_size(16, 2) == 16 and ts.patch_size(48, 4) == 16
 
 
 def test_patches_reading_pastes_stage_2_into_stage_1_inside_the_windows(gray, tmp_path):

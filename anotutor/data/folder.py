@@ -39,7 +39,7 @@ from ..checks import as_images, check_int, check_range
 from ..runtime import as_rng, budget
 from .splits import AnomalyDataset, Split
 
-__all__ = ["IMAGE_EXTENSIONS", "load_folder", "save_folder", "download_mvtec", "MVTEC_CATEGORIES", "MVTEC_ARCHIVE",
+__all__ = ["IMAGE_EXTENSIONS", "load_folder", "load_normals", "read_image", "image_files", "save_folder", "download_mvtec", "MVTEC_CATEGORIES", "MVTEC_ARCHIVE",
            "sha256sum"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -83,8 +83,9 @@ def _size_of(path: Path) -> tuple[int, int]:
         raise ValueError(f"cannot read image {path}: {err}") from err
 
 
-def _read(path: Path, channels: int, size: int, is_mask: bool = False) -> np.ndarray:
-    """One image as float [C, size, size] in [0, 1] (or a binary mask [size, size])."""
+def _read(path: Path, channels: int, size: int | None, is_mask: bool = False) -> np.ndarray:
+    """One image as float [C, size, size] in [0, 1] (or a binary mask [size, size]); ``size=None``
+    keeps the file's own height and width."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -115,7 +116,7 @@ def _read(path: Path, channels: int, size: int, is_mask: bool = False) -> np.nda
     elif channels == 3 and arr.shape[2] == 1:
         arr = np.repeat(arr, 3, axis=2)
     t = torch.from_numpy(arr).permute(2, 0, 1)[None].float()
-    if t.shape[-2:] != (size, size):
+    if size is not None and t.shape[-2:] != (size, size):
         mode_ = "nearest" if is_mask else "bilinear"
         kw = {} if is_mask else {"antialias": True, "align_corners": False}
         t = torch.nn.functional.interpolate(t, size=(size, size), mode=mode_, **kw)
@@ -140,13 +141,19 @@ def _layout_error(root: Path, what: str) -> ValueError:
                       f"test/<defect>/ and ground_truth/<defect>/<name>_mask.png; found folders {found}")
 
 
-def _scan(root: Path) -> tuple[list[Path], list[tuple[Path, str, Path | None]]]:
+def _train_images(root: Path) -> list[Path]:
+    """The images of ``train/good``; a layout error when the folder is missing or empty."""
     train_dir = root / "train" / "good"
     if not train_dir.is_dir():
         raise _layout_error(root, "no folder train/good")
     train = _images_in(train_dir, root)
     if not train:
         raise _layout_error(root, "train/good holds no images")
+    return train
+
+
+def _scan(root: Path) -> tuple[list[Path], list[tuple[Path, str, Path | None]]]:
+    train = _train_images(root)
     test_dir = root / "test"
     if not test_dir.is_dir():
         raise _layout_error(root, "no folder test")
@@ -178,6 +185,60 @@ def _scan(root: Path) -> tuple[list[Path], list[tuple[Path, str, Path | None]]]:
     if all(kind == "good" for _, kind, _ in test):
         raise _layout_error(root, "test/ holds no defect folder (only good)")
     return train, test
+
+
+def read_image(path: str | Path, channels: int, size: int | None = None) -> torch.Tensor:
+    """One image file of any format Pillow reads as float [C, H, W] in [0, 1]: grayscale (``channels=1``,
+    ITU-R 601 luma) or colour (3), resized to ``size`` x ``size`` (antialiased, as :func:`load_folder`
+    does) or, with ``size=None``, at its own size. A file that is no image raises a ValueError naming it."""
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+    if size is not None:
+        size = check_int(size, "size", minimum=1)
+    return torch.from_numpy(_read(Path(path), channels, size))
+
+
+def image_files(*inputs: str | Path) -> list[Path]:
+    """The image files named by ``inputs``: files as given, folders searched recursively (sorted).
+
+    A missing path, a named file that is no image, or no image at all is a ValueError.
+    """
+    out = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            out += sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+                          and not p.name.startswith("."))
+        elif item.is_file():
+            if item.suffix.lower() not in IMAGE_EXTENSIONS:
+                raise ValueError(f"{item} is not an image file ({', '.join(IMAGE_EXTENSIONS)})")
+            out.append(item)
+        else:
+            raise ValueError(f"{item} does not exist")
+    if not out:
+        raise ValueError(f"no image files in {', '.join(map(str, inputs))} ({', '.join(IMAGE_EXTENSIONS)})")
+    return out
+
+
+def load_normals(root: str | Path, image_size: int | None = None, channels: int | None = None,
+                 max_train: int | None = None, seed: int = 0) -> tuple[torch.Tensor, list[str], int]:
+    """The ``train/good`` images of a folder that may hold nothing else: ``(images, files, channels)``.
+
+    For fitting a model on a folder without defects (``anotutor fit``); the
+    same reading, size and channel choice as :func:`load_folder`.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"data folder {root} does not exist or is not a folder")
+    size = check_int(image_size if image_size is not None else budget().image_size, "image_size", minimum=16)
+    if channels is not None and channels not in (1, 3):
+        raise ValueError(f"channels must be 1, 3 or None, got {channels!r}")
+    paths = _train_images(root)
+    if max_train is not None and len(paths) > check_int(max_train, "max_train", minimum=1):
+        keep = sorted(as_rng(seed).choice(len(paths), size=max_train, replace=False).tolist())
+        paths = [paths[i] for i in keep]
+    c = channels if channels is not None else (3 if _is_colour(paths[0]) else 1)
+    images = torch.from_numpy(np.stack([_read(p, c, size) for p in paths]))
+    return images, [str(p.relative_to(root)) for p in paths], c
 
 
 def load_folder(root: str | Path, image_size: int | None = None, channels: int | None = None,

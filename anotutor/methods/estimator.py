@@ -22,8 +22,10 @@ compared: weights trained under the ``full`` budget load under ``ci``.
 
 A checkpoint holds every network named in ``_networks``, the method's other
 learned state (:meth:`Estimator._get_state`: buffers such as noise masks, the
-latent view of ``at_latent``), the training log, and the architecture and
-settings it was trained with. It is read with ``torch.load(weights_only=True)``
+latent view of ``at_latent``), the training log, the architecture and
+settings it was trained with, and the decision thresholds ``threshold_``
+(:class:`~anotutor.methods.thresholds.Thresholds`) when they were chosen, so a
+saved model flags the same pixels without any other file. It is read with ``torch.load(weights_only=True)``
 (no code runs on load); :meth:`Estimator.from_checkpoint` rebuilds a model
 from the file alone.
 """
@@ -45,6 +47,7 @@ from torch import nn
 from .. import __version__
 from ..models.draem import count_parameters
 from ..runtime import Timer, budget, device as pick_device, isolated_seed
+from .thresholds import Thresholds
 
 __all__ = ["Estimator", "NotFittedError", "TrainingLog", "read_checkpoint", "CHECKPOINT_FORMAT"]
 
@@ -215,6 +218,7 @@ class Estimator:
             curves = train(new, g)
         settings = {k: v for k, v in new.params_.items() if k not in self._architecture}
         new.log_ = TrainingLog(settings, budget().name, str(new.device_), t.seconds, dict(curves or {}))
+        new.threshold_ = None  # thresholds belong to a fit: a new fit has none until they are chosen
         self.__dict__.update(new.__dict__)
         return self
 
@@ -246,7 +250,8 @@ class Estimator:
                 "settings": {k: v for k, v in self.params_.items() if k not in self._architecture},
                 "networks": {n: {k: _stored(v, half) for k, v in getattr(self, n).state_dict().items()}
                              for n in self._networks},
-                "state": self._get_state(), "log": self.log_.to_state()}
+                "state": self._get_state(), "log": self.log_.to_state(),
+                "threshold": None if getattr(self, "threshold_", None) is None else self.threshold_.to_dict()}
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         os.close(fd)
         try:
@@ -314,6 +319,7 @@ class Estimator:
                 setattr(new, name, net.to(new.device_).eval())
             new._set_state(ckpt["state"])
             new.log_ = TrainingLog.from_state(ckpt["log"])
+            new.threshold_ = None if ckpt.get("threshold") is None else Thresholds.from_dict(ckpt["threshold"])
         except (RuntimeError, KeyError, TypeError, ValueError) as err:
             raise ValueError(f"checkpoint {path} does not fit a {type(self).__name__} of its own "
                              f"architecture ({err})") from err

@@ -164,12 +164,13 @@ class Interval(tuple):
 
 
 def _combined(points: np.ndarray, reps: np.ndarray, level: float = 0.95) -> Interval:
-    """Mean of ``points`` (one per seed) with the percentile interval of the seeds' mean replicate,
-    each side widened in quadrature by the seeds' standard error (when there are two or more)."""
+    """Mean of ``points`` (one per seed) with the percentile interval of the seeds' mean replicate (the
+    test images' bootstrap); where the seeds' own normal interval (1.96 standard errors, two seeds or
+    more) reaches further on a side, that side is taken from it instead."""
     point = float(np.mean(points))
     lo, hi = np.quantile(reps.mean(axis=0), [(1 - level) / 2, (1 + level) / 2])
     seed = Z95 * float(np.std(points, ddof=1)) / np.sqrt(len(points)) if len(points) > 1 else 0.0
-    return Interval(point, point - np.hypot(point - lo, seed), point + np.hypot(hi - point, seed))
+    return Interval(point, min(lo, point - seed), max(hi, point + seed))
 
 
 def _boot(rows, measure: str) -> tuple[np.ndarray, np.ndarray]:
@@ -187,12 +188,17 @@ def _boot(rows, measure: str) -> tuple[np.ndarray, np.ndarray]:
 def interval(rows, measure: str = "pixel_auroc") -> Interval:
     """The mean of ``measure`` over ``rows`` (one per seed) and its 95 % interval.
 
-    The interval covers both the test images (the percentile interval of
-    the mean of the rows' bootstrap replicates, :func:`replicates`) and
-    the seeds (their standard error, added in quadrature); with seeds that
-    draw the data afresh it counts the test sampling twice, so it errs wide.
+    The interval is the test images' bootstrap (the percentile interval of
+    the mean of the rows' replicates, :func:`replicates`), widened on a side
+    where the seeds' spread reaches further (their mean ± 1.96 standard
+    errors): with seeds that draw the data afresh that spread holds both the
+    test sampling and the training's chance, each estimated apart, and the
+    wider one is kept rather than both added. With two or three seeds the
+    seeds' part is itself rough. It is clipped to [0, 1], the range of an
+    AUROC.
     """
-    return _combined(*_boot(rows, measure))
+    est, lo, hi = _combined(*_boot(rows, measure))
+    return Interval(est, max(lo, 0.0), min(hi, 1.0))   # an AUROC lies in [0, 1]; so does its interval
 
 
 def difference(rows_a, rows_b, measure: str = "pixel_auroc") -> Interval:
@@ -224,7 +230,7 @@ def seed_difference(rows_a, rows_b, measure: str = "pixel_auroc", level: float =
     d = np.array([a[measure] for a in rows_a], dtype=float) - np.array([b[measure] for b in rows_b], dtype=float)
     if d.size < 2:
         raise ValueError("seed_difference needs two seeds or more")
-    half = stats.t.ppf((1 + level) / 2, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size)
+    half = float(stats.t.ppf((1 + level) / 2, d.size - 1)) * d.std(ddof=1) / np.sqrt(d.size)
     return Interval(d.mean(), d.mean() - half, d.mean() + half)
 
 

@@ -1,0 +1,238 @@
+"""Fit once, keep the model, score new images: what ``anotutor fit`` and ``anotutor predict`` do.
+
+:func:`fit_folder` trains one method on a folder's ``train/good`` images,
+chooses its thresholds by the rule the folder allows
+(:mod:`anotutor.methods.thresholds`: validation defects with masks, without
+masks, or none at all, then a share of the normal images is held out and
+tau set at a false-alarm rate) and writes a *model folder*:
+
+* ``model.pt``: the checkpoint, thresholds included (``threshold_``);
+* ``model.json``: the method, the working size, the channel mode, the
+  thresholds and the rule that chose them, and the provenance (package and
+  torch versions, seed, the training data's hash, fit seconds, peak memory).
+
+:func:`predict_files` loads a model folder, scores image files of any size
+and format Pillow reads (each scored at the working size, as in training,
+its map brought back to the file's own size) and writes ``scores.csv`` (file,
+score, verdict at the image threshold, share of pixels at or over tau) and
+``overlays/`` at each image's own size, every map on the one scale of the
+model (0 to twice its pixel tau, stated in ``model.json``), so a normal image
+does not look alarming by being stretched to its own maximum.
+
+Both write into a hidden folder beside the output and rename it at the end:
+an error or Ctrl-C leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import platform
+import os
+import resource
+import shutil
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+
+__all__ = ["fit_folder", "prepare_fit", "train_and_write", "predict_files", "read_model", "staged", "MODEL_FILE", "INFO_FILE"]
+
+MODEL_FILE, INFO_FILE = "model.pt", "model.json"
+NORMAL_HOLDOUT = 0.2   # share of train/good kept out of training to set tau when the folder has no defects
+MIN_HOLDOUT = 4        # ... and at least this many images
+
+
+@contextmanager
+def staged(out: Path):
+    """A hidden folder beside ``out`` to write into; it becomes ``out`` only when the block succeeds."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir()
+    try:
+        yield stage
+        if out.exists():
+            shutil.rmtree(out)
+        stage.rename(out)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _peak_mb() -> float:
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / (1024.0 * 1024.0) if sys.platform == "darwin" else kb / 1024.0
+
+
+def fit_folder(folder, method: str, out, **kwargs) -> dict:
+    """Train ``method`` on ``folder``, choose its thresholds, write the model folder ``out``; return its info.
+
+    ``kwargs``: those of :func:`prepare_fit`. Every check of the input runs
+    before training starts (:func:`prepare_fit`), so a ValueError there is
+    the caller's input and one later is a fault.
+    """
+    return train_and_write(prepare_fit(folder, method, **kwargs), out)
+
+
+def prepare_fit(folder, method: str, image_size: int | None = None, steps: int | None = None,
+                seed: int = 0, channels: int | None = None, fpr: float | None = None,
+                val_fraction: float = 0.25, max_train: int | None = None, device: str | None = None,
+                progress: bool = True) -> dict:
+    """Read and check everything a fit needs, training nothing: the detector, its training images and
+    the held-out images its thresholds are chosen on.
+
+    A folder with ``test/<defect kind>`` folders gives a validation split
+    (``val_fraction`` of each kind, as ``anotutor run``) and the F1 rules; a
+    folder with ``train/good`` alone holds out a share of the normal images
+    (:data:`NORMAL_HOLDOUT`, at least :data:`MIN_HOLDOUT`) and sets tau at the
+    false-alarm rate ``fpr`` (default :data:`~anotutor.methods.thresholds.DEFAULT_FPR`).
+    """
+    from .checks import check_range
+    from .data.folder import load_folder, load_normals
+    from .data.splits import Split
+    from .methods.catalog import METHODS, resolve
+    from .methods.thresholds import DEFAULT_FPR
+    from .runtime import as_rng
+
+    name = resolve([method])[0]
+    m = METHODS[name]
+    folder = Path(folder)
+    fpr = check_range(DEFAULT_FPR if fpr is None else fpr, "fpr", 0.0, 1.0, high_open=True)
+    if m.needs_anomalies:
+        raise ValueError(f"{name} needs known anomalies; fit takes the methods that learn from normal images")
+    has_defects = (folder / "test").is_dir() and any(
+        p.is_dir() and p.name != "good" for p in (folder / "test").iterdir())
+    if has_defects:
+        ds = load_folder(folder, image_size=image_size, channels=channels, val_fraction=val_fraction,
+                         max_train=max_train, seed=seed)
+        train, held_out, c, files = ds.train.images, ds.val, ds.info["channels"], ds.info["files"]["train"]
+        size = ds.info["image_size"]
+        if len(held_out) == 0:
+            raise ValueError(f"--val-fraction {val_fraction} leaves no validation image to choose tau on")
+    else:
+        images, files, c = load_normals(folder, image_size, channels, max_train, seed)
+        n_out = max(MIN_HOLDOUT, int(round(NORMAL_HOLDOUT * len(images))))
+        if len(images) - n_out < 2:
+            raise ValueError(f"{folder} has {len(images)} normal images and no defects; holding out "
+                             f"{n_out} to set tau leaves fewer than 2 to train on. Add normal images.")
+        order = as_rng(seed).permutation(len(images))
+        keep, hold = sorted(order[n_out:].tolist()), sorted(order[:n_out].tolist())
+        train, size = images[keep], images.shape[-1]
+        files = [files[i] for i in keep]
+        held_out = Split(images[hold], torch.zeros(len(hold), dtype=torch.long), ["good"] * len(hold))
+    det = m.make(image_size=size, steps=steps, seed=seed, device=device, progress=progress)
+    return {"name": name, "title": m.title, "det": det, "train": train, "held_out": held_out, "channels": c,
+            "size": size, "files": files, "fpr": fpr, "seed": seed, "folder": folder}
+
+
+def train_and_write(plan: dict, out) -> dict:
+    """Fit the detector of :func:`prepare_fit`'s ``plan``, choose its thresholds and write ``out``."""
+    from . import __version__
+    from .methods.thresholds import choose
+    from .pretrained import data_hash
+
+    det, train, held_out = plan["det"], plan["train"], plan["held_out"]
+    t0 = time.perf_counter()
+    det.fit(train)
+    fit_seconds = time.perf_counter() - t0
+    seen = det.predict(held_out.images)
+    det.threshold_ = choose(seen, held_out, plan["fpr"])
+    scale = 2.0 * det.threshold_.pixel if det.threshold_.pixel > 0 else float(seen.maps.max()) or 1.0
+    info = {"method": plan["name"], "title": plan["title"], "class": type(det).__name__,
+            "image_size": plan["size"], "channels": plan["channels"],
+            "thresholds": det.threshold_.to_dict(), "rule": det.threshold_.describe(),
+            "map_scale": scale,
+            "provenance": {"anotutor": __version__, "torch": torch.__version__, "seed": plan["seed"],
+                           "data_hash": data_hash(train), "n_train": len(train), "train_files": plan["files"],
+                           "folder": str(Path(plan["folder"]).resolve()), "fit_seconds": round(fit_seconds, 2),
+                           "peak_mb": round(_peak_mb(), 1), "device": str(det.device_),
+                           "machine": f"{platform.node()} ({platform.machine()})",
+                           "date": time.strftime("%Y-%m-%d %H:%M")}}
+    with staged(Path(out)) as stage:
+        det.save(stage / MODEL_FILE)
+        (stage / INFO_FILE).write_text(json.dumps(info, indent=1))
+    return info
+
+
+def read_model(model_dir):
+    """``(detector, info)`` from a model folder written by :func:`fit_folder`; a ValueError says what is wrong."""
+    from .methods.base import Detector
+    from .methods.thresholds import Thresholds
+
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise ValueError(f"{model_dir} is not a model folder (anotutor fit writes one)")
+    info_path, ckpt_path = model_dir / INFO_FILE, model_dir / MODEL_FILE
+    if not info_path.is_file() or not ckpt_path.is_file():
+        raise ValueError(f"{model_dir} lacks {INFO_FILE} or {MODEL_FILE}: not a model folder of anotutor fit")
+    try:
+        info = json.loads(info_path.read_text())
+        Thresholds.from_dict(info["thresholds"])
+        size, channels = int(info["image_size"]), int(info["channels"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{info_path} is not a model description of anotutor fit ({err})") from err
+    det = Detector.from_checkpoint(ckpt_path)
+    if type(det).__name__ != info.get("class") or det.threshold_ is None:
+        raise ValueError(f"{ckpt_path} does not match {info_path} (another model's file, or one without "
+                         "thresholds); fit the model again")
+    if channels not in (1, 3):
+        raise ValueError(f"{info_path} names {channels} channels; a model has 1 or 3")
+    return det, info
+
+
+def predict_files(model_dir, inputs, out, batch_size: int = 16, progress: bool = True) -> list[dict]:
+    """Score the image files of ``inputs`` (files or folders) with the model folder ``model_dir``; write
+    ``out``; return the rows of ``scores.csv``."""
+    from PIL import Image
+
+    from .checks import check_int
+    from .data.folder import image_files, read_image
+    from .runtime import progress as bar
+    from .viz import overlay_pixels
+
+    batch_size = check_int(batch_size, "batch_size")
+    det, info = read_model(model_dir)
+    files = image_files(*inputs)
+    size, c, tau = info["image_size"], info["channels"], det.threshold_
+    rows = []
+    with staged(Path(out)) as stage:
+        (stage / "overlays").mkdir()
+        names = _unique_names(files)
+        for start in bar(range(0, len(files), batch_size), "anotutor predict", progress and len(files) > batch_size):
+            chunk = files[start:start + batch_size]
+            x = torch.stack([read_image(p, c, size) for p in chunk])   # the working size, as in training
+            found = det.predict(x)
+            for k, path in enumerate(chunk):
+                own = read_image(path, c)
+                m = torch.nn.functional.interpolate(found.maps[k][None, None], size=own.shape[-2:],
+                                                    mode="bilinear", align_corners=False)[0, 0]
+                score = float(found.scores[k])
+                rows.append({"file": str(path), "score": score,
+                             "verdict": "anomalous" if score >= tau.image else "normal",
+                             "share_over_tau": float((m >= tau.pixel).float().mean())})
+                Image.fromarray(overlay_pixels(own, m, None, scale=info["map_scale"], tau=tau.pixel)).save(
+                    stage / "overlays" / names[start + k])
+        with open(stage / "scores.csv", "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=["file", "score", "verdict", "share_over_tau"])
+            w.writeheader()
+            w.writerows({**r, "score": f"{r['score']:.6g}", "share_over_tau": f"{r['share_over_tau']:.4f}"}
+                        for r in rows)
+        (stage / "README.txt").write_text(
+            f"anotutor predict with {Path(model_dir).resolve()} ({info['title']}), {len(rows)} images.\n"
+            f"Thresholds: {tau.describe()}.\nOverlays: each image at its own size beside its map on the "
+            f"model's one scale, 0 to {info['map_scale']:.4g} (twice the pixel tau); pixels at or over tau "
+            f"outlined in cyan.\n")
+    return rows
+
+
+def _unique_names(files: list[Path]) -> list[str]:
+    """An overlay file name per input: its stem, with its position added where a stem repeats."""
+    out, seen = [], set()
+    for i, p in enumerate(files):
+        name = p.stem if p.stem not in seen else f"{p.stem}_{i}"
+        seen.add(name)
+        out.append(f"{name}.png")
+    return out
