@@ -813,3 +813,22 @@ def test_explorer_change_judge():
     assert explorer_change_problems(before, {**before, "loaded": False}, "key") == [
         "key: the slider did not move (index 0.0)", "key: the text did not change ('tau = 0.1')",
         "key: the image did not change (blob:a)", "key: the image did not load (blob:a)"]
+
+
+@pytest.mark.browser
+def test_the_command_report_opens_offline_without_errors(browser, tmp_path):
+    """``anotutor compare``'s index.html (issue 29): opened from disk, nothing fetched, no error."""
+    from anotutor import cli
+    from test_cli import SMALL, make_folder
+
+    root = make_folder(tmp_path / "data", colour=True)
+    assert cli.main(["compare", str(root), "--methods", "floor,ae-l2", "--out", str(tmp_path / "c"), *SMALL]) == 0
+    page, problems = visit(browser, (tmp_path / "c" / "index.html").as_uri())
+    try:
+        assert not problems, problems
+        loaded = page.evaluate("Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)")
+        assert loaded and all(loaded), "an image of the report did not load"
+        assert page.locator("table tr").count() == 3
+        screenshot(page, "report/index.html")   # screenshots/report/index.png
+    finally:
+        page.close()
