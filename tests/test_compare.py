@@ -49,6 +49,26 @@ def test_plan_says_why_a_method_cannot_run_before_anything_trains():
                                           image_size=32).items())
 
 
+@pytest.mark.parametrize("name", [n for n, m in METHODS.items() if not m.own_size])
+def test_supports_size_agrees_with_the_constructor(name):
+    """Every size the detector accepts builds, and every size it refuses fails to build, with the same
+    words; another setting's error is not called a size problem."""
+    det = make(name)
+    for size in (8, 16, 24, 32, 36, 40, 48, 64, 96, 100, 128):
+        why = det.supports_size(size)
+        try:
+            make(name, image_size=size)
+            built = None
+        except ValueError as err:
+            built = str(err)
+        assert (why is None) == (built is None), (name, size, why, built)
+        if why is not None:
+            assert why == built
+    reasons = plan([name], anomalies=data.Split(ramps(2, 32), [1, 1], ["x", "x"]), image_size=32,
+                   steps=0)
+    assert "working size" not in (reasons[name] or "")
+
+
 def test_run_method_scores_on_test_with_tau_from_val_and_reports_unseen_kinds():
     normal = ramps(24, 32, seed=0)
     bad = with_square(ramps(12, 32, seed=1))

@@ -110,6 +110,9 @@ class AnoGAN(Detector):
         self.spectral = spectral
         self._store_training(steps, batch_size, lr, seed, device, progress)
 
+    def _check_size(self, size: int) -> None:
+        gan_layout(size)
+
     def _budget_defaults(self, b) -> dict:
         return {"image_size": b.image_size, "steps": STEP_FACTOR * b.steps, "batch_size": 2 * b.batch_size,
                 "search_steps": b.search_steps}

@@ -112,6 +112,9 @@ class AutoEncoderDetector(Detector):
         p = self.params_
         return {"model_": ConvAutoEncoder(p["image_size"], self.channels_, p["latent_size"])}
 
+    def _check_size(self, size: int) -> None:
+        supported_size(size)
+
     def _get_state(self) -> dict:
         return {"keep": self.keep_}
 

@@ -90,6 +90,19 @@ class Detector(Estimator):
         return F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False, antialias=shrink).clamp(0, 1)
 
     # ------------------------------------------------------------------ the contract
+    def supports_size(self, size: int) -> str | None:
+        """None when this detector, with its other settings, works at ``size`` x ``size`` pixels; else
+        why not, in words a reader can act on (e.g. a U-Net's multiple of 2^depth). Nothing else is
+        judged: ``anotutor compare`` asks this before it builds a method at a folder's working size."""
+        try:
+            self._check_size(check_int(size, "image_size", minimum=1))
+        except ValueError as err:
+            return str(err)
+        return None
+
+    def _check_size(self, size: int) -> None:
+        """Raise a ValueError when the networks cannot take ``size``; any size by default."""
+
     def fit(self, images, anomalies=None) -> "Detector":
         """Learn from normal ``images`` (and, for methods that use them, a few ``anomalies``)."""
         x = as_images(images, "images")

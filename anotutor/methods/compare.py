@@ -52,11 +52,15 @@ def _build(name: str, anomalies: Split | None, image_size: int | None, steps, se
     m = METHODS[name]
     if m.needs_anomalies and (anomalies is None or len(anomalies) == 0):
         return None, "needs a few known anomalies, and the data gave none (anotutor run/compare: --known N)"
+    size = image_size or budget().image_size
+    if not m.own_size:   # the feature memories enlarge every image to their own size
+        why = m.make(progress=False).supports_size(size)
+        if why is not None:
+            return None, f"cannot run at the working size {size}: {why}"
     try:
-        return m.make(image_size=image_size or budget().image_size, steps=steps, seed=seed,
-                      device=device, progress=progress), None
+        return m.make(image_size=size, steps=steps, seed=seed, device=device, progress=progress), None
     except ValueError as err:
-        return None, f"cannot run at this working size: {err}"
+        return None, f"cannot be built with these settings: {err}"
 
 
 def plan(methods, anomalies: Split | None = None, image_size: int | None = None, steps: int | None = None,

@@ -150,6 +150,9 @@ class PNUNet(Detector):
         self.augment = bool(augment)
         self._store_training(steps, batch_size, lr, seed, device, progress)
 
+    def _check_size(self, size: int) -> None:
+        unet_size_ok(size, self.depth)
+
     def _budget_defaults(self, b) -> dict:
         return {"image_size": b.image_size, "steps": STEP_FACTOR * b.steps, "batch_size": b.batch_size}
 

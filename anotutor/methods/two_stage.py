@@ -276,8 +276,7 @@ class TwoStage(Detector):
                  stage2: str = "residual", seed: int = 0, device: str | None = None, progress: bool = True):
         self.depth = check_int(depth, "depth", minimum=1, maximum=6)
         if image_size is not None:
-            unet_size_ok(image_size, self.depth)
-            check_int(image_size, "image_size", minimum=16)
+            self._check_size(image_size)
         self.image_size = image_size
         self.width = check_int(width, "width")
         self.width2 = None if width2 is None else check_int(width2, "width2")
@@ -302,6 +301,10 @@ class TwoStage(Detector):
             raise ValueError(f"stage2 must be one of {STAGE2_READINGS}, got {stage2!r}")
         self.stage2 = stage2
         self._store_training(steps, batch_size, lr, seed, device, progress)
+
+    def _check_size(self, size: int) -> None:
+        unet_size_ok(size, self.depth)
+        check_int(size, "image_size", minimum=16)
 
     def _budget_defaults(self, b) -> dict:
         return {"image_size": b.image_size, "steps": max(1, round(STEP_FACTOR_1 * b.steps)),
