@@ -10,7 +10,8 @@ chapter through :mod:`anotutor.results`) and ``benchmarks/<study>.md``.
   are never seen in training, and are scored apart (``unseen_*``).
 * ``two_stage_ablation`` (chapter 6): the two-stage model with Perlin or
   Perlin + superpixel pseudo-anomalies, each read after stage 1 and after
-  both stages (one fitted model gives both).
+  both stages (one fitted model gives both); each seed draws the crops
+  afresh, and the rows hold bootstrap replicates.
 * ``two_stage_stage2`` (chapter 6): stage 2 in the book's residual reading
   and in the paper's patches reading, each trained short (the default,
   ``STEP_FACTOR_2`` of the budget's steps) and long (as long as stage 1),
@@ -101,7 +102,7 @@ def _two_stage_stage2(ds, seed, names=None):
 
 STUDIES = {
     "pnunet_ablation": {"variants": _pnunet, "known_kinds": KNOWN_KINDS, "settings": CHAPTER_SETTINGS},
-    "two_stage_ablation": {"variants": _two_stage, "known_kinds": (), "settings": {}},
+    "two_stage_ablation": {"variants": _two_stage, "known_kinds": (), "settings": {}, "data_seeds": True},
     "two_stage_design": {"variants": _two_stage_design, "known_kinds": (), "settings": {},
                          "columns": ["val_pixel_auroc", "val_f1", "pixel_auroc", "image_auroc"]},
     "two_stage_stage2": {"variants": _two_stage_stage2, "known_kinds": (), "settings": {}, "data_seeds": True,
