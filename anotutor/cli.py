@@ -166,17 +166,14 @@ def _fit(args) -> int:
 
 
 def _predict(args) -> int:
-    from .deploy import predict_files, read_model
+    from .deploy import prepare_predict, write_predictions
 
     _check_out(args.out, args.overwrite)
-    try:
-        read_model(args.model)
-        from .data.folder import image_files
-
-        image_files(*args.inputs)
+    try:   # the model folder and the inputs, checked (and read once) before anything is scored
+        plan = prepare_predict(args.model, args.inputs)
     except ValueError as err:
         raise CLIError(str(err)) from err
-    rows = predict_files(args.model, args.inputs, args.out, args.batch_size, not args.no_progress)
+    rows = write_predictions(plan, args.out, args.batch_size, not args.no_progress)
     flagged = sum(r["verdict"] == "anomalous" for r in rows)
     print(f"anotutor: {len(rows)} images scored, {flagged} flagged anomalous; scores.csv and overlays/ in "
           f"{args.out}", file=sys.stderr)

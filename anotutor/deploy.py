@@ -38,7 +38,8 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["fit_folder", "prepare_fit", "train_and_write", "predict_files", "read_model", "staged", "MODEL_FILE", "INFO_FILE"]
+__all__ = ["fit_folder", "prepare_fit", "train_and_write", "predict_files", "prepare_predict",
+           "write_predictions", "read_model", "staged", "MODEL_FILE", "INFO_FILE"]
 
 MODEL_FILE, INFO_FILE = "model.pt", "model.json"
 NORMAL_HOLDOUT = 0.2   # share of train/good kept out of training to set tau when the folder has no defects
@@ -186,16 +187,29 @@ def read_model(model_dir):
 def predict_files(model_dir, inputs, out, batch_size: int = 16, progress: bool = True) -> list[dict]:
     """Score the image files of ``inputs`` (files or folders) with the model folder ``model_dir``; write
     ``out``; return the rows of ``scores.csv``."""
+    return write_predictions(prepare_predict(model_dir, inputs), out, batch_size, progress)
+
+
+def prepare_predict(model_dir, inputs) -> dict:
+    """Read and check the model folder and list the image files, scoring nothing (a ValueError here is
+    the caller's input)."""
+    from .data.folder import image_files
+
+    det, info = read_model(model_dir)
+    return {"det": det, "info": info, "files": image_files(*inputs), "model_dir": model_dir}
+
+
+def write_predictions(plan: dict, out, batch_size: int = 16, progress: bool = True) -> list[dict]:
+    """Score the files of :func:`prepare_predict`'s ``plan`` and write ``out``; return the rows."""
     from PIL import Image
 
     from .checks import check_int
-    from .data.folder import image_files, read_image
+    from .data.folder import read_image, resized
     from .runtime import progress as bar
     from .viz import overlay_pixels
 
     batch_size = check_int(batch_size, "batch_size")
-    det, info = read_model(model_dir)
-    files = image_files(*inputs)
+    det, info, files, model_dir = plan["det"], plan["info"], plan["files"], plan["model_dir"]
     size, c, tau = info["image_size"], info["channels"], det.threshold_
     rows = []
     with staged(Path(out)) as stage:
@@ -203,10 +217,9 @@ def predict_files(model_dir, inputs, out, batch_size: int = 16, progress: bool =
         names = _unique_names(files)
         for start in bar(range(0, len(files), batch_size), "anotutor predict", progress and len(files) > batch_size):
             chunk = files[start:start + batch_size]
-            x = torch.stack([read_image(p, c, size) for p in chunk])   # the working size, as in training
-            found = det.predict(x)
-            for k, path in enumerate(chunk):
-                own = read_image(path, c)
+            originals = [read_image(p, c) for p in chunk]               # each file decoded once
+            found = det.predict(torch.stack([resized(im, size) for im in originals]))  # as in training
+            for k, (path, own) in enumerate(zip(chunk, originals)):
                 m = torch.nn.functional.interpolate(found.maps[k][None, None], size=own.shape[-2:],
                                                     mode="bilinear", align_corners=False)[0, 0]
                 score = float(found.scores[k])

@@ -33,13 +33,14 @@ from anotutor.methods.thresholds import choose
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _held_out(val: Split, rule: str) -> Split:
+def _held_out(val: Split, rule: str) -> tuple[Split, list[int]]:
+    """What each rule may see of the validation split, and which of its images that is."""
     if rule == "f1-masks":
-        return val
+        return val, list(range(len(val)))
     if rule == "f1-images":
-        return Split(val.images, val.labels, val.kinds)          # the same images, masks withheld
+        return Split(val.images, val.labels, val.kinds), list(range(len(val)))  # masks withheld
     good = val.index_of("good")
-    return val.subset(good)                                         # normal images only
+    return val.subset(good), good                                   # normal images only
 
 
 def run(methods, textures, fpr: float, seed: int = 0) -> list[dict]:
@@ -51,8 +52,7 @@ def run(methods, textures, fpr: float, seed: int = 0) -> list[dict]:
             val_out, test_out = det.predict(ds.val.images), det.predict(ds.test.images)
             good = ds.test.labels == 0
             for rule in ("f1-masks", "f1-images", "fpr"):
-                held = _held_out(ds.val, rule)
-                idx = [i for i in range(len(ds.val)) if rule != "fpr" or ds.val.labels[i] == 0]
+                held, idx = _held_out(ds.val, rule)
                 seen = type(val_out)(val_out.scores[idx], val_out.maps[idx], val_out.ms_per_image, {})
                 t = choose(seen, held, fpr)
                 px = metrics.precision_recall_f1(test_out.maps, ds.test.masks, t.pixel)

@@ -115,13 +115,19 @@ def _read(path: Path, channels: int, size: int | None, is_mask: bool = False) ->
         arr = (arr @ np.array([0.299, 0.587, 0.114]))[:, :, None]
     elif channels == 3 and arr.shape[2] == 1:
         arr = np.repeat(arr, 3, axis=2)
-    t = torch.from_numpy(arr).permute(2, 0, 1)[None].float()
+    t = resized(torch.from_numpy(arr).permute(2, 0, 1).float(), size, is_mask)
+    return (t[0] > 0.5).float().numpy() if is_mask else t.numpy()
+
+
+def resized(image: torch.Tensor, size: int | None, is_mask: bool = False) -> torch.Tensor:
+    """``image`` [C, H, W] at ``size`` x ``size`` as every reader here resizes (antialiased bilinear;
+    nearest for a mask), clamped to [0, 1]; ``size=None`` keeps it as it is."""
+    t = image[None]
     if size is not None and t.shape[-2:] != (size, size):
         mode_ = "nearest" if is_mask else "bilinear"
         kw = {} if is_mask else {"antialias": True, "align_corners": False}
         t = torch.nn.functional.interpolate(t, size=(size, size), mode=mode_, **kw)
-    t = t[0].clamp(0, 1)
-    return (t[0] > 0.5).float().numpy() if is_mask else t.numpy()
+    return t[0].clamp(0, 1)
 
 
 def _is_colour(path: Path) -> bool:
