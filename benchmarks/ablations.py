@@ -101,9 +101,10 @@ def _two_stage_stage2(ds, seed, names=None):
 
 
 STUDIES = {
-    "pnunet_ablation": {"variants": _pnunet, "known_kinds": KNOWN_KINDS, "settings": CHAPTER_SETTINGS},
+    "pnunet_ablation": {"variants": _pnunet, "known_kinds": KNOWN_KINDS, "settings": CHAPTER_SETTINGS,
+                        "data_seeds": True},
     "two_stage_ablation": {"variants": _two_stage, "known_kinds": (), "settings": {}, "data_seeds": True},
-    "two_stage_design": {"variants": _two_stage_design, "known_kinds": (), "settings": {},
+    "two_stage_design": {"variants": _two_stage_design, "known_kinds": (), "settings": {}, "data_seeds": True,
                          "columns": ["val_pixel_auroc", "val_f1", "pixel_auroc", "image_auroc"]},
     "two_stage_stage2": {"variants": _two_stage_stage2, "known_kinds": (), "settings": {}, "data_seeds": True,
                          "columns": ["val_pixel_auroc", "val_f1", "pixel_auroc", "image_auroc", "aupro", "f1"]},

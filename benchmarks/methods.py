@@ -1,5 +1,10 @@
 """Every method of the book on the three textures, three seeds each: the benchmark chapter's table.
 
+Each seed draws the texture crops afresh (``data.textures(texture, seed=seed)``)
+and seeds the model, and every row carries bootstrap replicates of its test
+AUROCs (:func:`anotutor.results.replicates`), so the chapter's intervals and
+paired differences are computed from the committed rows.
+
 Each method (:mod:`anotutor.methods.catalog`) is fitted with its chapter's
 settings on the texture's normal training images, tau is chosen on the
 validation split, and the test split is scored (:mod:`anotutor.methods.compare`).
@@ -43,14 +48,16 @@ def run(methods, textures, seeds, save=None) -> list[dict]:
     """Every method on every texture and seed; ``save(rows)`` after each (texture, seed), if given."""
     rows = []
     for texture in textures:
-        ds = data.textures(texture)
-        known = ds.anomalies.of_kind(*KNOWN_KINDS)
-        unseen = sorted(set(ds.test.kinds) - {"good", *KNOWN_KINDS})
         for seed in seeds:
+            ds = data.textures(texture, seed=seed)   # each seed draws the crops afresh
+            known = ds.anomalies.of_kind(*KNOWN_KINDS)
+            unseen = sorted(set(ds.test.kinds) - {"good", *KNOWN_KINDS})
             for name in methods:
                 o = run_method(name, ds, anomalies=known, seed=seed, progress=False, unseen_kinds=unseen)
                 row = {"texture": texture, "seed": seed, **(o.row or {"method": name, "name": o.title}),
                        "skipped": o.skipped}
+                if o.detection is not None:
+                    row.update(results.replicates(o.detection, ds.test))
                 rows.append(row)
                 shown = o.skipped or " ".join(f"{m} {row[m]:.3f}" for m in COLUMNS[:5])
                 print(f"{texture} seed {seed} {name:13s} {shown} ({row.get('fit_seconds', 0):.0f} s)", flush=True)
