@@ -3,8 +3,9 @@ from AnoGAN to two-stage segmentation*.
 
 Layers, from the ground up (a module imports only from layers below it)::
 
-    runtime, checks, viz         device, seeds, budget; input validation; drawing
-                                 (viz draws arrays and knows nothing above it)
+    runtime, checks, ops, viz    device, seeds, budget; input validation; generic tensor
+                                 operations (Gaussian blur, uniform noise, parameter
+                                 count); drawing (viz draws arrays, knows nothing above)
     data, metrics, losses,       know nothing of models or methods; results holds the
     theory, results              committed benchmark numbers and their intervals
     models                       plain nn.Modules

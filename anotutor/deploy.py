@@ -172,7 +172,8 @@ def read_model(model_dir):
     try:
         info = json.loads(info_path.read_text())
         Thresholds.from_dict(info["thresholds"])
-        size, channels = int(info["image_size"]), int(info["channels"])
+        int(info["image_size"])   # present and numeric
+        channels = int(info["channels"])
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
         raise ValueError(f"{info_path} is not a model description of anotutor fit ({err})") from err
     det = Detector.from_checkpoint(ckpt_path)

@@ -29,20 +29,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .checks import check_int, check_range
+from .checks import check_range
+from .ops import gaussian_blur
 
-__all__ = ["gaussian_window", "ssim_map", "ssim", "ssim_loss", "noisy_gan_d_loss", "gan_g_loss"]
-
-
-def gaussian_window(size: int = 11, sigma: float = 1.5, dtype=torch.float32) -> torch.Tensor:
-    """Normalised 1-D Gaussian of ``size`` taps (odd) and standard deviation ``sigma``."""
-    size = check_int(size, "window_size", minimum=1)
-    if size % 2 == 0:
-        raise ValueError(f"window_size must be odd, got {size}")
-    check_range(sigma, "sigma", 0.0, float("inf"), low_open=True, high_open=True)
-    r = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
-    g = torch.exp(-(r**2) / (2 * sigma**2))
-    return (g / g.sum()).to(dtype)
+__all__ = ["ssim_map", "ssim", "ssim_loss", "segment_loss", "noisy_gan_d_loss", "gan_g_loss"]
 
 
 def _check_pair(x: torch.Tensor, y: torch.Tensor, window_size: int) -> None:
@@ -69,16 +59,10 @@ def ssim_map(x: torch.Tensor, y: torch.Tensor, window_size: int = 11, sigma: flo
     _check_pair(x, y, window_size)
     if padding not in ("valid", "same"):
         raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
-    c = x.shape[1]
-    g = gaussian_window(window_size, sigma, dtype=x.dtype).to(x.device)
-    wx = g.view(1, 1, 1, -1).repeat(c, 1, 1, 1)
-    wy = g.view(1, 1, -1, 1).repeat(c, 1, 1, 1)
+    pad = "reflect" if padding == "same" else "valid"
 
     def blur(t: torch.Tensor) -> torch.Tensor:
-        if padding == "same":
-            p = window_size // 2
-            t = F.pad(t, (p, p, p, p), mode="reflect")
-        return F.conv2d(F.conv2d(t, wx, groups=c), wy, groups=c)
+        return gaussian_blur(t, sigma, size=window_size, padding=pad, separable=True)
 
     c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
     mu_x, mu_y = blur(x), blur(y)
@@ -137,3 +121,10 @@ def gan_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     is the same with and without it (up to the factor :math:`\gamma`).
     """
     return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+def segment_loss(logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    r"""The two-stage model's loss (Shah and Kim 2022, eq. 4) on :math:`\hat y = \sigma(\text{logits})`
+    [N, 1, H, W] and target masks [N, 1, H, W]: mean squared error plus :math:`1 - \mathrm{SSIM}`."""
+    p = torch.sigmoid(logits)
+    return F.mse_loss(p, masks) + ssim_loss(p, masks)

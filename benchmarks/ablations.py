@@ -38,7 +38,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from anotutor import data, results

@@ -24,7 +24,8 @@ import torch
 
 from anotutor import __version__, results
 from anotutor.methods.two_stage import TwoStage, design_parameters
-from anotutor.models.draem import DraemReference, count_parameters
+from anotutor.models.draem import DraemReference
+from anotutor.ops import count_parameters
 from anotutor.runtime import Timer
 
 

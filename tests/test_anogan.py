@@ -151,7 +151,7 @@ def test_with_search_checks_its_settings(trained):
     _, det = trained
     with pytest.raises(ValueError, match="lam"):
         det.with_search(lam=2.0)
-    with pytest.raises(ValueError, match="with_search takes"):
+    with pytest.raises(ValueError, match="inference settings"):
         det.with_search(width=3)
 
 

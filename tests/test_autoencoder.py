@@ -128,7 +128,7 @@ def test_nested_latents_train_in_one_run_and_are_chosen_with_at_latent(tmp_path)
     x = torch.rand(12, 1, 32, 32)
     det = AutoEncoderDetector(image_size=32, latent_size=16, nested=[8, 2], steps=30, batch_size=6,
                               progress=False).fit(x)
-    assert det.nested == (8, 2) and det.params_["nested"] == (2, 8)  # stored as given, used sorted
+    assert det.nested == [8, 2] and det.params_["nested"] == (2, 8)  # stored as given, used sorted
     small, full = det.at_latent(2), det.at_latent(16)
     assert small.model_ is det.model_  # a view: no copy of the weights
     a, b = small.predict(x[:2]).maps, full.predict(x[:2]).maps

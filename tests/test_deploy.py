@@ -8,7 +8,6 @@ import pytest
 import torch
 from PIL import Image
 
-from anotutor import cli
 from anotutor.data.splits import Split
 from anotutor.methods.base import Detection
 from anotutor.methods.thresholds import Thresholds, choose, fpr_threshold

@@ -3,7 +3,8 @@ import pytest
 import torch
 from skimage.metrics import structural_similarity
 
-from anotutor.losses import gaussian_window, ssim, ssim_loss, ssim_map
+from anotutor.losses import ssim, ssim_loss, ssim_map
+from anotutor.ops import gaussian_window
 
 
 def sk_ssim(a, b):

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from ..checks import as_images, check_int, check_range
+from ..ops import uniform
 from ..runtime import as_rng
 
 __all__ = ["uniform_noise", "perlin_noise", "perlin_mask", "fractal_texture", "foreign_textures",
@@ -38,8 +39,7 @@ def uniform_noise(images: torch.Tensor, amplitude: float = 0.5, generator: torch
     """Noise of the images' shape, uniform in [-amplitude, amplitude]."""
     x = as_images(images, "images")
     a = check_range(amplitude, "amplitude", 0.0, 1.0, low_open=True)
-    u = torch.rand(x.shape, generator=generator, device="cpu").to(x.device)
-    return (2.0 * u - 1.0) * a
+    return uniform(x.shape, a, generator, x.device)
 
 
 def _fade(t: np.ndarray) -> np.ndarray:

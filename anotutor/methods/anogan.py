@@ -40,16 +40,17 @@ batch_size=1)`` is the one-at-a-time search, for comparison.
 
 from __future__ import annotations
 
-import copy
 
 import numpy as np
 import torch
 
-from ..checks import check_int, check_range
+from ..checks import check_int
 from ..models.dcgan import Discriminator, Generator, gan_layout
+from ..ops import uniform
 from ..runtime import progress
 from .base import Detector
 from .gan_step import GAN_CURVES, gan_step
+from .params import ARCHITECTURE, INFERENCE, TRAINING, TRAINING_SPEC, flag, integer, real, working_size
 from .scores import residual_map
 
 __all__ = ["AnoGAN", "SearchResult"]
@@ -87,7 +88,21 @@ class AnoGAN(Detector):
     images, one value per step).
     """
 
-    _architecture = ("image_size", "latent_size", "width", "spectral")
+    _spec = {
+        "image_size": working_size(lambda v, p: gan_layout(v)),
+        "latent_size": integer(ARCHITECTURE, "latent_size"),
+        "width": integer(ARCHITECTURE, "width"),
+        "spectral": flag(ARCHITECTURE, "spectral"),
+        "gamma": real(TRAINING, "gamma", 0.0, 1.0, low_open=True),
+        "lam": real(INFERENCE, "lam", 0.0, 1.0),
+        "search_steps": integer(INFERENCE, "search_steps", optional=True),
+        "search_lr": real(INFERENCE, "search_lr", 0.0, 10.0, low_open=True),
+        "restarts": integer(INFERENCE, "restarts"),
+        **TRAINING_SPEC,
+    }
+    # gamma weighs the GAN terms in training (V') and in the search's score (L'): a view may score
+    # with another gamma than the one the networks were trained with
+    _view_params = ("gamma",)
     _networks = ("generator_", "discriminator_")
 
     def __init__(self, image_size: int | None = None, latent_size: int = 64, width: int = 32,
@@ -95,23 +110,13 @@ class AnoGAN(Detector):
                  search_lr: float = 0.05, restarts: int = 1, steps: int | None = None,
                  batch_size: int | None = None, lr: float = 2e-4, spectral: bool = True,
                  seed: int = 0, device: str | None = None, progress: bool = True):
-        if image_size is not None:
-            gan_layout(image_size)
-        self.image_size = image_size
-        self.latent_size = check_int(latent_size, "latent_size", minimum=1)
-        self.width = check_int(width, "width", minimum=1)
-        self.gamma = check_range(gamma, "gamma", 0.0, 1.0, low_open=True)
-        self.lam = check_range(lam, "lam", 0.0, 1.0)
-        self.search_steps = None if search_steps is None else check_int(search_steps, "search_steps")
-        self.search_lr = check_range(search_lr, "search_lr", 0.0, 10.0, low_open=True)
-        self.restarts = check_int(restarts, "restarts", minimum=1)
-        if not isinstance(spectral, bool):
-            raise ValueError(f"spectral must be True or False, got {spectral!r}")
-        self.spectral = spectral
-        self._store_training(steps, batch_size, lr, seed, device, progress)
+        self._store(locals())
 
-    def _check_size(self, size: int) -> None:
-        gan_layout(size)
+    def _anomaly_use(self) -> str | None:
+        if self.gamma < 1.0:
+            return (f"gamma = {self.gamma} < 1 is Noisy-AnoGAN, which penalises known anomalies (eqs. 15 to 17; "
+                    "gamma = 1, AnoGAN, needs none)")
+        return None
 
     def _budget_defaults(self, b) -> dict:
         return {"image_size": b.image_size, "steps": STEP_FACTOR * b.steps, "batch_size": 2 * b.batch_size,
@@ -126,7 +131,7 @@ class AnoGAN(Detector):
 
     def _prior(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """n draws of the uniform prior U(-1, 1)^nz (on the CPU, from ``generator``)."""
-        return torch.rand(n, self.params_["latent_size"], generator=generator) * 2 - 1
+        return uniform((n, self.params_["latent_size"]), 1.0, generator)
 
     def sample(self, n: int = 16, seed: int = 0) -> torch.Tensor:
         """``n`` generated images G(z), z from the prior [n, C, S, S] (the paper's Figure 4)."""
@@ -139,32 +144,16 @@ class AnoGAN(Detector):
     SEARCH_SETTINGS = ("gamma", "lam", "search_steps", "search_lr", "restarts")
 
     def with_search(self, **settings) -> "AnoGAN":
-        """A view of this fitted detector that searches with other settings (no retraining).
-
-        Keys: ``gamma`` (of the score L' only; training used ``log_.settings``),
-        ``lam``, ``search_steps``, ``search_lr``, ``restarts``. The view shares
-        the networks; its checkpoint records the new settings.
-        """
-        self._check_fitted()
-        unknown = set(settings) - set(self.SEARCH_SETTINGS)
-        if unknown:
-            raise ValueError(f"with_search takes {self.SEARCH_SETTINGS}, got {sorted(unknown)}")
-        checked = type(self)(**{**self.get_params(), **settings}).get_params()  # validates
-        view = copy.copy(self)
-        view.params_ = {**self.params_, **{k: checked[k] for k in settings}}
-        for k in settings:
-            setattr(view, k, checked[k])
-        return view
+        """A view of this fitted detector that searches with other settings (no retraining):
+        ``with_params`` with the keys ``gamma`` (of the score L' only; training used
+        ``log_.settings``), ``lam``, ``search_steps``, ``search_lr``, ``restarts``. The view shares
+        the networks; its checkpoint records the new settings."""
+        return self.with_params(**settings)
 
     # ------------------------------------------------------------------ training
     def _fit(self, x: torch.Tensor, anomalies: torch.Tensor | None, g: torch.Generator) -> dict:
         p = self.params_
         penalised = p["gamma"] < 1.0
-        if penalised and (anomalies is None or anomalies.shape[0] == 0):
-            raise ValueError(f"gamma = {p['gamma']} < 1 is Noisy-AnoGAN: it needs known anomalies "
-                             "(fit(images, anomalies=...)); gamma = 1 is AnoGAN and needs none")
-        if x.shape[0] < 2:
-            raise ValueError(f"fit needs at least 2 training images (BatchNorm needs a batch), got {x.shape[0]}")
         nets = self._build_networks()
         G, D = (nets[k].to(self.device_) for k in ("generator_", "discriminator_"))
         opt_g = torch.optim.Adam(G.parameters(), lr=p["lr"], betas=(0.5, 0.999))

@@ -19,17 +19,16 @@ from __future__ import annotations
 
 import copy
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..checks import check_int, check_range
-from ..data.augment import augment
+from ..checks import check_int
 from ..losses import ssim_loss
 from ..models.autoencoder import ConvAutoEncoder, supported_size
-from ..runtime import progress
 from .base import Detector
+from .params import ARCHITECTURE, TRAINING, TRAINING_SPEC, choice, custom, flag, integer, working_size
 from .scores import residual_map, top_fraction_score
+from .training import draw_batch, train_steps
 
 __all__ = ["AutoEncoderDetector"]
 
@@ -62,31 +61,24 @@ class AutoEncoderDetector(Detector):
     (``history_["loss"]``: one loss per step).
     """
 
-    _architecture = ("image_size", "latent_size", "nested")
+    _spec = {
+        "image_size": working_size(lambda v, p: supported_size(v)),
+        "latent_size": integer(ARCHITECTURE, "latent_size"),
+        "nested": custom(ARCHITECTURE, lambda v, p: tuple(sorted({
+            check_int(k, "nested latent size", minimum=1, maximum=p["latent_size"] - 1) for k in v}))),
+        "loss": choice(TRAINING, "loss", LOSSES),
+        **TRAINING_SPEC,
+        "augment": flag(TRAINING, "augment"),
+    }
 
     def __init__(self, image_size: int | None = None, latent_size: int = 100, loss: str = "l2",
                  steps: int | None = None, batch_size: int | None = None, lr: float = 2e-3,
                  augment: bool = True, seed: int = 0, nested: "tuple[int, ...] | list[int]" = (),
                  device: str | None = None, progress: bool = True):
-        if image_size is not None:
-            supported_size(image_size)
-        self.image_size = image_size
-        self.latent_size = check_int(latent_size, "latent_size", minimum=1)
-        for k in nested:
-            check_int(k, "nested latent size", minimum=1, maximum=self.latent_size - 1)
-        self.nested = tuple(nested)
-        if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
-        self.loss = loss
-        self._store_training(steps, batch_size, lr, seed, device, progress)
-        self.augment = bool(augment)
-        self.keep_ = None  # latent numbers the decoder sees at predict time (None: all)
+        self._store(locals())
 
     def _budget_defaults(self, b) -> dict:
         return {"image_size": b.image_size, "steps": STEP_FACTOR * b.steps, "batch_size": b.batch_size}
-
-    def _normalise(self, params: dict) -> dict:
-        return {**params, "nested": tuple(sorted({int(k) for k in params["nested"]}))}
 
     def at_latent(self, k: int) -> "AutoEncoderDetector":
         """A view of this fitted detector that decodes from the first ``k`` latent numbers only.
@@ -112,9 +104,6 @@ class AutoEncoderDetector(Detector):
         p = self.params_
         return {"model_": ConvAutoEncoder(p["image_size"], self.channels_, p["latent_size"])}
 
-    def _check_size(self, size: int) -> None:
-        supported_size(size)
-
     def _get_state(self) -> dict:
         return {"keep": self.keep_}
 
@@ -132,31 +121,19 @@ class AutoEncoderDetector(Detector):
 
     def _fit(self, x: torch.Tensor, anomalies: torch.Tensor | None, g: torch.Generator) -> dict:
         p = self.params_
-        if x.shape[0] < 2:
-            raise ValueError(f"fit needs at least 2 training images (BatchNorm needs a batch), got {x.shape[0]}")
         self.keep_ = None
         self.model_ = self._build_networks()["model_"].to(self.device_)
-        opt = torch.optim.Adam(self.model_.parameters(), lr=p["lr"])
-        losses = np.zeros(p["steps"], dtype=np.float32)
-        self.model_.train()
-        bs = min(p["batch_size"], x.shape[0])
         sizes = torch.tensor(p["nested"] + (p["latent_size"],))  # nested dropout draws from these
-        for step in progress(range(p["steps"]), desc=f"auto-encoder ({p['loss']}, latent {p['latent_size']})", enabled=self.progress):
-            idx = torch.randint(0, x.shape[0], (bs,), generator=g)
-            xb = x[idx]
-            if p["augment"]:
-                xb = augment(xb, generator=g)
-            xb = xb.to(self.device_)
+
+        def step_loss() -> torch.Tensor:   # eq. 5 (or the SSIM loss) on a batch of normal images
+            xb = draw_batch(x, p["batch_size"], g, p["augment"]).to(self.device_)
             keep = None
             if p["nested"]:
                 keep = sizes[torch.randint(0, len(sizes), (xb.shape[0],), generator=g)].to(self.device_)
-            loss = self._loss(xb, self.model_(xb, keep))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses[step] = loss.item()
-        self.model_.eval()
-        return {"loss": losses}
+            return self._loss(xb, self.model_(xb, keep))
+
+        desc = f"auto-encoder ({p['loss']}, latent {p['latent_size']})"
+        return {"loss": train_steps(self.model_, p["steps"], p["lr"], step_loss, desc, self.progress)}
 
     def _predict(self, x: torch.Tensor, generator: torch.Generator):
         recon = self.model_(x, self.keep_)

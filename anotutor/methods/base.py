@@ -67,6 +67,9 @@ class Detector(Estimator):
 
     _networks = ("model_",)
     _image_extras: tuple[str, ...] = ("reconstruction",)
+    # The fewest training images fit accepts, and why (BatchNorm needs a batch, a covariance two
+    # samples); checked before anything is built or trained.
+    _min_train_images: tuple[int, str] = (2, "BatchNorm needs a batch")
 
     # ------------------------------------------------------------------ helpers
     def _data_architecture(self) -> dict:
@@ -101,16 +104,43 @@ class Detector(Estimator):
         return None
 
     def _check_size(self, size: int) -> None:
-        """Raise a ValueError when the networks cannot take ``size``; any size by default."""
+        """Raise a ValueError when the networks cannot take ``size``: the spec's ``image_size`` rule
+        under this detector's other settings (any size where it has none)."""
+        if "image_size" in self._spec:
+            self._spec["image_size"].check(size, self._checked({**self.get_params(), "image_size": None}))
+
+    def _anomaly_use(self) -> str | None:
+        """What this configuration does with known anomalies, when it needs them (the words of fit's
+        error without them); None when it learns from normal images alone (the default)."""
+        return None
+
+    @property
+    def uses_anomalies(self) -> bool:
+        """Whether ``fit`` needs known anomalies with these settings (Noisy-AnoGAN, PNUNet's positive
+        masks): the analogue of anomalib's ``learning_type``."""
+        return self._anomaly_use() is not None
 
     def fit(self, images, anomalies=None) -> "Detector":
-        """Learn from normal ``images`` (and, for methods that use them, a few ``anomalies``)."""
+        """Learn from normal ``images`` (and, for methods that use them, a few ``anomalies``).
+
+        The checks every method shares run first, before anything is built:
+        the images (:func:`anotutor.checks.as_images`), their number
+        (``_min_train_images``) and, where the settings use them
+        (:attr:`uses_anomalies`), the known anomalies.
+        """
         x = as_images(images, "images")
         a = None
         if anomalies is not None:
             a = as_images(anomalies, "anomalies")
             if a.shape[1] != x.shape[1]:
                 raise ValueError(f"anomalies have {a.shape[1]} channels but images {x.shape[1]}")
+        use = self._anomaly_use()
+        if use is not None and (a is None or a.shape[0] == 0):
+            raise ValueError(f"{use}: pass some as fit(images, anomalies=...)")
+        least, why = self._min_train_images
+        if x.shape[0] < least:
+            raise ValueError(f"{type(self).__name__} needs at least {least} training images ({why}), "
+                             f"got {x.shape[0]}")
         size = self.resolve_params()["image_size"]
         x = self._resize(x, size)
         a = None if a is None else self._resize(a, size)

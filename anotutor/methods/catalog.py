@@ -11,7 +11,7 @@ with a 32-number code, AnoGAN with the IR-MNIST generator's width, PNUNet
 with the negative masks at its chapter's size and steps, the two-stage
 model as chapter 6 trains it, PatchCore and PaDiM at their defaults).
 ``steps`` replaces a method's default training length (the two-stage model's
-second stage gets a third of it, as its default does); ``None`` keeps the
+second stage gets a third of it, its own default rule); ``None`` keeps the
 budget's. The feature memories train nothing (``steps`` does not apply) and
 keep their own working size (``own_size``): they take the same images as
 every method and enlarge them to the 224 px their ImageNet backbone was
@@ -48,7 +48,6 @@ class Method:
     title: str
     cls: type
     settings: dict = field(default_factory=dict)
-    needs_anomalies: bool = False
     chapter: str = ""
     trains: bool = True     # False: no training run (the floor, the feature memories): ``steps`` does not apply
     own_size: bool = False  # True: the detector keeps its own working size, whatever ``image_size`` asks
@@ -67,11 +66,13 @@ class Method:
             kw["progress"] = progress
         if self.trains:
             if steps is not None:
-                steps = check_int(steps, "steps", minimum=1)
-                kw["steps"] = steps
-                if self.cls is TwoStage:
-                    kw["steps2"] = max(1, steps // 3)
+                kw["steps"] = check_int(steps, "steps", minimum=1)
         return self.cls(**kw)
+
+    @property
+    def needs_anomalies(self) -> bool:
+        """Whether this entry's detector needs known anomalies (:attr:`Detector.uses_anomalies`)."""
+        return self.cls(**self.settings).uses_anomalies
 
     def defaults(self) -> dict:
         """The arguments this entry passes, over the class's own defaults (``None``: the budget's)."""
@@ -85,8 +86,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     Method("ae-ssim", "auto-encoder, SSIM", AutoEncoderDetector, {"latent_size": 32, "loss": "ssim"},
            chapter="02_autoencoder"),
     Method("anogan", "AnoGAN", AnoGAN, {**_GAN, "gamma": 1.0}, chapter="04_anogan"),
-    Method("noisy-anogan", "Noisy-AnoGAN", AnoGAN, {**_GAN, "gamma": NOISY_GAMMA},
-           needs_anomalies=True, chapter="04_anogan"),
+    Method("noisy-anogan", "Noisy-AnoGAN", AnoGAN, {**_GAN, "gamma": NOISY_GAMMA}, chapter="04_anogan"),
     Method("pnunet", "PNUNet, negative masks", PNUNet, {"masks": "negative", **PNUNET_SETTINGS},
            chapter="05_pnunet"),
     Method("two-stage", "two-stage", TwoStage, {}, chapter="06_two_stage"),

@@ -45,8 +45,9 @@ import torch
 from torch import nn
 
 from .. import __version__
-from ..models.draem import count_parameters
+from ..ops import count_parameters
 from ..runtime import Timer, budget, device as pick_device, isolated_seed
+from .params import ARCHITECTURE, INFERENCE, Param, canonical
 from .thresholds import Thresholds
 
 __all__ = ["Estimator", "NotFittedError", "TrainingLog", "read_checkpoint", "CHECKPOINT_FORMAT"]
@@ -128,25 +129,65 @@ class Estimator:
     through :meth:`_run_fit`.
     """
 
-    _architecture: tuple[str, ...] = ()
+    _spec: dict[str, Param] = {}   # every parameter once: its check and kind (:mod:`.params`)
+    _architecture: tuple[str, ...] = ()   # the spec's architecture parameters, filled in from _spec
     _networks: tuple[str, ...] = ()
     _runtime_args: tuple[str, ...] = ("device", "progress")  # how to run, not what to learn
+    _view_params: tuple[str, ...] = ()   # with_params takes these besides the inference parameters
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         _REGISTRY[cls.__name__] = cls
+        if "_spec" in cls.__dict__:
+            cls._architecture = tuple(k for k, p in cls._spec.items() if p.kind == ARCHITECTURE)
 
     # ------------------------------------------------------------------ parameters
-    def _store_training(self, steps, batch_size, lr, seed, device, progress) -> None:
-        """Check and store the arguments every trained model shares (``None``: the budget's value)."""
-        from ..checks import check_int, check_range
+    def _store(self, args: dict) -> None:
+        """Store the constructor's arguments as given (``args``: its ``locals()``) and check them by
+        the spec; nothing is coerced here (``params_`` gets the canonical values at fit time)."""
+        for k in (*self.param_names(), *self._runtime_args):
+            if k in args:
+                setattr(self, k, args[k])
+        self._checked(self.get_params())
 
-        self.steps = None if steps is None else check_int(steps, "steps", minimum=1)
-        self.batch_size = None if batch_size is None else check_int(batch_size, "batch_size")
-        self.lr = check_range(lr, "lr", 0.0, 1.0, low_open=True)
-        self.seed = check_int(seed, "seed", minimum=0)
-        self.device = device
-        self.progress = progress
+    def _checked(self, params: dict) -> dict:
+        """``params`` checked by the spec, as canonical values; a ValueError naming the field."""
+        return canonical(self._spec, params) if self._spec else dict(params)
+
+    def set_params(self, **params) -> "Estimator":
+        """Change constructor arguments (as scikit-learn's ``set_params``); checked first, so a bad value
+        changes nothing. A fitted model keeps what it learned until the next ``fit``."""
+        unknown = sorted(set(params) - set(self.param_names()))
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no parameter {unknown}; it has {self.param_names()}")
+        self._checked({**self.get_params(), **params})
+        for k, v in params.items():
+            setattr(self, k, v)
+        return self
+
+    def clone(self) -> "Estimator":
+        """A new, unfitted model with the same constructor arguments (and device, progress)."""
+        runtime = {k: getattr(self, k) for k in self._runtime_args if hasattr(self, k)}
+        return type(self)(**self.get_params(), **runtime)
+
+    def with_params(self, **settings) -> "Estimator":
+        """A view of this fitted model with other inference settings (no retraining; the networks are
+        shared, and saving the view records the new settings)."""
+        self._check_fitted()
+        allowed = tuple(k for k, p in self._spec.items() if p.kind == INFERENCE) + self._view_params
+        unknown = sorted(set(settings) - set(allowed))
+        if unknown:
+            raise ValueError(f"with_params takes the inference settings {allowed}, got {unknown}")
+        checked = self._checked({**self.get_params(), **settings})
+        view = copy.copy(self)
+        view.params_ = {**self.params_, **{k: checked[k] for k in settings}}
+        for k, v in settings.items():
+            setattr(view, k, v)
+        view._viewed()
+        return view
+
+    def _viewed(self) -> None:
+        """Called on a new view of :meth:`with_params` (e.g. to set learned state that follows a setting)."""
 
     @classmethod
     def param_names(cls) -> tuple[str, ...]:
@@ -176,7 +217,7 @@ class Estimator:
         """The parameters a fit would use now: ``None`` replaced by the current budget's value."""
         defaults = self._budget_defaults(budget())
         p = {k: (defaults[k] if v is None and k in defaults else v) for k, v in self.get_params().items()}
-        return self._normalise(p)
+        return self._normalise(self._checked(p))
 
     def _architecture_of(self, params: dict) -> dict:
         return {k: params[k] for k in self._architecture}
@@ -299,7 +340,7 @@ class Estimator:
             raise ValueError(f"{path} holds a {ckpt['class']}, not a {type(self).__name__}")
         arch = ckpt["architecture"]
         given = self.get_params()
-        mine = self._normalise(dict(given))
+        mine = self._normalise(self._checked(given))
         diff = [f"{k}: checkpoint {arch.get(k)!r} vs this {type(self).__name__} {mine[k]!r}"
                 for k in self._architecture if given[k] is not None and arch.get(k) != mine[k]]
         if diff:

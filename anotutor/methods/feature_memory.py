@@ -26,11 +26,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..checks import check_int, check_range
+from ..checks import check_int
 from ..models.backbone import STRIDE_CHANNELS, STRIDE_STAGE, FeatureBackbone
-from ..models.draem import count_parameters
+from ..ops import count_parameters
 from ..runtime import progress as progress_bar
 from .base import Detector
+from .params import ARCHITECTURE, INFERENCE, TRAINING, custom, flag, integer, real, working_size
 from .scores import smooth_maps
 
 __all__ = ["patch_grid", "nearest_distances", "greedy_coreset", "coverage_radius", "FeatureMemory",
@@ -50,6 +51,21 @@ def check_strides(strides) -> tuple[int, ...]:
     if not s or any(v not in STRIDE_STAGE for v in s):
         raise ValueError(f"strides must name some of {sorted(STRIDE_STAGE)}, got {strides!r}")
     return s
+
+
+def feature_dim(strides) -> int:
+    """Channels of a patch feature at these (checked) strides: the backbone's channels summed."""
+    return sum(STRIDE_CHANNELS[s] for s in strides)
+
+
+# What every feature memory is built with; its image_size is its own (224 by default), not the budget's.
+COMMON_SPEC = {
+    "image_size": working_size(minimum=FeatureBackbone.MIN_SIZE, optional=False),
+    "strides": custom(ARCHITECTURE, lambda v, p: check_strides(v)),
+    "pretrained": flag(ARCHITECTURE, "pretrained"),
+    "smooth": real(INFERENCE, "smooth", 0.0, 64.0),
+    "seed": integer(TRAINING, "seed", minimum=0),
+}
 
 
 def patch_grid(maps: list[torch.Tensor], neighbourhood: int = 1) -> torch.Tensor:
@@ -149,22 +165,12 @@ class FeatureMemory(Detector):
 
     _networks = ("backbone_",)
     _image_extras = ()
-
-    def _store_common(self, image_size, strides, pretrained, smooth, seed, device, progress) -> None:
-        self.image_size = check_int(image_size, "image_size", minimum=FeatureBackbone.MIN_SIZE)
-        self.strides = check_strides(strides)
-        if not isinstance(pretrained, bool):
-            raise ValueError(f"pretrained must be True or False, got {pretrained!r}")
-        self.pretrained = pretrained
-        self.smooth = check_range(smooth, "smooth", 0.0, 64.0)
-        self.seed = check_int(seed, "seed", minimum=0)
-        self.device = device
-        self.progress = progress
+    _min_train_images = (1, "")
 
     @property
     def feature_dim(self) -> int:
         """Channels of a patch feature: the backbone's channels at the chosen strides."""
-        return sum(STRIDE_CHANNELS[s] for s in self.strides)   # checked and sorted by the constructor
+        return feature_dim(check_strides(self.strides))
 
     def _build_networks(self) -> dict:
         # the weights come from the checkpoint: no wheel needed to load one

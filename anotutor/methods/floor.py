@@ -16,8 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..checks import check_int
 from .base import Detector
+from .params import working_size
 from .scores import residual_map, top_fraction_score
 
 __all__ = ["BrightnessFloor"]
@@ -37,13 +37,11 @@ class _MeanImage(nn.Module):
 class BrightnessFloor(Detector):
     """Residual against the training mean: ``fit`` learns one number per channel."""
 
-    _architecture = ("image_size",)
+    _spec = {"image_size": working_size()}
+    _min_train_images = (1, "")
 
     def __init__(self, image_size: int | None = None, device: str | None = None):
-        if image_size is not None:
-            check_int(image_size, "image_size", minimum=1)
-        self.image_size = image_size
-        self.device = device
+        self._store(locals())
 
     def _budget_defaults(self, b) -> dict:
         return {"image_size": b.image_size}

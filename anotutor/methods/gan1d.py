@@ -24,11 +24,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..checks import as_scores, check_int, check_range
+from ..checks import as_scores, check_int
 from ..models import MLP
 from ..runtime import cpu_threads, progress
 from .estimator import Estimator
 from .gan_step import GAN_CURVES, gan_step
+from .params import ARCHITECTURE, TRAINING, integer, real
 
 __all__ = ["GAN1D"]
 
@@ -52,20 +53,21 @@ class GAN1D(Estimator):
     ``hidden``, ``depth``.
     """
 
-    _architecture = ("latent_dim", "hidden", "depth")
+    _spec = {
+        "gamma": real(TRAINING, "gamma", 0.0, 1.0, low_open=True),
+        "steps": integer(TRAINING, "steps"),
+        "batch_size": integer(TRAINING, "batch_size"),
+        "lr": real(TRAINING, "lr", 0.0, 1.0, low_open=True),
+        "latent_dim": integer(ARCHITECTURE, "latent_dim"),
+        "hidden": integer(ARCHITECTURE, "hidden"),
+        "depth": integer(ARCHITECTURE, "depth"),
+        "seed": integer(TRAINING, "seed", minimum=0),
+    }
     _networks = ("generator_", "discriminator_")
 
     def __init__(self, gamma: float = 1.0, steps: int = 2000, batch_size: int = 512, lr: float = 1e-3,
                  latent_dim: int = 2, hidden: int = 32, depth: int = 2, seed: int = 0, progress: bool = True):
-        self.gamma = check_range(gamma, "gamma", 0.0, 1.0, low_open=True)
-        self.steps = check_int(steps, "steps")
-        self.batch_size = check_int(batch_size, "batch_size")
-        self.lr = check_range(lr, "lr", 0.0, 1.0, low_open=True)
-        self.latent_dim = check_int(latent_dim, "latent_dim")
-        self.hidden = check_int(hidden, "hidden")
-        self.depth = check_int(depth, "depth")
-        self.seed = check_int(seed, "seed", minimum=0)
-        self.progress = progress
+        self._store(locals())
 
     def _build_networks(self) -> dict:
         p = self.params_

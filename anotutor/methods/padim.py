@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import torch
 
-from ..checks import check_int, check_range
-from .feature_memory import FeatureMemory
+from ..checks import check_int
+from .feature_memory import COMMON_SPEC, FeatureMemory, feature_dim
+from .params import ARCHITECTURE, TRAINING, custom, real
 
 __all__ = ["PaDiM"]
 
@@ -39,18 +40,20 @@ class PaDiM(FeatureMemory):
     inverse covariances ``precision_`` [P, d, d], P positions of the grid.
     """
 
-    _architecture = ("image_size", "strides", "pretrained", "n_features")
+    _spec = {
+        **COMMON_SPEC,
+        "n_features": custom(ARCHITECTURE, lambda v, p: check_int(v, "n_features", minimum=1,
+                                                                    maximum=feature_dim(p["strides"]))),
+        "eps": real(TRAINING, "eps", 0.0, 1e3, low_open=True),
+    }
+    _min_train_images = (2, "a covariance needs two")
 
     def __init__(self, image_size: int = 224, strides=(8, 16), pretrained: bool = True, n_features: int = 100,
                  eps: float = 0.01, smooth: float = 4.0, seed: int = 0, device: str | None = None,
                  progress: bool = True):
-        self._store_common(image_size, strides, pretrained, smooth, seed, device, progress)
-        self.n_features = check_int(n_features, "n_features", minimum=1, maximum=self.feature_dim)
-        self.eps = check_range(eps, "eps", 0.0, 1e3, low_open=True)
+        self._store(locals())
 
     def _learn(self, batches, n: int, g: torch.Generator) -> dict:
-        if n < 2:
-            raise ValueError(f"PaDiM needs at least 2 training images to estimate a covariance, got {n}")
         p = self.params_
         idx = torch.randperm(self.feature_dim, generator=g)[: p["n_features"]].sort().values
         total = outer = None

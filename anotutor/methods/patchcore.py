@@ -34,9 +34,17 @@ import copy
 import torch
 
 from ..checks import check_int, check_range
-from .feature_memory import FeatureMemory, greedy_coreset, nearest_distances
+from .feature_memory import COMMON_SPEC, FeatureMemory, greedy_coreset, nearest_distances
+from .params import ARCHITECTURE, INFERENCE, TRAINING, custom, integer, real
 
 __all__ = ["PatchCore"]
+
+
+def _reweight(v) -> int:
+    v = check_int(v, "reweight", minimum=0)
+    if v == 1:
+        raise ValueError("reweight must be 0 (no reweighting) or at least 2 neighbours, got 1")
+    return v
 
 
 class PatchCore(FeatureMemory):
@@ -62,20 +70,19 @@ class PatchCore(FeatureMemory):
     :meth:`at_coreset`.
     """
 
-    _architecture = ("image_size", "strides", "pretrained", "neighbourhood")
+    _spec = {
+        **COMMON_SPEC,
+        "neighbourhood": integer(ARCHITECTURE, "neighbourhood", maximum=9),
+        "coreset": real(TRAINING, "coreset", 0.0, 1.0, low_open=True),
+        "projection": integer(TRAINING, "projection", optional=True),
+        "reweight": custom(INFERENCE, lambda v, p: _reweight(v)),
+        "max_patches": integer(TRAINING, "max_patches"),
+    }
 
     def __init__(self, image_size: int = 224, strides=(8, 16), pretrained: bool = True, neighbourhood: int = 3,
                  coreset: float = 0.01, projection: int | None = 128, reweight: int = 9, smooth: float = 4.0,
                  max_patches: int = 1_000_000, seed: int = 0, device: str | None = None, progress: bool = True):
-        self._store_common(image_size, strides, pretrained, smooth, seed, device, progress)
-        self.neighbourhood = check_int(neighbourhood, "neighbourhood", minimum=1, maximum=9)
-        self.coreset = check_range(coreset, "coreset", 0.0, 1.0, low_open=True)
-        self.projection = None if projection is None else check_int(projection, "projection", minimum=1)
-        self.reweight = check_int(reweight, "reweight", minimum=0)
-        self.max_patches = check_int(max_patches, "max_patches", minimum=1)
-        if self.reweight == 1:
-            raise ValueError("reweight must be 0 (no reweighting) or at least 2 neighbours, got 1")
-        self.keep_ = None
+        self._store(locals())
 
     def at_coreset(self, fraction: float) -> "PatchCore":
         """A view of this fitted detector whose bank is the greedy coreset of ``fraction`` of the patches.

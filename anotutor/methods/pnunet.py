@@ -51,17 +51,15 @@ from __future__ import annotations
 
 import copy
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 
-from ..checks import check_int, check_range
-from ..data.augment import augment
 from ..losses import ssim_loss
 from ..models.unet import UNet, unet_size_ok
-from ..runtime import progress
+from ..ops import uniform
 from .base import Detector
 from .scores import residual_map, smooth_maps as _smooth, top_fraction_score
+from .params import ARCHITECTURE, INFERENCE, TRAINING, TRAINING_SPEC, choice, flag, integer, real, working_size
+from .training import draw_batch, train_steps
 
 __all__ = ["PNUNet", "MASK_MODES", "COMBINE_MODES", "NEGATIVE_SOURCES", "VARIANTS", "MATCHED_SHARE",
            "CHAPTER_SETTINGS", "KNOWN_KINDS"]
@@ -118,7 +116,21 @@ class PNUNet(Detector):
     mask of each kind at every update, [updates, 2, H, W]) and the training log.
     """
 
-    _architecture = ("image_size", "width", "depth")
+    _spec = {
+        "depth": integer(ARCHITECTURE, "depth", maximum=6),
+        "image_size": working_size(lambda v, p: unet_size_ok(v, p["depth"])),
+        "width": integer(ARCHITECTURE, "width"),
+        "amplitude": real(TRAINING, "amplitude", 0.0, 1.0, low_open=True),
+        "masks": choice(TRAINING, "masks", MASK_MODES),
+        "negative": choice(TRAINING, "negative", ("read", "printed")),
+        "combine": choice(TRAINING, "combine", COMBINE_MODES),
+        "negative_source": choice(TRAINING, "negative_source", NEGATIVE_SOURCES),
+        "mask_every": integer(TRAINING, "mask_every", optional=True),
+        "n_masks": integer(TRAINING, "n_masks"),
+        "smooth": real(INFERENCE, "smooth", 0.0, 20.0),
+        **TRAINING_SPEC,
+        "augment": flag(TRAINING, "augment"),
+    }
 
     def __init__(self, image_size: int | None = None, width: int = 16, depth: int = 3,
                  amplitude: float = 0.5, masks: str = "negative", negative: str = "read",
@@ -126,32 +138,13 @@ class PNUNet(Detector):
                  mask_every: int | None = None, n_masks: int = 32, smooth: float = 0.0,
                  steps: int | None = None, batch_size: int | None = None, lr: float = 2e-3,
                  augment: bool = True, seed: int = 0, device: str | None = None, progress: bool = True):
-        self.depth = check_int(depth, "depth", minimum=1, maximum=6)
-        if image_size is not None:
-            unet_size_ok(image_size, self.depth)
-        self.image_size = image_size
-        self.width = check_int(width, "width")
-        self.amplitude = check_range(amplitude, "amplitude", 0.0, 1.0, low_open=True)
-        if masks not in MASK_MODES:
-            raise ValueError(f"masks must be one of {MASK_MODES}, got {masks!r}")
-        self.masks = masks
-        if negative not in ("read", "printed"):
-            raise ValueError(f"negative must be 'read' or 'printed', got {negative!r}")
-        self.negative = negative
-        if combine not in COMBINE_MODES:
-            raise ValueError(f"combine must be one of {COMBINE_MODES}, got {combine!r}")
-        self.combine = combine
-        if negative_source not in NEGATIVE_SOURCES:
-            raise ValueError(f"negative_source must be one of {NEGATIVE_SOURCES}, got {negative_source!r}")
-        self.negative_source = negative_source
-        self.mask_every = None if mask_every is None else check_int(mask_every, "mask_every")
-        self.n_masks = check_int(n_masks, "n_masks")
-        self.smooth = check_range(smooth, "smooth", 0.0, 20.0)
-        self.augment = bool(augment)
-        self._store_training(steps, batch_size, lr, seed, device, progress)
+        self._store(locals())
 
-    def _check_size(self, size: int) -> None:
-        unet_size_ok(size, self.depth)
+    def _anomaly_use(self) -> str | None:
+        if self.masks in ("positive", "both"):
+            return (f"masks={self.masks!r} builds positive masks from known anomalies (eq. 2; "
+                    "masks='negative' or 'none' needs none)")
+        return None
 
     def _budget_defaults(self, b) -> dict:
         return {"image_size": b.image_size, "steps": STEP_FACTOR * b.steps, "batch_size": b.batch_size}
@@ -200,7 +193,7 @@ class PNUNet(Detector):
         each image (ones and zeros where a mask is not used) and the result.
         """
         p = self.params_
-        z = (torch.rand(xb.shape, generator=g) * 2 - 1).to(xb.device) * p["amplitude"]
+        z = uniform(xb.shape, p["amplitude"], g, xb.device)
         n = xb.shape[0]
         m_p = torch.ones(n, 1, *xb.shape[-2:], device=xb.device)
         m_n = torch.zeros_like(m_p)
@@ -242,42 +235,31 @@ class PNUNet(Detector):
     # ------------------------------------------------------------------ training
     def _fit(self, x: torch.Tensor, anomalies: torch.Tensor | None, g: torch.Generator) -> dict:
         p = self.params_
-        if p["masks"] in ("positive", "both") and (anomalies is None or anomalies.shape[0] == 0):
-            raise ValueError(f"masks={p['masks']!r} builds positive masks from known anomalies: pass "
-                             "anomalies=..., or use masks='negative' or 'none'")
-        if x.shape[0] < 2:
-            raise ValueError(f"fit needs at least 2 training images (BatchNorm needs a batch), got {x.shape[0]}")
         self.model_ = self._build_networks()["model_"].to(self.device_)
         self.positive_ = self.negative_ = None
         self._mask_net = None
-        opt = torch.optim.Adam(self.model_.parameters(), lr=p["lr"])
-        losses = np.zeros(p["steps"], dtype=np.float32)
-        bs = min(p["batch_size"], x.shape[0])
         history = []
         neg_pick = torch.randperm(x.shape[0], generator=g)[:p["n_masks"]]
-        self.model_.train()
-        for step in progress(range(p["steps"]), desc=f"PNUNet (masks: {p['masks']})", enabled=self.progress):
-            if step > 0 and step % p["mask_every"] == 0 and p["masks"] != "none":
-                if p["masks"] in ("positive", "both"):
-                    self.positive_ = self._residual_masks(anomalies[:p["n_masks"]].to(self.device_)).cpu()
-                if p["masks"] in ("negative", "both"):
-                    self.negative_ = self._residual_masks(x[neg_pick].to(self.device_)).cpu()
-                    if p["negative_source"] == "aligned":
-                        self._mask_net = copy.deepcopy(self.model_).eval()
-                first = [m[0] if m is not None else torch.zeros(x.shape[-2:])
-                         for m in (self.positive_, self.negative_)]
-                history.append(torch.stack(first))
-            xb = x[torch.randint(0, x.shape[0], (bs,), generator=g)]
-            if p["augment"]:
-                xb = augment(xb, generator=g)
-            xb = xb.to(self.device_)
+
+        def update_masks(step: int) -> None:   # eqs. 2 and 3, every mask_every steps
+            if step == 0 or step % p["mask_every"] or p["masks"] == "none":
+                return
+            if p["masks"] in ("positive", "both"):
+                self.positive_ = self._residual_masks(anomalies[:p["n_masks"]].to(self.device_)).cpu()
+            if p["masks"] in ("negative", "both"):
+                self.negative_ = self._residual_masks(x[neg_pick].to(self.device_)).cpu()
+                if p["negative_source"] == "aligned":
+                    self._mask_net = copy.deepcopy(self.model_).eval()
+            history.append(torch.stack([m[0] if m is not None else torch.zeros(x.shape[-2:])
+                                        for m in (self.positive_, self.negative_)]))
+
+        def step_loss() -> torch.Tensor:
+            xb = draw_batch(x, p["batch_size"], g, p["augment"]).to(self.device_)
             noisy = (xb + self._noise(xb, g)).clamp(0, 1)
-            loss = ssim_loss(self.model_(noisy), xb)                                # eq. 1
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses[step] = loss.item()
-        self.model_.eval()
+            return ssim_loss(self.model_(noisy), xb)                                # eq. 1
+
+        losses = train_steps(self.model_, p["steps"], p["lr"], step_loss, f"PNUNet (masks: {p['masks']})",
+                             self.progress, before_step=update_masks)
         self.mask_history_ = torch.stack(history) if history else torch.zeros(0, 2, *x.shape[-2:])
         return {"loss": losses}
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-from ..losses import gaussian_window
+from ..ops import gaussian_blur
 
 __all__ = ["residual_map", "smooth_maps", "top_fraction_score"]
 
@@ -29,21 +28,10 @@ def residual_map(x: torch.Tensor, reconstruction: torch.Tensor) -> torch.Tensor:
 def smooth_maps(maps: torch.Tensor, sigma: float) -> torch.Tensor:
     """Gaussian smoothing of maps [N, H, W] with ``sigma`` px (identity for 0); borders reflected.
 
-    The kernel is ``2 round(3 sigma) + 1`` wide, the window of the SSIM
-    (:func:`anotutor.losses.gaussian_window`). Up to 13 taps (sigma <= 2) it
-    is applied as one 2-D kernel and equals torchvision's ``gaussian_blur``
-    bit for bit (not imported: it costs seconds); wider kernels (PatchCore's
-    sigma = 4 has 25 taps) run as two 1-D passes, the same up to float
-    rounding and a dozen times cheaper. A map smaller than the kernel's
-    half-width is padded by replication instead.
+    :func:`anotutor.ops.gaussian_blur` with its default window (``2 round(3 sigma) + 1`` taps): up
+    to 13 taps (sigma <= 2) one 2-D kernel that equals torchvision's ``gaussian_blur`` bit for bit
+    (not imported: it costs seconds), wider kernels (PatchCore's sigma = 4) two 1-D passes.
     """
     if sigma <= 0:
         return maps
-    k = 2 * int(round(3 * sigma)) + 1
-    g = gaussian_window(k, float(sigma), dtype=maps.dtype).to(maps.device)
-    p = k // 2
-    mode = "reflect" if min(maps.shape[-2:]) > p else "replicate"
-    x = F.pad(maps[:, None], (p, p, p, p), mode=mode)
-    if k <= 13:
-        return F.conv2d(x, torch.outer(g, g)[None, None])[:, 0]
-    return F.conv2d(F.conv2d(x, g.view(1, 1, 1, k)), g.view(1, 1, k, 1))[:, 0]
+    return gaussian_blur(maps[:, None], float(sigma))[:, 0]

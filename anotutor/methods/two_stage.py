@@ -56,7 +56,7 @@ scratch instead, stage 2 measured worse than stage 1 on every texture.
 
 **BatchNorm recalibration.** After each stage's run the BatchNorm running
 statistics are recomputed under the final weights from a few training-like
-batches (:meth:`TwoStage._recalibrate`): in a short run the weights move
+batches (:func:`anotutor.methods.training.recalibrate_batchnorm`): in a short run the weights move
 faster than the running averages follow: we measured a network with a
 training loss of 0.12 to 0.19 score 0.75 to 1.3 on the same kind of batches in
 ``eval`` mode, and the recalibration alone raised its test pixel AUROC on
@@ -93,7 +93,6 @@ window is 11 px); grayscale or colour.
 
 from __future__ import annotations
 
-import copy
 
 import numpy as np
 import torch
@@ -102,15 +101,16 @@ from torch import nn
 
 from ..checks import as_images, check_int, check_range
 from ..data import synth
-from ..data.augment import augment
-from ..losses import ssim_loss
-from ..models.draem import count_parameters
+from ..losses import segment_loss
 from ..models.unet import UNet, unet_size_ok
-from ..runtime import Timer, progress
+from ..ops import count_parameters
+from ..runtime import Timer
 from .base import Detection, Detector
 from .scores import top_fraction_score
+from .params import ARCHITECTURE, INFERENCE, TRAINING, TRAINING_SPEC, choice, custom, flag, integer, real, working_size
+from .training import draw_batch, train_steps
 
-__all__ = ["TwoStage", "refine", "segment_loss", "stage_networks", "design_parameters", "windows",
+__all__ = ["TwoStage", "refine", "stage_networks", "design_parameters", "windows",
            "PSEUDO_KINDS", "SOURCES", "STAGE2_READINGS", "patch_size"]
 
 PSEUDO_KINDS = ("perlin", "both")
@@ -118,10 +118,17 @@ STAGE2_READINGS = ("residual", "patches")
 MAX_WINDOWS = 4  # patches reading: at most this many windows per image, the largest marked regions first
 SOURCES = ("augmented", "fractal")
 # default steps, as shares of the budget's: under ci (225) 135 + 45 steps, one fit of both stages
-# in about 29 s on one CPU thread at 64 px (measured)
+# in about 29 s on one CPU thread at 64 px (measured). Stage 2 gets a third of stage 1's steps
+# (steps2=None), whatever sets those.
 STEP_FACTOR_1 = 0.6
-STEP_FACTOR_2 = 0.2
-RECALIBRATION_BATCHES = 8  # batches that re-estimate BatchNorm's statistics after each stage
+STAGE2_DIVISOR = 3
+STEP_FACTOR_2 = STEP_FACTOR_1 / STAGE2_DIVISOR   # stage 2's default share of the budget's steps
+
+
+def _stage_count(v) -> int:
+    if isinstance(v, bool) or v not in (1, 2):
+        raise ValueError(f"stages must be 1 or 2, got {v!r}")
+    return int(v)
 
 
 def refine(prob: torch.Tensor, segments, mark: float = 0.5, cover: float = 0.25) -> torch.Tensor:
@@ -152,13 +159,6 @@ def refine(prob: torch.Tensor, segments, mark: float = 0.5, cover: float = 0.25)
     counts = torch.bincount(seg).clamp_min(1)
     share = torch.bincount(seg, weights=marked, minlength=counts.numel()) / counts
     return (share >= cover).float()[seg].view_as(prob)
-
-
-def segment_loss(logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-    r"""The paper's eq. 4 on :math:`\hat y = \sigma(\text{logits})` [N, 1, H, W] and masks [N, 1, H, W]:
-    mean squared error plus :math:`1 - \mathrm{SSIM}`."""
-    p = torch.sigmoid(logits)
-    return F.mse_loss(p, masks) + ssim_loss(p, masks)
 
 
 def patch_size(image_size: int, depth: int) -> int:
@@ -263,7 +263,25 @@ class TwoStage(Detector):
     ``history_["loss2"]``: one loss per step).
     """
 
-    _architecture = ("image_size", "width", "width2", "depth", "stage2")
+    _spec = {
+        "depth": integer(ARCHITECTURE, "depth", maximum=6),
+        "image_size": working_size(lambda v, p: unet_size_ok(v, p["depth"]), minimum=16),
+        "width": integer(ARCHITECTURE, "width"),
+        "width2": integer(ARCHITECTURE, "width2", optional=True),
+        "stage2": choice(ARCHITECTURE, "stage2", STAGE2_READINGS),
+        "pseudo": choice(TRAINING, "pseudo", PSEUDO_KINDS),
+        "source": choice(TRAINING, "source", SOURCES),
+        "anomaly_share": real(TRAINING, "anomaly_share", 0.0, 1.0, low_open=True, high_open=True),
+        "n_segments": integer(TRAINING, "n_segments", minimum=2),
+        "mark": real(TRAINING, "mark", 0.0, 1.0, low_open=True),
+        "cover": real(TRAINING, "cover", 0.0, 1.0, low_open=True),
+        "stages": custom(INFERENCE, lambda v, p: _stage_count(v)),
+        **TRAINING_SPEC,
+        "steps2": integer(TRAINING, "steps2", optional=True),
+        "augment": flag(TRAINING, "augment"),
+        "zero_init": flag(TRAINING, "zero_init"),
+        "recalibrate": flag(TRAINING, "recalibrate"),
+    }
     _networks = ("stage1_", "stage2_")
     _image_extras = ()
 
@@ -274,45 +292,17 @@ class TwoStage(Detector):
                  steps2: int | None = None, batch_size: int | None = None, lr: float = 2e-3,
                  augment: bool = True, zero_init: bool = True, recalibrate: bool = True,
                  stage2: str = "residual", seed: int = 0, device: str | None = None, progress: bool = True):
-        self.depth = check_int(depth, "depth", minimum=1, maximum=6)
-        if image_size is not None:
-            self._check_size(image_size)
-        self.image_size = image_size
-        self.width = check_int(width, "width")
-        self.width2 = None if width2 is None else check_int(width2, "width2")
-        if pseudo not in PSEUDO_KINDS:
-            raise ValueError(f"pseudo must be one of {PSEUDO_KINDS}, got {pseudo!r}")
-        self.pseudo = pseudo
-        if source not in SOURCES:
-            raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
-        self.source = source
-        self.anomaly_share = check_range(anomaly_share, "anomaly_share", 0.0, 1.0, low_open=True, high_open=True)
-        self.n_segments = check_int(n_segments, "n_segments", minimum=2)
-        self.mark = check_range(mark, "mark", 0.0, 1.0, low_open=True)
-        self.cover = check_range(cover, "cover", 0.0, 1.0, low_open=True)
-        if stages not in (1, 2) or isinstance(stages, bool):
-            raise ValueError(f"stages must be 1 or 2, got {stages!r}")
-        self.stages = int(stages)
-        self.steps2 = None if steps2 is None else check_int(steps2, "steps2")
-        self.augment = bool(augment)
-        self.zero_init = bool(zero_init)
-        self.recalibrate = bool(recalibrate)
-        if stage2 not in STAGE2_READINGS:
-            raise ValueError(f"stage2 must be one of {STAGE2_READINGS}, got {stage2!r}")
-        self.stage2 = stage2
-        self._store_training(steps, batch_size, lr, seed, device, progress)
-
-    def _check_size(self, size: int) -> None:
-        unet_size_ok(size, self.depth)
-        check_int(size, "image_size", minimum=16)
+        self._store(locals())
 
     def _budget_defaults(self, b) -> dict:
         return {"image_size": b.image_size, "steps": max(1, round(STEP_FACTOR_1 * b.steps)),
-                "steps2": max(1, round(STEP_FACTOR_2 * b.steps)), "batch_size": b.batch_size}
+                "batch_size": b.batch_size}
 
     def _normalise(self, params: dict) -> dict:
         if params["width2"] is None:
             params = {**params, "width2": params["width"]}
+        if params["steps2"] is None and params["steps"] is not None:
+            params = {**params, "steps2": max(1, params["steps"] // STAGE2_DIVISOR)}
         return params
 
     def _build_networks(self) -> dict:
@@ -323,13 +313,12 @@ class TwoStage(Detector):
 
     # ------------------------------------------------------------------ views and counts
     def at_stage(self, stages: int) -> "TwoStage":
-        """A view of this fitted model whose map comes from stage ``stages`` (1 or 2); shares the weights."""
-        self._check_fitted()
-        if stages not in (1, 2) or isinstance(stages, bool):
-            raise ValueError(f"stages must be 1 or 2, got {stages!r}")
-        view = copy.copy(self)
-        view.stages_ = int(stages)
-        return view
+        """A view of this fitted model whose map comes from stage ``stages`` (1 or 2); shares the weights
+        (``with_params(stages=stages)``)."""
+        return self.with_params(stages=stages)
+
+    def _viewed(self) -> None:
+        self.stages_ = self.params_["stages"]
 
     def restage(self, images, **changes) -> "TwoStage":
         """A new model with this one's stage 1 (the same weights, frozen) and stage 2 trained afresh on
@@ -400,10 +389,7 @@ class TwoStage(Detector):
         return out, masks
 
     def _batch(self, x: torch.Tensor, g: torch.Generator, rng: np.random.Generator):
-        bs = min(self.params_["batch_size"], x.shape[0])
-        xb = x[torch.randint(0, x.shape[0], (bs,), generator=g)]
-        if self.params_["augment"]:
-            xb = augment(xb, generator=g)
+        xb = draw_batch(x, self.params_["batch_size"], g, self.params_["augment"])
         xb, masks = self._pseudo_batch(xb, rng)
         return xb.to(self.device_), masks.to(self.device_)
 
@@ -425,48 +411,19 @@ class TwoStage(Detector):
 
     # ------------------------------------------------------------------ training
     def _train(self, net, steps: int, desc: str, forward, x, g, rng) -> np.ndarray:
-        """Adam on ``net`` for ``steps`` batches; ``forward(batch, masks)`` runs the stage being trained
-        and returns its logits and their target masks, both [N, 1, h, w]."""
-        opt = torch.optim.Adam(net.parameters(), lr=self.params_["lr"])
-        losses = np.zeros(steps, dtype=np.float32)
-        net.train()
-        for step in progress(range(steps), desc=desc, enabled=self.progress):
-            loss = segment_loss(*forward(*self._batch(x, g, rng)))  # eq. 4
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses[step] = loss.item()
-        if self.params_["recalibrate"]:
-            self._recalibrate(net, forward, x, g, rng)
-        net.eval()
-        return losses
+        """One stage's run (:func:`~anotutor.methods.training.train_steps`): ``forward(batch, masks)``
+        runs the stage being trained on a batch with pseudo-anomalies and returns its logits and their
+        target masks, both [N, 1, h, w]; the loss is eq. 4. BatchNorm is recalibrated after the run
+        unless ``recalibrate=False``."""
+        def step_loss():
+            return segment_loss(*forward(*self._batch(x, g, rng)))  # eq. 4
 
-    def _recalibrate(self, net, forward, x, g, rng, batches: int = RECALIBRATION_BATCHES) -> None:
-        """Re-estimate BatchNorm's running statistics under the final weights ("precise BN").
-
-        During a short run at a high learning rate the weights move faster than
-        BatchNorm's running averages follow, and the network in ``eval`` mode
-        then sees features on another scale than it was trained on (we measured
-        a training loss of 0.2 that was 1.0 in ``eval`` mode). So the averages
-        are reset and recomputed, as plain means, over a few training-like
-        batches; no weight changes.
-        """
-        norms = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
-        momenta = [m.momentum for m in norms]
-        for m in norms:
-            m.reset_running_stats()
-            m.momentum = None  # a cumulative mean
-        net.train()
-        with torch.no_grad():
-            for _ in range(batches):
-                forward(*self._batch(x, g, rng))
-        for m, mom in zip(norms, momenta):
-            m.momentum = mom
+        recalibrate = (lambda: forward(*self._batch(x, g, rng))) if self.params_["recalibrate"] else None
+        return train_steps(net, steps, self.params_["lr"], step_loss, desc, self.progress,
+                           recalibrate=recalibrate)
 
     def _fit(self, x: torch.Tensor, anomalies: torch.Tensor | None, g: torch.Generator) -> dict:
         p = self.params_
-        if x.shape[0] < 2:
-            raise ValueError(f"fit needs at least 2 training images (BatchNorm needs a batch), got {x.shape[0]}")
         rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=g)))
         nets = self._build_networks()
         self.stage1_, self.stage2_ = (nets[k].to(self.device_) for k in self._networks)
@@ -494,7 +451,7 @@ class TwoStage(Detector):
                 r = self._refined(xb, torch.sigmoid(self._stage1(xb)))
             where = self._windows(r)
             if not where:  # stage 1 marked nothing in the whole batch: one window per image, drawn at random
-                side, top = self._patch, xb.shape[-1] - self._patch
+                top = xb.shape[-1] - self._patch
                 where = [(n, int(rng.integers(0, top + 1)), int(rng.integers(0, top + 1)))
                          for n in range(xb.shape[0])]
             return self.stage2_(_cut(xb, where, self._patch)), _cut(masks, where, self._patch)

@@ -1,10 +1,10 @@
 """Plain ``nn.Module`` networks: no training loops, no data."""
 
 from .autoencoder import ConvAutoEncoder
-from .draem import DraemReference, count_parameters, draem_parameters
+from .draem import DraemReference, draem_parameters
 from .dcgan import Discriminator, Generator, gan_layout
 from .mlp import MLP
 from .unet import UNet, unet_size_ok
 
 __all__ = ["ConvAutoEncoder", "MLP", "Generator", "Discriminator", "gan_layout", "UNet",
-           "unet_size_ok", "DraemReference", "count_parameters", "draem_parameters"]
+           "unet_size_ok", "DraemReference", "draem_parameters"]

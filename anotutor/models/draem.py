@@ -3,7 +3,7 @@ r"""A DRAEM-sized reference network, built to be *counted* (Zavrtanik et al., 20
 Shah and Kim (2022, Table I) compare their two-stage model's size with DRAEM's
 (97.4 M parameters). To put our own two-stage model beside that number we
 build DRAEM's two sub-networks from the paper's description and count their
-parameters (:func:`count_parameters`); the book never trains this network.
+parameters (:func:`anotutor.ops.count_parameters`); the book never trains this network.
 
 * **Reconstructive sub-network**: an encoder-decoder without skip
   connections, base width :math:`w = 128`. The encoder has five blocks of two
@@ -36,18 +36,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..checks import check_int
+from ..ops import count_parameters
 
-__all__ = ["DraemReference", "ReconstructiveSubNetwork", "DiscriminativeSubNetwork", "count_parameters",
+__all__ = ["DraemReference", "ReconstructiveSubNetwork", "DiscriminativeSubNetwork",
            "draem_parameters", "DRAEM_PAPER_PARAMETERS"]
 
 DRAEM_PAPER_PARAMETERS = 97.4e6  # Shah and Kim (2022), Table I
 
-
-def count_parameters(module: nn.Module) -> int:
-    """Number of learned parameters (``nn.Parameter`` entries) of ``module``."""
-    if not isinstance(module, nn.Module):
-        raise ValueError(f"module must be a torch.nn.Module, got {type(module).__name__}")
-    return int(sum(p.numel() for p in module.parameters()))
 
 
 def _conv(c_in: int, c_out: int) -> list[nn.Module]:
