@@ -55,7 +55,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import platform
 import sys
 import time
 import traceback
@@ -306,16 +305,13 @@ def _table(outcomes) -> str:
 
 
 def _meta(args, ds, size, methods, seconds) -> dict:
-    import torch
-
-    from . import __version__
+    from .results import provenance
     from .runtime import budget, device
 
-    return {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{platform.node()} ({platform.machine()})",
-            "device": str(device(args.device)), "threads": torch.get_num_threads(), "anotutor": __version__,
-            "torch": torch.__version__, "folder": str(Path(args.folder).resolve()), "image_size": size,
+    return {**provenance(seconds, clock=True),
+            "device": str(device(args.device)), "folder": str(Path(args.folder).resolve()), "image_size": size,
             "channels": ds.info["channels"], "steps": args.steps, "seed": args.seed, "known": args.known,
-            "budget": budget().name, "methods": methods, "seconds": round(seconds, 1),
+            "budget": budget().name, "methods": methods,
             "counts": {k: getattr(ds, k).counts() for k in ("train", "anomalies", "val", "test")}}
 
 

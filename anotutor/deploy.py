@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import csv
 import json
-import platform
 import os
 import resource
 import shutil
@@ -131,7 +130,7 @@ def prepare_fit(folder, method: str, image_size: int | None = None, steps: int |
 
 def train_and_write(plan: dict, out) -> dict:
     """Fit the detector of :func:`prepare_fit`'s ``plan``, choose its thresholds and write ``out``."""
-    from . import __version__
+    from .results import provenance
     from .methods.thresholds import choose
     from .pretrained import data_hash
 
@@ -146,12 +145,10 @@ def train_and_write(plan: dict, out) -> dict:
             "image_size": plan["size"], "channels": plan["channels"],
             "thresholds": det.threshold_.to_dict(), "rule": det.threshold_.describe(),
             "map_scale": scale,
-            "provenance": {"anotutor": __version__, "torch": torch.__version__, "seed": plan["seed"],
+            "provenance": {**provenance(fit_seconds, clock=True), "seed": plan["seed"],
                            "data_hash": data_hash(train), "n_train": len(train), "train_files": plan["files"],
                            "folder": str(Path(plan["folder"]).resolve()), "fit_seconds": round(fit_seconds, 2),
-                           "peak_mb": round(_peak_mb(), 1), "device": str(det.device_),
-                           "machine": f"{platform.node()} ({platform.machine()})",
-                           "date": time.strftime("%Y-%m-%d %H:%M")}}
+                           "peak_mb": round(_peak_mb(), 1), "device": str(det.device_)}}
     with staged(Path(out)) as stage:
         det.save(stage / MODEL_FILE)
         (stage / INFO_FILE).write_text(json.dumps(info, indent=1))

@@ -43,7 +43,8 @@ from . import __version__
 from .data import ir_mnist, load_mnist, noisy_anogan_split, textures
 from .methods import AnoGAN, AutoEncoderDetector, PNUNet, TwoStage
 from .methods.catalog import METHODS
-from .methods.pnunet import CHAPTER_SETTINGS as PNUNET_CHAPTER, KNOWN_KINDS, MASK_MODES
+from .methods.pnunet import MASK_MODES
+from .methods.protocol import KNOWN_KINDS, PNUNET_SETTINGS as PNUNET_CHAPTER
 from .methods.two_stage import PSEUDO_KINDS
 from .methods.estimator import Estimator, read_checkpoint
 from .runtime import budget_scope
@@ -175,7 +176,7 @@ def texture_setup(name: str = "brick", known: bool = False):
     """The data of a texture chapter's run: ``(dataset, train images, known anomalies or None)``.
 
     Under the current budget (the shipped files are the ``ci`` one's);
-    ``known``: the anomalies of :data:`~anotutor.methods.pnunet.KNOWN_KINDS`
+    ``known``: the anomalies of :data:`~anotutor.methods.protocol.KNOWN_KINDS`
     that PNUNet's positive masks learn from.
     """
     ds = textures(name)
@@ -189,7 +190,7 @@ def ae_params(loss: str) -> dict:
 
 
 def pnunet_params(masks: str) -> dict:
-    """The PNUNet chapter's variants: :data:`~anotutor.methods.pnunet.CHAPTER_SETTINGS`, seed 0."""
+    """The PNUNet chapter's variants: :data:`~anotutor.methods.protocol.PNUNET_SETTINGS`, seed 0."""
     return dict(masks=masks, seed=0, **PNUNET_CHAPTER)
 
 

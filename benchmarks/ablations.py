@@ -14,7 +14,7 @@ chapter through :mod:`anotutor.results`) and ``benchmarks/<study>.md``.
   afresh, and the rows hold bootstrap replicates.
 * ``two_stage_stage2`` (chapter 6): stage 2 in the book's residual reading
   and in the paper's patches reading, each trained short (the default,
-  ``STEP_FACTOR_2`` of the budget's steps) and long (as long as stage 1),
+  a third of stage 1's steps) and long (as long as stage 1),
   all on one shared stage 1 (:meth:`TwoStage.restage`); the seed draws the
   texture crops afresh too, and the rows hold bootstrap replicates over the
   test images (:func:`anotutor.results.replicates`).
@@ -34,7 +34,6 @@ the others and records, in ``meta["merged"]``, when and where these ran.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -43,8 +42,8 @@ import torch
 from anotutor import data, results
 from anotutor.methods import PNUNet, TwoStage
 from anotutor.methods.evaluate import evaluate, on_kinds
-from anotutor.methods.pnunet import CHAPTER_SETTINGS, KNOWN_KINDS, VARIANTS
-from anotutor.methods.two_stage import PSEUDO_KINDS, STAGE2_READINGS, STEP_FACTOR_1, STEP_FACTOR_2
+from anotutor.methods.protocol import (KNOWN_KINDS, PNUNET_SETTINGS, PNUNET_VARIANTS, TWO_STAGE_DESIGN,
+                                       TWO_STAGE_PSEUDO, two_stage_stage2, unseen_kinds)
 from anotutor.runtime import budget
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,10 +51,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _pnunet(ds, seed, names=None):
     known = ds.anomalies.of_kind(*KNOWN_KINDS)
-    for name, kwargs in VARIANTS.items():
+    for name, kwargs in PNUNET_VARIANTS.items():
         if names is not None and name not in names:
             continue
-        det = PNUNet(**kwargs, seed=seed, progress=False, **CHAPTER_SETTINGS)
+        det = PNUNet(**kwargs, seed=seed, progress=False, **PNUNET_SETTINGS)
         yield name, det.fit(ds.train.images, anomalies=known.images)
 
 
@@ -70,37 +69,27 @@ def _two_stage_readings(variants: dict, ds, seed, names=None):
 
 
 def _two_stage(ds, seed, names=None):
-    return _two_stage_readings({p: {"pseudo": p} for p in PSEUDO_KINDS}, ds, seed, names)
-
-
-# The two-stage model's design choices, each switched off alone (chapter 6, on the validation splits)
-DESIGN = {"as designed": {}, "plain fractal texture": {"source": "fractal"},
-          "stage 2 not zero-initialised": {"zero_init": False},
-          "no BatchNorm recalibration": {"recalibrate": False}}
+    return _two_stage_readings(TWO_STAGE_PSEUDO, ds, seed, names)
 
 
 def _two_stage_design(ds, seed, names=None):
-    return _two_stage_readings(DESIGN, ds, seed, names)
-
-
-# Stage 2's two readings, each trained for a short and a long run on one shared stage 1 (chapter 6)
-STAGE2 = {f"{reading}, {length} stage 2": {"stage2": reading, "steps2": round(factor * budget().steps)}
-          for reading in STAGE2_READINGS for length, factor in (("short", STEP_FACTOR_2), ("long", STEP_FACTOR_1))}
+    return _two_stage_readings(TWO_STAGE_DESIGN, ds, seed, names)
 
 
 def _two_stage_stage2(ds, seed, names=None):
+    variants = two_stage_stage2(budget().steps)
     base = None
-    for name, changes in STAGE2.items():
+    for name, changes in variants.items():
         if names is not None and name not in names and "stage 1 only" not in names:
             continue
         if base is None:
-            base = TwoStage(**STAGE2[next(iter(STAGE2))], seed=seed, progress=False).fit(ds.train.images)
+            base = TwoStage(**variants[next(iter(variants))], seed=seed, progress=False).fit(ds.train.images)
             yield "stage 1 only", base.at_stage(1)
         yield name, base.restage(ds.train.images, **changes)
 
 
 STUDIES = {
-    "pnunet_ablation": {"variants": _pnunet, "known_kinds": KNOWN_KINDS, "settings": CHAPTER_SETTINGS,
+    "pnunet_ablation": {"variants": _pnunet, "known_kinds": KNOWN_KINDS, "settings": PNUNET_SETTINGS,
                         "data_seeds": True},
     "two_stage_ablation": {"variants": _two_stage, "known_kinds": (), "settings": {}, "data_seeds": True},
     "two_stage_design": {"variants": _two_stage_design, "known_kinds": (), "settings": {}, "data_seeds": True,
@@ -117,7 +106,7 @@ def run(study: str, textures, seeds, names=None) -> list[dict]:
     for texture in textures:
         for seed in seeds:
             ds = data.textures(texture, seed=seed if spec.get("data_seeds") else 0)
-            unseen = sorted(set(ds.test.kinds) - {"good", *spec["known_kinds"]})
+            unseen = unseen_kinds(ds.test.kinds)
             for name, det in spec["variants"](ds, seed, names):
                 report, out = evaluate(det, ds.val, ds.test, name=name)
                 row = {"texture": texture, "seed": seed, **report.row(), **results.replicates(out, ds.test)}
@@ -169,7 +158,7 @@ def main() -> None:
         out = merged(results.load(args.study), out, {r["name"] for r in rows})
     elif args.add_seeds:
         out = with_seeds(results.load(args.study), out)
-    results.path(args.study).write_text(json.dumps(out, indent=1))
+    results.write(args.study, out)
     write_table(args.study, out)
 
 

@@ -40,7 +40,7 @@ def main() -> None:
         out = json.loads((work / "out" / "metrics.json").read_text())
         out["meta"]["wall_seconds"] = round(wall, 1)
         out["meta"]["folder"] = "brick crops written by benchmarks/compare_folder.py"
-        results.path("compare_large").write_text(json.dumps(out, indent=1))
+        results.write("compare_large", out)
         print(f"{wall:.0f} s for {sum(sum(v.values()) for v in out['meta']['counts'].values())} images")
     finally:
         if args.keep is None:

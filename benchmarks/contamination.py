@@ -10,7 +10,6 @@ them beside the other papers' claims without searching again.
 
 from __future__ import annotations
 
-import json
 import time
 
 from anotutor import pretrained, results
@@ -23,13 +22,12 @@ def main() -> None:
     table = pretrained.contamination(search_steps=b.search_steps)
     rows = [{"class": cls, "setup": setup, "image_auroc": auc}
             for cls, row in table.items() for setup, auc in row.items()]
-    meta = {**results.provenance(time.perf_counter() - t),
-            "budget": b.name, "search_steps": b.search_steps, "epsilon": pretrained.EPSILON,
-            "setups": list(pretrained.SETUPS)}
-    results.path("contamination").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    out = results.save("contamination", rows, time.perf_counter() - t, budget=b.name,
+                       search_steps=b.search_steps, epsilon=pretrained.EPSILON,
+                       setups=list(pretrained.SETUPS))
     for r in rows:
         print(f"class {r['class']}  {r['setup']:>5}  {r['image_auroc']:.3f}")
-    print(f"{meta['seconds']:.0f} s")
+    print(f"{out['meta']['seconds']:.0f} s")
 
 
 if __name__ == "__main__":

@@ -117,7 +117,7 @@ def main() -> None:
         return write_table(results.load("elpv"))
     if args.join:
         out = join(args.join)
-        results.path("elpv").write_text(json.dumps(out, indent=1))
+        results.write("elpv", out)
         return write_table(out)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -127,8 +127,7 @@ def main() -> None:
 
     def save(rows, splits, done=False):
         out = {"meta": _meta(args, methods, time.perf_counter() - t, done), "rows": rows, "splits": splits}
-        target.write_text(json.dumps(out, indent=1))
-        return out
+        return results.write(target, out)
 
     out = save(*run(methods, args.kinds, args.seeds, save), done=True)
     if args.part is None:

@@ -19,7 +19,6 @@ Writes ``anotutor/results/equal_time.json`` and ``benchmarks/equal_time.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -28,7 +27,7 @@ import torch
 from anotutor import data, results
 from anotutor.methods.catalog import METHODS
 from anotutor.methods.compare import run_method
-from anotutor.methods.pnunet import KNOWN_KINDS
+from anotutor.methods.protocol import KNOWN_KINDS
 
 ROOT = Path(__file__).resolve().parents[1]
 METHOD_NAMES = ("ae-l2", "anogan", "pnunet", "two-stage")
@@ -103,9 +102,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     t = time.perf_counter()
     rows = run(args.textures, args.seeds, args.seconds)
-    out = {"meta": {**results.provenance(time.perf_counter() - t), "seconds_each": args.seconds,
-                    "seeds": args.seeds, "probe_steps": PROBE_STEPS}, "rows": rows}
-    results.path("equal_time").write_text(json.dumps(out, indent=1))
+    out = results.save("equal_time", rows, time.perf_counter() - t, seconds_each=args.seconds,
+                       seeds=args.seeds, probe_steps=PROBE_STEPS)
     write_table(out)
 
 

@@ -22,7 +22,6 @@ batched inference milliseconds per 128 px image at the defaults.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -148,7 +147,7 @@ def main() -> None:
     if args.speed_only:
         out = results.load("feature_memory")
         out["speed"] = {**speed(), "threads": torch.get_num_threads(), "date": time.strftime("%Y-%m-%d")}
-        results.path("feature_memory").write_text(json.dumps(out, indent=1))
+        results.write("feature_memory", out)
         return write_table(out)
     t = time.perf_counter()
     rows = run(args.quick)
@@ -156,7 +155,7 @@ def main() -> None:
     out = {"meta": meta, "rows": rows,
            "speed": {**speed(), "threads": torch.get_num_threads(), "date": meta["date"]}}
     if not args.quick:
-        results.path("feature_memory").write_text(json.dumps(out, indent=1))
+        results.write("feature_memory", out)
     write_table(out)
 
 

@@ -26,7 +26,6 @@ and ``benchmarks/methods.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -35,7 +34,7 @@ import torch
 from anotutor import data, results
 from anotutor.methods.catalog import resolve
 from anotutor.methods.compare import run_method
-from anotutor.methods.pnunet import KNOWN_KINDS
+from anotutor.methods.protocol import KNOWN_KINDS, unseen_kinds
 
 ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = ["image_auroc", "pixel_auroc", "unseen_pixel_auroc", "aupro", "f1", "ms_per_image", "fit_seconds",
@@ -51,7 +50,7 @@ def run(methods, textures, seeds, save=None) -> list[dict]:
         for seed in seeds:
             ds = data.textures(texture, seed=seed)   # each seed draws the crops afresh
             known = ds.anomalies.of_kind(*KNOWN_KINDS)
-            unseen = sorted(set(ds.test.kinds) - {"good", *KNOWN_KINDS})
+            unseen = unseen_kinds(ds.test.kinds)
             for name in methods:
                 o = run_method(name, ds, anomalies=known, seed=seed, progress=False, unseen_kinds=unseen)
                 row = {"texture": texture, "seed": seed, **(o.row or {"method": name, "name": o.title}),
@@ -107,8 +106,7 @@ def main() -> None:
         out = {"meta": _meta(args, methods, time.perf_counter() - t, done), "rows": rows}
         if args.merge:
             out = _merged(before, out, methods)
-        results.path("methods").write_text(json.dumps(out, indent=1))
-        return out
+        return results.write("methods", out)
 
     write_table(save(run(methods, args.textures, args.seeds, save), done=True))
 
@@ -134,7 +132,7 @@ def _meta(args, methods, seconds: float, done: bool) -> dict:
     return {**results.provenance(seconds),
             "budget": budget().name, "complete": done, "methods": methods,
             "textures": args.textures, "seeds": args.seeds, "known_kinds": list(KNOWN_KINDS),
-            "unseen_kinds": sorted(set(data.textures(args.textures[0]).test.kinds) - {"good", *KNOWN_KINDS})}
+            "unseen_kinds": unseen_kinds(data.textures(args.textures[0]).test.kinds)}
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ Writes ``anotutor/results/tau_rules.json`` and ``benchmarks/tau_rules.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -77,8 +76,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     t = time.perf_counter()
     rows = run(args.methods.split(","), args.textures, args.fpr)
-    out = {"meta": {**results.provenance(time.perf_counter() - t), "fpr": args.fpr, "seed": 0}, "rows": rows}
-    results.path("tau_rules").write_text(json.dumps(out, indent=1))
+    out = results.save("tau_rules", rows, time.perf_counter() - t, fpr=args.fpr, seed=0)
     import pandas as pd
 
     frame = pd.DataFrame(rows).set_index(["texture", "method", "rule"]).round(4)

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 
 import torch
 
-from anotutor import __version__, results
+from anotutor import results
 from anotutor.methods.two_stage import TwoStage, design_parameters
 from anotutor.models.draem import DraemReference
 from anotutor.ops import count_parameters
@@ -65,10 +64,7 @@ def main() -> None:
            "two_stage_parameters": design_parameters(channels=3, width=40, depth=4)["total"],
            **{f"two_stage_{k}_ms": v for k, v in two.items()},
            "ratio": draem_ms / two["total"], "ratio_networks": draem_ms / (two["stage1"] + two["stage2"])}
-    meta = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.node()} ({platform.machine()})",
-            "threads": torch.get_num_threads(), "anotutor": __version__, "torch": torch.__version__,
-            "seconds": round(time.perf_counter() - t0, 1)}
-    results.path("two_stage_speed").write_text(json.dumps({"meta": meta, "rows": [row]}, indent=1))
+    results.save("two_stage_speed", [row], time.perf_counter() - t0)
     print(json.dumps(row, indent=1))
 
 

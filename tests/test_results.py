@@ -5,7 +5,7 @@ import json
 import pytest
 
 from anotutor import data, results
-from anotutor.methods.pnunet import CHAPTER_SETTINGS, KNOWN_KINDS, VARIANTS
+from anotutor.methods.protocol import KNOWN_KINDS, PNUNET_SETTINGS as CHAPTER_SETTINGS, PNUNET_VARIANTS as VARIANTS
 
 
 def test_bad_names_and_missing_or_corrupt_files_get_clear_errors(tmp_path, monkeypatch):
@@ -151,3 +151,19 @@ def test_provenance_says_when_where_and_with_what():
     p = results.provenance(12.345)
     assert p["seconds"] == 12.3 and p["anotutor"] == __version__ and p["threads"] >= 1
     assert p["date"].count("-") == 2 and "(" in p["machine"] and p["torch"]
+    assert results.provenance(1.0, clock=True)["date"].count(":") == 1
+
+
+def test_save_stamps_the_provenance_and_write_keeps_a_result_as_it_is(tmp_path):
+    import json
+
+    from anotutor import results
+
+    out = results.save(tmp_path / "r.json", [{"a": 1}], 3.21, fpr=0.01)
+    back = json.loads((tmp_path / "r.json").read_text())
+    assert back == out and back["rows"] == [{"a": 1}] and back["meta"]["fpr"] == 0.01
+    assert back["meta"]["seconds"] == 3.2 and {"date", "machine", "threads", "torch"} <= set(back["meta"])
+    merged = {**back, "extra": [1, 2]}
+    assert json.loads(results.write(tmp_path / "r.json", merged) and (tmp_path / "r.json").read_text()) == merged
+    with pytest.raises(ValueError, match="plain file stem"):
+        results.save("../escape", [], 1.0)

@@ -30,13 +30,12 @@ from .base import Detector
 from .floor import BrightnessFloor
 from .padim import PaDiM
 from .patchcore import PatchCore
-from .pnunet import CHAPTER_SETTINGS as PNUNET_SETTINGS
 from .pnunet import PNUNet
+from .protocol import NOISY_GAMMA, PNUNET_SETTINGS
 from .two_stage import TwoStage
 
 __all__ = ["Method", "METHODS", "make", "names", "resolve", "NOISY_GAMMA"]
 
-NOISY_GAMMA = 0.1   # Noisy-AnoGAN's gamma: the paper's value (Kimura and Yanagihara 2018a, section 4)
 _GAN = {"latent_size": 64, "width": 16}
 
 

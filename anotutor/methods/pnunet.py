@@ -61,29 +61,11 @@ from .scores import residual_map, smooth_maps as _smooth, top_fraction_score
 from .params import ARCHITECTURE, INFERENCE, TRAINING, TRAINING_SPEC, choice, flag, integer, real, working_size
 from .training import draw_batch, train_steps
 
-__all__ = ["PNUNet", "MASK_MODES", "COMBINE_MODES", "NEGATIVE_SOURCES", "VARIANTS", "MATCHED_SHARE",
-           "CHAPTER_SETTINGS", "KNOWN_KINDS"]
+__all__ = ["PNUNet", "MASK_MODES", "COMBINE_MODES", "NEGATIVE_SOURCES"]
 
 MASK_MODES = ("none", "negative", "positive", "both")
 COMBINE_MODES = ("product", "mix")
 NEGATIVE_SOURCES = ("pool", "aligned")
-# The negative mask lowers the noise's mean amplitude: 1 - mean(m_n) = 0.77 for the
-# chapter's negative-mask model at its last update (brick, seed 0, training images).
-# "none, matched" is plain uniform noise at that mean amplitude, to tell the mask's
-# shape from its energy.
-MATCHED_SHARE = 0.77
-# The ablation's variants by name: the four mask modes, the alternative reading of
-# "both" (each image gets positive or negative noise, not both), negative masks
-# computed on the image they corrupt, and uniform noise of the negative masks' energy.
-VARIANTS = {**{m: {"masks": m} for m in MASK_MODES}, "both, mix": {"masks": "both", "combine": "mix"},
-            "negative, aligned": {"masks": "negative", "negative_source": "aligned"},
-            "none, matched": {"masks": "none", "amplitude": 0.5 * MATCHED_SHARE}}
-# The chapter's ablation trains four models within its 3-minute budget: a
-# narrower U-Net for fewer steps than the defaults (width 16, 4 x budget steps).
-CHAPTER_SETTINGS = {"width": 8, "steps": 300}
-# Known anomalies for the positive masks come from these kinds only; the
-# others are never seen in training (benchmarks/ablations.py, chapter 5).
-KNOWN_KINDS = ("scratch", "crack")
 STEP_FACTOR = 4
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["RESULTS", "load", "path", "provenance", "spread", "as_text", "markdown", "replicates", "Interval",
+__all__ = ["RESULTS", "load", "path", "provenance", "save", "write", "spread", "as_text", "markdown", "replicates", "Interval",
            "scored", "interval", "difference", "seed_difference", "intervals", "Z95"]
 
 Z95 = 1.959964  # the normal quantile of a central 95 % interval
@@ -28,12 +28,13 @@ def path(name: str) -> Path:
     return RESULTS / f"{name}.json"
 
 
-def provenance(seconds: float) -> dict:
-    """Where and when a benchmark ran, the same fields in every result's ``meta``.
+def provenance(seconds: float, clock: bool = False) -> dict:
+    """Where and when a run happened, the same fields in every result's ``meta``, in the command
+    line's ``metrics.json`` and in a fitted model's ``model.json``.
 
-    ``date``, ``machine`` (host, architecture and GPU or "no GPU"), PyTorch's
-    CPU ``threads``, the ``anotutor`` and ``torch`` versions, and the run's
-    wall ``seconds``.
+    ``date`` (with the time of day when ``clock``), ``machine`` (host,
+    architecture and GPU or "no GPU"), PyTorch's CPU ``threads``, the
+    ``anotutor`` and ``torch`` versions, and the run's wall ``seconds``.
     """
     import platform
     import time
@@ -43,9 +44,23 @@ def provenance(seconds: float) -> dict:
     from .. import __version__
 
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
-    return {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.node()} ({platform.machine()}, {gpu})",
+    return {"date": time.strftime("%Y-%m-%d %H:%M" if clock else "%Y-%m-%d"),
+            "machine": f"{platform.node()} ({platform.machine()}, {gpu})",
             "threads": torch.get_num_threads(), "anotutor": __version__, "torch": torch.__version__,
             "seconds": round(float(seconds), 1)}
+
+
+def save(name: str | Path, rows, seconds: float, **settings) -> dict:
+    """Write a result: ``{"meta": provenance(seconds) + settings, "rows": rows}`` to result ``name``
+    (:func:`path`) or to a file path; returns what it wrote."""
+    return write(name, {"meta": {**provenance(seconds), **settings}, "rows": list(rows)})
+
+
+def write(name: str | Path, result: dict) -> dict:
+    """Write a whole result (one :func:`save` built, or one merged from committed runs) as it is."""
+    target = path(name) if isinstance(name, str) else Path(name)
+    target.write_text(json.dumps(result, indent=1))
+    return result
 
 
 def load(name: str) -> dict:
