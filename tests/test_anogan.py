@@ -64,12 +64,16 @@ def test_score_is_the_papers_weighted_sum(trained):
     """L' = gamma ((1 - lam) L_R + lam L_D) + (1 - gamma) |1 - D(G(z))|; at gamma = 1 it is L_Ano."""
     x, det = trained
     res = det.search(x[:4], steps=5)
-    t = res.terms
     lam = det.params_["lam"]
-    assert torch.allclose(res.score, (1 - lam) * t["residual"] + lam * t["discrimination"])
-    gz = res.reconstruction
-    assert torch.allclose(t["residual"], (x[:4] - gz).abs().flatten(1).sum(1), rtol=1e-5)
-    assert ((t["anomaly"] >= 0) & (t["anomaly"] <= 1)).all()
+    # the score recomputed from the networks at the returned z, not from the search's own terms
+    with torch.no_grad():
+        gz = det.generator_(res.z)
+        logit, f_gz = det.discriminator_.logits_and_features(gz)
+        residual = (x[:4] - gz).abs().flatten(1).sum(1)                                 # eq. 2
+        discrimination = (det.discriminator_.features(x[:4]) - f_gz).abs().sum(1)        # eq. 3
+    assert torch.allclose(res.score, (1 - lam) * residual + lam * discrimination, rtol=1e-4)   # eq. 4
+    assert ((res.terms["anomaly"] >= 0) & (res.terms["anomaly"] <= 1)).all()
+    assert torch.allclose(res.terms["anomaly"], 1 - torch.sigmoid(logit).flatten(), atol=1e-6)
     assert res.z.abs().max() <= 1  # kept in the prior's support
     view = det.with_search(gamma=0.25)
     assert view.params_["gamma"] == 0.25 and det.params_["gamma"] == 1.0
