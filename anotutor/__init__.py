@@ -10,7 +10,8 @@ Layers, from the ground up (a module imports only from layers below it)::
     theory, results              committed benchmark numbers and their intervals
     models                       plain nn.Modules
     methods                      training, inference, evaluation, thresholds
-    widgets, pretrained          sliders; the shipped checkpoints and their recipes
+    widgets, pretrained,         sliders; the shipped checkpoints and their recipes;
+    contamination                the AnoGAN chapter's experiment on the shipped runs
     report, deploy, cli          the anotutor command: run, compare, fit, predict
 """
 

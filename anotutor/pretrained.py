@@ -40,72 +40,28 @@ from typing import Callable
 import torch
 
 from . import __version__
-from .data import ir_mnist, load_mnist, noisy_anogan_split, textures
+from .data import textures
+from .data.irmnist import ir_setup
+from .data.mnist import mnist_setup
 from .methods import AnoGAN, AutoEncoderDetector, PNUNet, TwoStage
 from .methods.catalog import METHODS
 from .methods.pnunet import MASK_MODES
-from .methods.protocol import KNOWN_KINDS, PNUNET_SETTINGS as PNUNET_CHAPTER
+from .methods.protocol import (EPSILON, EPSILONS, GAMMAS, KNOWN_KINDS, LEFT_OUT, MNIST_CLASSES,
+                               NOISY_GAMMA as GAMMA, recipe_name)
+from .methods.protocol import PNUNET_SETTINGS as PNUNET_CHAPTER
 from .methods.two_stage import PSEUDO_KINDS
 from .methods.estimator import Estimator, read_checkpoint
 from .runtime import budget_scope
 
 __all__ = ["Recipe", "RECIPES", "WEIGHTS", "GAN_RECIPES", "TEXTURE_RECIPES", "load", "load_recipe",
-           "fitted", "fit_recorded", "data_hash", "build", "mnist_setup", "MNIST_CLASSES",
-           "MNIST_GAN", "EPSILON", "GAMMA", "GAMMAS", "EPSILONS"]
+           "fitted", "fit_recorded", "data_hash", "build", "MNIST_GAN", "IR_GAN"]
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
 
-MNIST_CLASSES = (0, 5, 6)    # normal classes of the comparison (the full budget: all ten)
-EPSILON = 0.1                # unlabelled anomalies: a tenth of the training set
-GAMMA = 0.1                  # the paper's gamma (its section 4)
-GAMMAS = (0.1, 0.3, 0.5, 0.8, 0.9, 1.0)   # 0.9 = 1 - EPSILON, where the theory's bound sits
-EPSILONS = (0.0, 0.05, 0.1, 0.2)
-LEFT_OUT = 6                 # the digit left out of class 0's known anomalies (exercise 5 made a section)
 MNIST_GAN = dict(image_size=28, latent_size=64, width=16, steps=1500, batch_size=64, lr=2e-4,
                  seed=0, progress=False)
 IR_GAN = dict(image_size=64, latent_size=64, width=16, steps=1500, batch_size=32, lr=2e-4,
               seed=0, progress=False)
-
-
-def mnist_setup(normal_class: int, epsilon: float, setup: str, seed: int = 0,
-                leave_out: int | None = None):
-    """The data of one MNIST run: ``(dataset, images, anomalies)``.
-
-    ``setup``: ``"clean"`` (normal digits only; AnoGAN's reference),
-    ``"blind"`` (normal digits plus a fraction ``epsilon`` of unlabelled
-    anomalies, trained on as if normal), ``"told"`` (the same images, the
-    anomalies labelled: fit on the normal ones, penalise the others) or
-    ``"paper"`` (the contaminated set as in ``"blind"``, penalising the
-    *other*, separately labelled known anomalies: 10 % of each other class).
-    ``leave_out``: a digit whose known anomalies the ``"paper"`` set-up does
-    not get (the class nobody labelled; its unlabelled contamination stays).
-    """
-    if leave_out is not None and (setup != "paper" or leave_out == normal_class):
-        raise ValueError(f"leave_out takes a digit other than the normal class {normal_class}, "
-                         f"in the 'paper' set-up only; got {leave_out!r} with {setup!r}")
-    images, labels = load_mnist()
-    ds = noisy_anogan_split(images, labels, normal_class, seed=seed, contamination=epsilon)
-    normal = ds.train.labels == 0
-    if setup == "clean":
-        return ds, ds.train.images[normal], None
-    if setup == "blind":
-        return ds, ds.train.images, None
-    if setup == "told":
-        return ds, ds.train.images[normal], ds.train.images[~normal]
-    if setup == "paper" and leave_out is not None:
-        known = [k for k in sorted(set(ds.anomalies.kinds)) if k != f"digit_{leave_out}"]
-        return ds, ds.train.images, ds.anomalies.of_kind(*known).images
-    if setup == "paper":
-        return ds, ds.train.images, ds.anomalies.images
-    raise ValueError(f"setup must be 'clean', 'blind', 'told' or 'paper', got {setup!r}")
-
-
-def ir_setup(seed: int = 0):
-    """The IR-MNIST puzzles of the book: 4 x 4 digits of 16 px (64 px), no 3 in training."""
-    images, labels = load_mnist()
-    ds = ir_mnist(images, labels, grid=4, cell=16, n_train=800, n_known=40, n_val=40, n_test=80,
-                  seed=seed)
-    return ds, ds.train.images, ds.anomalies.images
 
 
 def data_hash(images: torch.Tensor, anomalies: torch.Tensor | None = None) -> str:
@@ -146,8 +102,8 @@ class Recipe:
 
 
 def _mnist(cls: int, eps: float, setup: str, gamma: float) -> Recipe:
-    name = f"mnist{cls}-eps{eps:g}-{setup}-gamma{gamma:g}"
-    return Recipe(name, lambda: mnist_setup(cls, eps, setup), {**MNIST_GAN, "gamma": gamma})
+    return Recipe(recipe_name(cls, eps, setup, gamma), lambda: mnist_setup(cls, eps, setup),
+                  {**MNIST_GAN, "gamma": gamma})
 
 
 def _recipes() -> dict[str, Recipe]:
@@ -159,7 +115,7 @@ def _recipes() -> dict[str, Recipe]:
     out += [_mnist(0, e, s, g) for e in EPSILONS if e != EPSILON
             for s, g in (("blind", 1.0), ("paper", GAMMA)) if e > 0 or s != "blind"]
     # the class nobody labelled: the paper's set-up for class 0 without the known sixes
-    out.append(Recipe(f"mnist0-eps{EPSILON:g}-paper-gamma{GAMMA:g}-without{LEFT_OUT}",
+    out.append(Recipe(f"{recipe_name(0, EPSILON, 'paper', GAMMA)}-without{LEFT_OUT}",
                       lambda: mnist_setup(0, EPSILON, "paper", leave_out=LEFT_OUT),
                       {**MNIST_GAN, "gamma": GAMMA}))
     out.append(Recipe("mnist0-eps0.1-clean-gamma1-nospectral", lambda: mnist_setup(0, EPSILON, "clean"),
@@ -308,65 +264,6 @@ def load_recipe(recipe: Recipe, train_if_missing: bool = True, weights: Path = W
         raise FileNotFoundError(f"no usable weights for {recipe.name!r} ({why}); run `make weights`")
     warnings.warn(f"training {recipe.name!r} live ({why}); `make weights` ships it", stacklevel=2)
     return recipe.train()
-
-
-SETUPS = ("clean", "blind", "told", "paper")
-
-
-def mnist_name(cls: int, setup: str, epsilon: float = EPSILON) -> str:
-    """The shipped run of normal class ``cls`` under ``setup`` (AnoGAN for clean and blind, Noisy-AnoGAN else)."""
-    if setup not in SETUPS:
-        raise ValueError(f"setup must be one of {SETUPS}, got {setup!r}")
-    return f"mnist{cls}-eps{epsilon:g}-{setup}-gamma{1 if setup in ('clean', 'blind') else GAMMA:g}"
-
-
-def held_out_digits(cls: int):
-    """The test split of class ``cls`` at the largest contamination, which no shipped run trained on."""
-    return mnist_setup(cls, max(EPSILONS), "clean")[0].test
-
-
-def mnist_test(cls: int, n_normal: int = 100, n_other: int = 11, held_out=None):
-    """The test digits of normal class ``cls``: ``n_normal`` normal, ``n_other`` of each other digit.
-
-    Drawn from :func:`held_out_digits` (or the ``held_out`` split given), so
-    every run of one class meets the same images.
-    """
-    held_out = held_out_digits(cls) if held_out is None else held_out
-    counts = {k: n_other for k in held_out.counts() if k != "good"}
-    return held_out.per_kind({"good": n_normal, **counts}, seed=0)
-
-
-def contamination(classes=MNIST_CLASSES, search_steps: int | None = None,
-                  detections: dict | None = None, tests: dict | None = None) -> dict:
-    """Image AUROC of the shipped runs: ``{cls: {setup: auroc}}`` for every setup of :data:`SETUPS`.
-
-    The check of Noisy-AnoGAN's claim: with anomalies hidden in the training
-    data ("blind"), does penalising known ones ("paper") win back what the
-    contamination cost against clean training? Each run is scored on
-    :func:`mnist_test` of its class; ``detections`` (run name -> its
-    ``predict`` output on those digits) reuses predictions already made, and
-    only the runs it lacks are loaded and run; ``tests`` (class -> its
-    :func:`mnist_test` split) reuses the test digits already drawn.
-    """
-    from .metrics import image_auroc
-
-    out = {}
-    for cls in classes:
-        test = tests[cls] if tests and cls in tests else mnist_test(cls)
-        out[cls] = {}
-        for setup in SETUPS:
-            name = mnist_name(cls, setup)
-            found = (detections or {}).get(name)
-            if found is None:
-                det = load(name)
-                if search_steps is not None:
-                    det = det.with_search(search_steps=search_steps)
-                found = det.predict(test.images)
-            if len(found.scores) != len(test.labels):
-                raise ValueError(f"detections[{name!r}] has {len(found.scores)} scores, but the "
-                                 f"test digits of class {cls} are {len(test.labels)}")
-            out[cls][setup] = image_auroc(found.scores, test.labels)
-    return out
 
 
 def build(names=None, out: Path = WEIGHTS, progress: bool = True) -> list[Path]:

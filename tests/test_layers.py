@@ -18,7 +18,7 @@ LAYERS = [
     {"data", "metrics", "losses", "theory", "results"},
     {"models"},
     {"methods"},
-    {"widgets", "pretrained"},
+    {"widgets", "pretrained", "contamination"},
     {"report", "deploy", "cli", "__main__"},
 ]
 

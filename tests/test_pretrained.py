@@ -3,7 +3,9 @@
 import pytest
 import torch
 
-from anotutor import __version__, pretrained as P
+from anotutor import __version__, contamination as C, pretrained as P
+from anotutor.data import mnist_setup
+from anotutor.methods import protocol as E
 from anotutor.methods import AnoGAN
 
 
@@ -64,30 +66,30 @@ def test_recipes_are_known_and_set_ups_checked():
     with pytest.raises(ValueError, match="no recipe"):
         P.load("mnist9-nothing")
     with pytest.raises(ValueError, match="setup"):
-        P.mnist_setup(0, 0.1, "unknown")
-    ds, x, a = P.mnist_setup(0, 0.1, "told")
+        mnist_setup(0, 0.1, "unknown")
+    ds, x, a = mnist_setup(0, 0.1, "told")
     assert a is not None and len(x) + len(a) == len(ds.train)
-    ds, x, a = P.mnist_setup(0, 0.1, "paper")
+    ds, x, a = mnist_setup(0, 0.1, "paper")
     assert len(x) == len(ds.train) and torch.equal(a, ds.anomalies.images)
     assert isinstance(P.RECIPES["irmnist-noisy"].detector(), AnoGAN)
     # the class nobody labelled: its known anomalies are gone, its contamination stays
-    ds6, x6, a6 = P.mnist_setup(0, 0.1, "paper", leave_out=6)
+    ds6, x6, a6 = mnist_setup(0, 0.1, "paper", leave_out=6)
     assert len(a6) == len(a) - len(ds.anomalies.of_kind("digit_6")) and torch.equal(x6, x)
     assert "digit_6" in ds6.train.kinds
     for bad in (dict(setup="blind", leave_out=6), dict(setup="paper", leave_out=0)):
         with pytest.raises(ValueError, match="leave_out"):
-            P.mnist_setup(0, 0.1, **bad)
+            mnist_setup(0, 0.1, **bad)
 
 
 def test_mnist_names_and_the_shared_test_digits():
     from anotutor import pretrained as P
 
-    assert P.mnist_name(5, "blind") == "mnist5-eps0.1-blind-gamma1"
-    assert P.mnist_name(0, "paper") == "mnist0-eps0.1-paper-gamma0.1"
-    assert all(P.mnist_name(c, s) in P.RECIPES for c in P.MNIST_CLASSES for s in P.SETUPS)
+    assert E.mnist_name(5, "blind") == "mnist5-eps0.1-blind-gamma1"
+    assert E.mnist_name(0, "paper") == "mnist0-eps0.1-paper-gamma0.1"
+    assert all(E.mnist_name(c, s) in P.RECIPES for c in E.MNIST_CLASSES for s in E.SETUPS)
     with pytest.raises(ValueError, match="setup must be one of"):
-        P.mnist_name(0, "dirty")
-    test = P.mnist_test(6)
+        E.mnist_name(0, "dirty")
+    test = C.mnist_test(6)
     counts = test.counts()
     assert counts.pop("good") == 100 and set(counts.values()) == {11} and len(counts) == 9
 
@@ -95,17 +97,15 @@ def test_mnist_names_and_the_shared_test_digits():
 def test_contamination_reuses_given_predictions_and_checks_their_length():
     from types import SimpleNamespace
 
-    from anotutor import pretrained as P
-
-    test = P.mnist_test(0)
+    test = C.mnist_test(0)
     y = test.labels.numpy().astype(float)
-    given = {P.mnist_name(0, s): SimpleNamespace(scores=y if s != "blind" else -y) for s in P.SETUPS}
-    table = P.contamination(classes=(0,), detections=given)    # nothing loaded or run
-    assert P.contamination(classes=(0,), detections=given, tests={0: test}) == table
+    given = {E.mnist_name(0, s): SimpleNamespace(scores=y if s != "blind" else -y) for s in E.SETUPS}
+    table = C.contamination(classes=(0,), detections=given)    # nothing loaded or run
+    assert C.contamination(classes=(0,), detections=given, tests={0: test}) == table
     assert table == {0: {"clean": 1.0, "blind": 0.0, "told": 1.0, "paper": 1.0}}
-    given[P.mnist_name(0, "told")] = SimpleNamespace(scores=y[:-1])
+    given[E.mnist_name(0, "told")] = SimpleNamespace(scores=y[:-1])
     with pytest.raises(ValueError, match="has 198 scores"):
-        P.contamination(classes=(0,), detections=given)
+        C.contamination(classes=(0,), detections=given)
 
 
 def _tiny_ae(**kw):

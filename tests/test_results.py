@@ -5,7 +5,8 @@ import json
 import pytest
 
 from anotutor import data, results
-from anotutor.methods.protocol import KNOWN_KINDS, PNUNET_SETTINGS as CHAPTER_SETTINGS, PNUNET_VARIANTS as VARIANTS
+from anotutor.methods.protocol import KNOWN_KINDS, PNUNET_SETTINGS as CHAPTER_SETTINGS
+from anotutor.methods.protocol import PNUNET_VARIANTS as VARIANTS
 
 
 def test_bad_names_and_missing_or_corrupt_files_get_clear_errors(tmp_path, monkeypatch):
@@ -84,14 +85,15 @@ def test_the_committed_method_table_covers_every_method_texture_and_seed():
 
 def test_the_committed_contamination_check_is_what_the_shipped_weights_give():
     """Every class and set-up is there, and one run searched again gives its committed AUROC."""
-    from anotutor import metrics, pretrained as P
+    from anotutor import contamination as C, metrics, pretrained as P
+    from anotutor.methods import protocol as E
 
     bench = results.load("contamination")
     got = {(r["class"], r["setup"]): r["image_auroc"] for r in bench["rows"]}
-    assert set(got) == {(c, s) for c in P.MNIST_CLASSES for s in P.SETUPS}
+    assert set(got) == {(c, s) for c in E.MNIST_CLASSES for s in E.SETUPS}
     assert all(0.5 < v <= 1 for v in got.values())
-    test = P.mnist_test(0)
-    det = P.load(P.mnist_name(0, "paper")).with_search(search_steps=bench["meta"]["search_steps"])
+    test = C.mnist_test(0)
+    det = P.load(E.mnist_name(0, "paper")).with_search(search_steps=bench["meta"]["search_steps"])
     again = metrics.image_auroc(det.predict(test.images).scores, test.labels)
     assert again == pytest.approx(got[(0, "paper")], abs=0.01)   # thread counts change rounding only
 

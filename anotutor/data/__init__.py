@@ -15,8 +15,8 @@
 from .defects import DEFECT_KINDS, add_defect, add_defects
 from .elpv import elpv
 from .folder import MVTEC_CATEGORIES, download_mvtec, load_folder, save_folder
-from .irmnist import ir_mnist
-from .mnist import load_mnist, noisy_anogan_split
+from .irmnist import ir_mnist, ir_setup
+from .mnist import load_mnist, mnist_setup, noisy_anogan_split
 from .parts import digit_parts
 from .splits import AnomalyDataset, Split
 from .synth import perlin_anomaly, perlin_mask, perlin_noise, slic_anomaly, superpixels, uniform_noise
@@ -25,7 +25,7 @@ from .toy1d import Mixture1D, Toy1D, noisy_1d
 
 __all__ = [
     "AnomalyDataset", "Split", "TEXTURES", "REGIONS", "textures", "texture_crops", "texture_photo",
-    "DEFECT_KINDS", "add_defect", "add_defects", "load_mnist", "noisy_anogan_split", "digit_parts", "ir_mnist",
+    "DEFECT_KINDS", "add_defect", "add_defects", "load_mnist", "noisy_anogan_split", "mnist_setup", "ir_setup", "digit_parts", "ir_mnist",
     "elpv", "load_folder", "save_folder", "download_mvtec", "MVTEC_CATEGORIES",
     "uniform_noise", "perlin_noise", "perlin_mask", "perlin_anomaly", "superpixels", "slic_anomaly",
     "Mixture1D", "Toy1D", "noisy_1d",

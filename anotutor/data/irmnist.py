@@ -25,10 +25,10 @@ import torch
 
 from ..checks import check_int, check_range
 from ..runtime import as_rng
-from .mnist import as_float, check_digits
+from .mnist import as_float, check_digits, load_mnist
 from .splits import AnomalyDataset, Split
 
-__all__ = ["ir_mnist"]
+__all__ = ["ir_mnist", "ir_setup"]
 
 
 def ir_mnist(images: torch.Tensor, labels: torch.Tensor, grid: int = 4, cell: int = 16,
@@ -95,3 +95,11 @@ def ir_mnist(images: torch.Tensor, labels: torch.Tensor, grid: int = 4, cell: in
     test = split(n_test, test_normal, test_bad, 0.5)
     return AnomalyDataset(f"ir-mnist/{grid}x{grid}x{cell}px/anomaly={anomaly_digit}", train, known, val, test,
                           info={"grid": grid, "cell": cell, "anomaly_digit": anomaly_digit, "seed": seed})
+
+
+def ir_setup(seed: int = 0):
+    """The IR-MNIST puzzles of the book: 4 x 4 digits of 16 px (64 px), no 3 in training."""
+    images, labels = load_mnist()
+    ds = ir_mnist(images, labels, grid=4, cell=16, n_train=800, n_known=40, n_val=40, n_test=80,
+                  seed=seed)
+    return ds, ds.train.images, ds.anomalies.images

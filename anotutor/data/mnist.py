@@ -36,7 +36,7 @@ from ..checks import check_int, check_range
 from ..runtime import as_rng
 from .splits import AnomalyDataset, Split
 
-__all__ = ["load_mnist", "noisy_anogan_split"]
+__all__ = ["load_mnist", "noisy_anogan_split", "mnist_setup"]
 
 
 @lru_cache(maxsize=1)
@@ -157,3 +157,36 @@ def noisy_anogan_split(images: torch.Tensor, labels: torch.Tensor, normal_class:
                           info={"normal_class": normal_class, "train_fraction": train_fraction,
                                 "anomaly_fraction": anomaly_fraction, "val_fraction": val_fraction,
                                 "contamination": contamination, "seed": seed})
+
+
+def mnist_setup(normal_class: int, epsilon: float, setup: str, seed: int = 0,
+                leave_out: int | None = None):
+    """The data of one MNIST run: ``(dataset, images, anomalies)``.
+
+    ``setup``: ``"clean"`` (normal digits only; AnoGAN's reference),
+    ``"blind"`` (normal digits plus a fraction ``epsilon`` of unlabelled
+    anomalies, trained on as if normal), ``"told"`` (the same images, the
+    anomalies labelled: fit on the normal ones, penalise the others) or
+    ``"paper"`` (the contaminated set as in ``"blind"``, penalising the
+    *other*, separately labelled known anomalies: 10 % of each other class).
+    ``leave_out``: a digit whose known anomalies the ``"paper"`` set-up does
+    not get (the class nobody labelled; its unlabelled contamination stays).
+    """
+    if leave_out is not None and (setup != "paper" or leave_out == normal_class):
+        raise ValueError(f"leave_out takes a digit other than the normal class {normal_class}, "
+                         f"in the 'paper' set-up only; got {leave_out!r} with {setup!r}")
+    images, labels = load_mnist()
+    ds = noisy_anogan_split(images, labels, normal_class, seed=seed, contamination=epsilon)
+    normal = ds.train.labels == 0
+    if setup == "clean":
+        return ds, ds.train.images[normal], None
+    if setup == "blind":
+        return ds, ds.train.images, None
+    if setup == "told":
+        return ds, ds.train.images[normal], ds.train.images[~normal]
+    if setup == "paper" and leave_out is not None:
+        known = [k for k in sorted(set(ds.anomalies.kinds)) if k != f"digit_{leave_out}"]
+        return ds, ds.train.images, ds.anomalies.of_kind(*known).images
+    if setup == "paper":
+        return ds, ds.train.images, ds.anomalies.images
+    raise ValueError(f"setup must be 'clean', 'blind', 'told' or 'paper', got {setup!r}")

@@ -6,7 +6,9 @@ settings, the ablations' variants.
   kind (:func:`unseen_kinds`) is scored apart, so a comparison does not
   favour the method that saw the test defects' generator.
 * the chapters' settings (:data:`PNUNET_SETTINGS`, :data:`NOISY_GAMMA`),
-  which :mod:`~anotutor.methods.catalog` and the shipped weights use;
+  which :mod:`~anotutor.methods.catalog` and the shipped weights use, and
+  the AnoGAN chapter's contamination experiment (:data:`MNIST_CLASSES`,
+  :data:`EPSILON`, :data:`GAMMAS`, :data:`SETUPS`, the runs' names);
 * the ablations' variants (:data:`PNUNET_VARIANTS`, :data:`TWO_STAGE_PSEUDO`,
   :data:`TWO_STAGE_DESIGN`, :func:`two_stage_stage2`), trained live by the
   chapters and over every texture and seed by ``benchmarks/ablations.py``.
@@ -17,7 +19,8 @@ from __future__ import annotations
 from .pnunet import MASK_MODES
 from .two_stage import PSEUDO_KINDS, STAGE2_READINGS, STEP_FACTOR_1, STEP_FACTOR_2
 
-__all__ = ["KNOWN_KINDS", "unseen_kinds", "NOISY_GAMMA", "PNUNET_SETTINGS", "MATCHED_SHARE",
+__all__ = ["KNOWN_KINDS", "unseen_kinds", "NOISY_GAMMA", "MNIST_CLASSES", "EPSILON", "GAMMAS", "EPSILONS",
+           "LEFT_OUT", "SETUPS", "recipe_name", "mnist_name", "PNUNET_SETTINGS", "MATCHED_SHARE",
            "PNUNET_VARIANTS", "TWO_STAGE_PSEUDO", "TWO_STAGE_DESIGN", "two_stage_stage2"]
 
 # Known anomalies come from these kinds only; the others are never seen in training.
@@ -31,6 +34,27 @@ def unseen_kinds(kinds) -> list[str]:
 
 # Noisy-AnoGAN's gamma: the paper's value (Kimura and Yanagihara 2018a, section 4).
 NOISY_GAMMA = 0.1
+
+# The AnoGAN chapter's contamination experiment on MNIST (its runs ship as weights).
+MNIST_CLASSES = (0, 5, 6)    # normal classes of the comparison (the full budget: all ten)
+EPSILON = 0.1                # unlabelled anomalies: a tenth of the training set
+GAMMAS = (0.1, 0.3, 0.5, 0.8, 0.9, 1.0)   # 0.9 = 1 - EPSILON, where the theory's bound sits
+EPSILONS = (0.0, 0.05, 0.1, 0.2)
+LEFT_OUT = 6                 # the digit left out of class 0's known anomalies (exercise 5 made a section)
+SETUPS = ("clean", "blind", "told", "paper")   # the training set-ups (anotutor.data.mnist.mnist_setup)
+
+
+def recipe_name(cls: int, epsilon: float, setup: str, gamma: float) -> str:
+    """The name of the shipped MNIST run of normal class ``cls``, contamination ``epsilon``,
+    set-up ``setup`` and ``gamma``: ``"mnist0-eps0.1-paper-gamma0.1"``."""
+    return f"mnist{cls}-eps{epsilon:g}-{setup}-gamma{gamma:g}"
+
+
+def mnist_name(cls: int, setup: str, epsilon: float = EPSILON) -> str:
+    """The shipped run of normal class ``cls`` under ``setup`` (AnoGAN for clean and blind, Noisy-AnoGAN else)."""
+    if setup not in SETUPS:
+        raise ValueError(f"setup must be one of {SETUPS}, got {setup!r}")
+    return recipe_name(cls, epsilon, setup, 1.0 if setup in ("clean", "blind") else NOISY_GAMMA)
 
 # PNUNet's chapter trains several models within its 3-minute budget: a narrower U-Net for
 # fewer steps than the defaults (width 16, 4 x budget steps).
