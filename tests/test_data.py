@@ -433,6 +433,15 @@ def test_split_per_kind_draws_a_stated_composition():
         test.per_kind({"good": -1})
 
 
+def test_first_of_each_kind_puts_good_first_and_picks_the_first_image():
+    import torch as T
+
+    from anotutor.data.splits import Split
+
+    split = Split(T.rand(5, 1, 8, 8), [1, 0, 1, 0, 1], ["stain", "good", "crack", "good", "stain"])
+    assert split.first_of_each_kind() == (["good", "crack", "stain"], [1, 2, 0])
+
+
 def test_load_folder_names_bad_files_and_masks(tmp_path):
     from PIL import Image
 

@@ -98,6 +98,12 @@ class Split:
         """Only the images of the given kinds, e.g. ``test.of_kind("scratch")`` or ``test.of_kind("good", "hole")``."""
         return self.subset(self.index_of(*kinds))
 
+    def first_of_each_kind(self) -> tuple[list[str], list[int]]:
+        """``(kinds, positions)``: the first image of each kind, "good" first, then the defect kinds
+        in sorted order (the rows of a figure that follows one image of each kind)."""
+        kinds = sorted(set(self.kinds), key=lambda k: (k != "good", k))
+        return kinds, [self.kinds.index(k) for k in kinds]
+
     def index_of(self, *kinds: str) -> list[int]:
         """Positions of the images of the given kinds (to pick the same rows out of a Detection)."""
         if not kinds:
