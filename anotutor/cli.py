@@ -291,17 +291,13 @@ def _row_text(row: dict) -> dict:
 
 
 def _table(outcomes) -> str:
+    from .results import table
+
     head = ["method", "image AUROC", "image F1", "pixel AUROC", "AUPRO", "pixel F1 at tau", "tau", "fit s",
             "ms / image", "parameters"]
-    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
-    notes = []
-    for o in outcomes:
-        if o.ran:
-            lines.append(f"| {o.method} | " + " | ".join(_row_text(o.row).values()) + " |")
-        else:
-            lines.append(f"| {o.method} | " + " | ".join(["–"] * (len(head) - 1)) + " |")
-            notes.append(f"- {o.method} did not run: {o.skipped}")
-    return "\n".join(lines + ([""] + notes if notes else []))
+    rows = [[o.method, *(_row_text(o.row).values() if o.ran else ["–"] * (len(head) - 1))] for o in outcomes]
+    notes = [f"- {o.method} did not run: {o.skipped}" for o in outcomes if not o.ran]
+    return "\n".join([table(head, rows, right=1)] + ([""] + notes if notes else []))
 
 
 def _meta(args, ds, size, methods, seconds) -> dict:

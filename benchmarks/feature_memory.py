@@ -121,16 +121,14 @@ def speed(n_patches: int = 200_000, n_images: int = 64) -> dict:
 
 def write_table(result: dict) -> None:
     meta, rows = result["meta"], result["rows"]
-    lines = ["| data | variant | " + " | ".join(COLUMNS) + " |", "|---|---|" + "---|" * len(COLUMNS)]
-    for r in rows:
-        cells = [("–" if r.get(c) is None else f"{r[c]:.3f}" if "auroc" in c or c == "aupro"
-                  else f"{r[c]:.1f}") for c in COLUMNS]
-        lines.append(f"| {r['data']} | {r['variant']} | " + " | ".join(cells) + " |")
+    cells = [[r["data"], r["variant"], *("–" if r.get(c) is None else f"{r[c]:.3f}"
+                                         if "auroc" in c or c == "aupro" else f"{r[c]:.1f}"
+                                         for c in COLUMNS)] for r in rows]
     (ROOT / "benchmarks" / "feature_memory.md").write_text(
         f"# PatchCore and PaDiM: the variants of chapter 8\n\n{meta['date']}, {meta['machine']}, "
         f"{meta['threads']} threads, anotutor {meta['anotutor']}, {meta['seconds']:.0f} s, seed 0. "
         "Validation columns choose, test columns report; ELPV has image labels only.\n\n"
-        + "\n".join(lines) + "\n\nSpeed and memory: " + ", ".join(f"{k} {v}" for k, v in
+        + results.table(["data", "variant", *COLUMNS], cells) + "\n\nSpeed and memory: " + ", ".join(f"{k} {v}" for k, v in
                                                               result.get("speed", {}).items()) + "\n")
 
 

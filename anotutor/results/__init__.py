@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["RESULTS", "load", "path", "provenance", "save", "write", "spread", "as_text", "markdown", "replicates", "Interval",
-           "scored", "interval", "difference", "seed_difference", "intervals", "Z95"]
+__all__ = ["RESULTS", "load", "path", "provenance", "save", "write", "spread", "as_text", "markdown", "table",
+           "replicates", "Interval", "scored", "interval", "difference", "seed_difference", "intervals", "Z95"]
 
 Z95 = 1.959964  # the normal quantile of a central 95 % interval
 
@@ -283,8 +283,16 @@ def markdown(frame) -> str:
     def name(c):
         return " ".join(str(x) for x in c if str(x)) if isinstance(c, tuple) else str(c)
 
-    head = [name(c) for c in flat.columns]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for values in flat.itertuples(index=False):
+    return table([name(c) for c in flat.columns], flat.itertuples(index=False))
+
+
+def table(head, rows, right: int | None = None) -> str:
+    """A GitHub markdown table of ``head`` and ``rows`` (sequences of cells; None is empty);
+    columns from index ``right`` on are right-aligned (numbers). The one table writer of the
+    benchmarks and the command line."""
+    head = [str(h) for h in head]
+    align = ["---" if right is None or i < right else "---:" for i in range(len(head))]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(align) + "|"]
+    for values in rows:
         lines.append("| " + " | ".join("" if v is None else str(v) for v in values) + " |")
     return "\n".join(lines)
