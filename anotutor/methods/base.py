@@ -107,7 +107,7 @@ class Detector(Estimator):
         """Raise a ValueError when the networks cannot take ``size``: the spec's ``image_size`` rule
         under this detector's other settings (any size where it has none)."""
         if "image_size" in self._spec:
-            self._spec["image_size"].check(size, self._checked({**self.get_params(), "image_size": None}))
+            self._checked({**self.get_params(), "image_size": size})
 
     def _anomaly_use(self) -> str | None:
         """What this configuration does with known anomalies, when it needs them (the words of fit's
