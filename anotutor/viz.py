@@ -13,7 +13,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-__all__ = ["to_display", "image_grid", "image_rows", "superpixel_outlines", "overlay", "plot_curve", "plot_prf_sweep", "plot_losses",
+__all__ = ["to_display", "image_grid", "image_rows", "case_rows", "superpixel_outlines", "overlay",
+           "plot_curve", "plot_prf_sweep", "plot_losses",
            "reconstruction_figure", "plot_distortion", "plot_distortions", "plot_against_baseline",
            "residual_strip", "plot_gamma_curves", "plot_gan_runs", "plot_score_histograms",
            "plot_search", "plot_sweep", "overlay_pixels", "plot_quality_speed"]
@@ -206,6 +207,13 @@ def image_rows(rows, titles: Sequence[str] | None = None, size: float = 1.5):
                 ax.set_title(titles[c], fontsize=9)
     fig.tight_layout(pad=0.3)
     return fig
+
+
+def case_rows(images, masks, rows, titles: Sequence[str] | None = None, size: float = 1.3):
+    """:func:`image_rows` of test cases: the ``images`` on top, ``rows`` (``(label, items, cmap,
+    vmax)``, e.g. a model's maps) in between and the true ``masks`` at the bottom."""
+    return image_rows([("input", images, "gray", 1.0), *rows, ("ground truth", masks, "gray", 1.0)],
+                      titles=titles, size=size)
 
 
 def superpixel_outlines(image, segments, color=(1.0, 0.2, 0.2)) -> np.ndarray:

@@ -176,6 +176,16 @@ def test_image_rows_share_a_scale_per_row_and_check_lengths():
         viz.image_rows([("a", maps, "gray", 1.0), ("b", maps[:1], "gray", 1.0)])
 
 
+def test_case_rows_frame_the_maps_with_input_and_ground_truth():
+    import matplotlib.pyplot as plt
+    maps = [torch.full((8, 8), 0.5)] * 3
+    fig = viz.case_rows(torch.rand(3, 1, 8, 8), torch.zeros(3, 8, 8), [("map", maps, "inferno", None)],
+                        titles=["a", "b", "c"])
+    labels = [ax.get_ylabel() for ax in fig.axes[::3]]
+    assert labels == ["input", "map", "ground truth"] and len(fig.axes) == 9
+    plt.close(fig)
+
+
 def test_superpixel_outlines_mark_the_borders_only():
     seg = np.zeros((6, 6), int)
     seg[:, 3:] = 1
