@@ -29,15 +29,17 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 from images import ramps, with_square  # noqa: E402  (the tests' own images)
 
 
-def _square_measures(good, bad, rows: slice, cols: slice, maps=None) -> dict:
-    """Separation (1 when every defect image scores above every normal one), pixel AUROC of the square, and the ratio of
-    the map's mean inside the square to its mean outside."""
+def _square_measures(good, bad, rows: slice, cols: slice, maps=None, paired: bool = True) -> dict:
+    """Separation (1 when each image with the defect scores above the same image without it; unpaired:
+    above every normal image), pixel AUROC of the square, and the ratio of the map's mean inside the
+    square to its mean outside, as the tests assert them."""
     maps = bad.maps if maps is None else maps
+    apart = (bad.scores > good.scores).all() if paired else bad.scores.min() > good.scores.max()
     truth = torch.zeros_like(maps)
     truth[:, rows, cols] = 1
     outside = maps.clone()
     outside[:, rows, cols] = float("nan")
-    return {"separated": float(bad.scores.min() > good.scores.max()),
+    return {"separated": float(apart),
             "pixel_auroc": pixel_auroc(maps, truth),
             "ratio": float(maps[:, rows, cols].mean() / outside.nanmean())}
 
@@ -88,7 +90,7 @@ def two_stage(defect: str, stage: str = "final"):
         bad[:, :, 8:16, 10:18] = fill
         out = det.predict(bad)
         maps = out.extras["stage1"] if stage == "stage1" else None
-        return _square_measures(det.predict(test), out, slice(8, 16), slice(10, 18), maps)
+        return _square_measures(det.predict(test), out, slice(8, 16), slice(10, 18), maps, paired=False)
     return run
 
 
@@ -132,7 +134,7 @@ def main() -> None:
             v = np.array([r[measure] for r in per_seed])
             worst = float(v.min() if side == "min" else v.max())
             held = int(((v > bound) if side == "min" else (v < bound)).sum())
-            rule = "every defect image first" if measure == "separated" else f"{'>' if side == 'min' else '<'} {bound}"
+            rule = "all images" if measure == "separated" else f"{'>' if side == 'min' else '<'} {bound}"
             rows.append([name, measure, rule, f"{worst:.3f}",
                          f"{held} of {args.seeds}"])
             print(*rows[-1], sep=" | ", flush=True)

@@ -129,6 +129,25 @@ def test_bad_input_is_refused_naming_the_problem_and_a_fitted_model_is_kept(fitt
     assert torch.equal(det.predict(x).maps, before)
 
 
+def test_a_fit_that_fails_after_training_leaves_the_fitted_model_as_it_was(fitted, monkeypatch):
+    """Training happens on a copy: an error at the last moment (here raised after the method's own
+    ``_fit`` has trained its networks) keeps the old weights, settings and predictions."""
+    name, det = fitted
+    x = _images(2, 3, seed=12)
+    before, params = det.predict(x).maps, dict(det.params_)
+    own = type(det)._fit
+
+    def trains_then_fails(self, *args, **kwargs):
+        own(self, *args, **kwargs)
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(type(det), "_fit", trains_then_fails)
+    with pytest.raises(RuntimeError, match="disk full"):
+        fit(det, seed=5)
+    monkeypatch.undo()
+    assert torch.equal(det.predict(x).maps, before) and det.params_ == params
+
+
 def test_too_few_images_are_refused_before_anything_trains(fitted):
     name, det = fitted
     least, _ = det._min_train_images
