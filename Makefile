@@ -16,11 +16,15 @@ WIDGETS = $(VENV)/share/anotutor/widgets/embed-amd.js
 venv: $(STAMP)
 
 # uv resolves the torch/torchvision pair from PyPI (it reads no local wheel
-# folders), which imports together on a CPU-only machine.
+# folders), which imports together on a CPU-only machine. --compile-bytecode
+# writes the .pyc files at install time: where PYTHONDONTWRITEBYTECODE is set
+# (as on the build machine) every process would otherwise compile torch's
+# sources again on import (14 s against 7 s to import the chapters' packages;
+# chapter 4 ran in 137 s without, 97 s with).
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e ".[book,test]"
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -c constraints.txt -e ".[book,test]"
 	touch $(STAMP)
 
 # without npm this only prints a note: widget pages then load their scripts from a CDN
