@@ -21,6 +21,20 @@ def with_square(x: torch.Tensor) -> torch.Tensor:
     return y
 
 
+def square_truth(maps: torch.Tensor, rows: slice, cols: slice) -> torch.Tensor:
+    """The ground truth of a square defect at ``rows`` x ``cols``, shaped like ``maps`` [N, H, W]."""
+    truth = torch.zeros_like(maps)
+    truth[:, rows, cols] = 1
+    return truth
+
+
+def inside_over_outside(maps: torch.Tensor, rows: slice, cols: slice) -> float:
+    """The maps' mean inside the square ``rows`` x ``cols`` over their mean everywhere else."""
+    outside = maps.clone()
+    outside[:, rows, cols] = float("nan")
+    return float(maps[:, rows, cols].mean() / outside.nanmean())
+
+
 def fake_elpv(root, counts={("mono", 0.0): 10, ("mono", 1.0): 6, ("mono", 1 / 3): 3, ("poly", 0.0): 4,
                             ("poly", 1.0): 2, ("poly", 2 / 3): 1}):
     """A small folder in the layout of the elpv-dataset package: labels.csv beside images/."""
