@@ -167,7 +167,7 @@ def _texture_recipes() -> list[Recipe]:
 
 
 GAN_RECIPES = _recipes()                                       # the AnoGAN chapter's runs
-TEXTURE_RECIPES = {r.name: r for r in _texture_recipes()}      # chapters 2, 5, 6 and 7
+TEXTURE_RECIPES = {r.name: r for r in _texture_recipes()}      # chapters 2, 5, 6 and 8
 RECIPES = {**GAN_RECIPES, **TEXTURE_RECIPES}
 
 

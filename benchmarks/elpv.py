@@ -11,7 +11,7 @@ its test scores and those of the uncertain cells (probability 1/3 and 2/3),
 so intervals and the score-against-probability question are computed from
 the committed file, not rerun.
 
-Writes ``anotutor/results/elpv.json`` (read by ``book/07_benchmark.md``) and
+Writes ``anotutor/results/elpv.json`` (read by ``book/08_benchmark.md``) and
 ``benchmarks/elpv.md``.
 
     python benchmarks/elpv.py [--kinds mono poly] [--seeds 0 1 2] [--methods all]

@@ -1,4 +1,4 @@
-"""PatchCore and PaDiM under the variants chapter 8 discusses: the study behind its tables and defaults.
+"""PatchCore and PaDiM under the variants chapter 7 discusses: the study behind its tables and defaults.
 
 On each texture (the book's drawn defects), PatchCore at its defaults and
 with one setting changed (ImageNet against random initial weights, working
@@ -10,7 +10,7 @@ validation numbers (for choosing a default) beside the test numbers (for
 reporting), inference milliseconds per image and fit seconds.
 
 Writes ``anotutor/results/feature_memory.json`` (read by
-``book/08_feature_memories.md``) and ``benchmarks/feature_memory.md``.
+``book/07_feature_memories.md``) and ``benchmarks/feature_memory.md``.
 
 It also measures the issue's speed targets (``speed``): the greedy coreset
 over 200,000 patch features of PatchCore's 152 dimensions at 1 %, and
@@ -125,7 +125,7 @@ def write_table(result: dict) -> None:
                                          if "auroc" in c or c == "aupro" else f"{r[c]:.1f}"
                                          for c in COLUMNS)] for r in rows]
     (ROOT / "benchmarks" / "feature_memory.md").write_text(
-        f"# PatchCore and PaDiM: the variants of chapter 8\n\n{meta['date']}, {meta['machine']}, "
+        f"# PatchCore and PaDiM: the variants of chapter 7\n\n{meta['date']}, {meta['machine']}, "
         f"{meta['threads']} threads, anotutor {meta['anotutor']}, {meta['seconds']:.0f} s, seed 0. "
         "Validation columns choose, test columns report; ELPV has image labels only.\n\n"
         + results.table(["data", "variant", *COLUMNS], cells) + "\n\nSpeed and memory: " + ", ".join(f"{k} {v}" for k, v in

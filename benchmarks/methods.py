@@ -13,7 +13,7 @@ defect kinds only (``KNOWN_KINDS``: scratch, crack); every method is also
 scored on the kinds no method saw (``unseen_*``: hole, stain), so the
 comparison does not favour the method that saw the test defects' generator.
 
-Writes ``anotutor/results/methods.json`` (read by ``book/07_benchmark.md``)
+Writes ``anotutor/results/methods.json`` (read by ``book/08_benchmark.md``)
 and ``benchmarks/methods.md``.
 
     python benchmarks/methods.py [--seeds 0 1 2] [--textures brick grass gravel] [--methods all]

@@ -136,15 +136,27 @@ def test_real_numbers_intervals_and_verdicts():
     assert m.loc["good", "mono"] == pytest.approx(n.loc[("mono", "good"), "image_auroc"])
     assert verdict(r, "good") == "above the floor on both cell types"
     assert verdict(r, "floor", rival="good") == "below Good on both cell types"
-    with pytest.raises(ValueError, match="no rows for 'svm'"):
+    with pytest.raises(ValueError, match="no rows of 'svm'"):
         verdict(r, "svm")
+    # a copy of the floor under another name: every paired difference is 0, so "level" on both
+    twin = {**r, "rows": r["rows"] + [{**x, "method": "twin", "name": "Twin"} for x in r["rows"]
+                                      if x["method"] == "floor"]}
+    assert verdict(twin, "twin") == "level with the floor on both cell types"
+    # one kind separated, the other not: the phrase names each
+    mixed = {**r, "rows": [x for x in r["rows"] if not (x["method"] == "twin")]
+             + [{**(x if x["kind"] == "mono" else {**x, "test_scores": y["test_scores"], "image_auroc": y["image_auroc"]}),
+                 "method": "half", "name": "Half"}
+                for x, y in zip([x for x in r["rows"] if x["method"] == "good"],
+                                [x for x in r["rows"] if x["method"] == "floor"])]}
+    assert verdict(mixed, "half") == "above the floor on mono, level with it on poly"
     assert summary(r, n_boot=50).shape == (4, 8)
     from anotutor.results.real import claim
 
     said = claim(r, "good")
     assert said["cells_verdict"] == "above the floor on both cell types"
     assert said["cells"] == f"{m.loc['good', 'mono']:.3f} mono, {m.loc['good', 'poly']:.3f} poly"
-    assert said["cells_rival"].endswith(" poly") and set(said) == {"cells", "cells_rival", "cells_verdict"}
+    assert said["cells_rival"].endswith(" poly") and set(said) == {"cells", "cells_rival", "cells_verdict", "cells_gap"}
+    assert said["cells_gap"].count("[") == 2 and said["cells_gap"].startswith("+")
 
 
 def test_provenance_says_when_where_and_with_what():

@@ -49,24 +49,33 @@ def test_an_interval_holds_its_mean_and_a_clear_gap_is_no_tie():
 def test_interval_errors_name_the_fix():
     split = _split()
     rows = [_row(split, 0.5, 0, "a")]
-    with pytest.raises(ValueError, match="rerun their benchmark"):
+    with pytest.raises(ValueError, match="two seeds or more"):   # one seed, no replicates: no interval
         results.interval([{k: v for k, v in rows[0].items() if k != "pixel_auroc_boot"}])
+    two = [_row(split, 0.5, s, "a") for s in range(2)]
+    with pytest.raises(ValueError, match="rerun their benchmark"):   # replicates on some rows only
+        results.interval([two[0], {k: v for k, v in two[1].items() if k != "pixel_auroc_boot"}])
     with pytest.raises(ValueError, match="paired by texture and seed"):
         results.difference(rows, [{**rows[0], "seed": 5}])
     with pytest.raises(ValueError, match="no rows"):
         results.interval([])
+    with pytest.raises(ValueError, match="Interval"):
+        results.verdict(0.1)
 
 
-def test_seed_difference_is_a_t_interval_over_paired_seeds():
-    a = [{"texture": "t", "seed": s, "pixel_auroc": v} for s, v in enumerate([0.90, 0.92, 0.94])]
-    b = [{"texture": "t", "seed": s, "pixel_auroc": v} for s, v in enumerate([0.80, 0.83, 0.83])]
-    d = results.seed_difference(a, b)
-    # differences 0.10, 0.09, 0.11: mean 0.10, sd 0.01, t(0.975, 2) = 4.303
+def test_without_replicates_the_rule_keeps_the_seeds_part():
+    a = [{"texture": "t", "seed": s, "f1": v} for s, v in enumerate([0.90, 0.92, 0.94])]
+    b = [{"texture": "t", "seed": s, "f1": v} for s, v in enumerate([0.80, 0.83, 0.83])]
+    d = results.difference(a, b, "f1")
+    # differences 0.10, 0.09, 0.11: mean 0.10, sd 0.01, 1.96 standard errors on each side
     assert d.estimate == pytest.approx(0.10)
-    assert d.high - d.estimate == pytest.approx(4.303 * 0.01 / np.sqrt(3), rel=1e-3)
-    assert not d.tie and results.seed_difference(a, a).tie
-    with pytest.raises(ValueError, match="two seeds"):
-        results.seed_difference(a[:1], b[:1])
+    assert d.high - d.estimate == pytest.approx(results.Z95 * 0.01 / np.sqrt(3), rel=1e-6)
+    assert not d.tie and results.difference(a, a, "f1").tie
+    assert results.verdict(d) == "better" and results.verdict(results.difference(b, a, "f1")) == "worse"
+    assert results.verdict(results.difference(a, a, "f1"), tie="level") == "level"
+    c = [{"texture": "t", "seed": s, "f1": v} for s, v in enumerate([0.70, 0.99, 0.80])]
+    assert results.difference(c, b, "f1").tie     # a seed spread wider than the gap: a tie
+    with pytest.raises(ValueError, match="two seeds or more"):
+        results.difference(a[:1], b[:1], "f1")
 
 
 def test_a_live_detection_scores_as_a_one_seed_row():

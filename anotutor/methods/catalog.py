@@ -89,9 +89,9 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     Method("pnunet", "PNUNet, negative masks", PNUNet, {"masks": "negative", **PNUNET_SETTINGS},
            chapter="05_pnunet"),
     Method("two-stage", "two-stage", TwoStage, {}, chapter="06_two_stage"),
-    Method("patchcore", "PatchCore (ImageNet features)", PatchCore, {}, chapter="08_feature_memories",
+    Method("patchcore", "PatchCore (ImageNet features)", PatchCore, {}, chapter="07_feature_memories",
            trains=False, own_size=True),
-    Method("padim", "PaDiM (ImageNet features)", PaDiM, {}, chapter="08_feature_memories",
+    Method("padim", "PaDiM (ImageNet features)", PaDiM, {}, chapter="07_feature_memories",
            trains=False, own_size=True),
 )}
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["RESULTS", "load", "path", "provenance", "save", "write", "spread", "as_text", "markdown", "table",
-           "replicates", "Interval", "scored", "interval", "difference", "seed_difference", "intervals", "Z95"]
+           "replicates", "Interval", "scored", "interval", "difference", "verdict", "intervals", "Z95"]
 
 Z95 = 1.959964  # the normal quantile of a central 95 % interval
 
@@ -178,30 +178,50 @@ class Interval(tuple):
         return f"{self[0]:.3f} [{self[1]:.3f}, {self[2]:.3f}]"
 
 
-def _combined(points: np.ndarray, reps: np.ndarray, level: float = 0.95) -> Interval:
-    """Mean of ``points`` (one per seed) with the percentile interval of the seeds' mean replicate (the
-    test images' bootstrap); where the seeds' own normal interval (1.96 standard errors, two seeds or
-    more) reaches further on a side, that side is taken from it instead."""
+def _combined(points: np.ndarray, reps: np.ndarray | None, level: float = 0.95) -> Interval:
+    """The book's one uncertainty rule (chapter 1, "How sure is a number?").
+
+    Mean of ``points`` (one per seed) with the percentile interval of the
+    seeds' mean replicate (the test images' bootstrap); where the seeds' own
+    normal interval (1.96 standard errors, two seeds or more) reaches further
+    on a side, that side is taken from it instead. Without replicates
+    (``reps`` None: a measure nobody bootstrapped, such as a validation F1)
+    only the seeds' part is left, and it needs two seeds or more.
+    """
     point = float(np.mean(points))
-    lo, hi = np.quantile(reps.mean(axis=0), [(1 - level) / 2, (1 + level) / 2])
+    if reps is None:
+        if len(points) < 2:
+            raise ValueError("a measure without bootstrap replicates needs two seeds or more for an "
+                             "interval; rerun its benchmark (results.replicates adds them) or add seeds")
+        lo = hi = point
+    else:
+        lo, hi = np.quantile(reps.mean(axis=0), [(1 - level) / 2, (1 + level) / 2])
     seed = Z95 * float(np.std(points, ddof=1)) / np.sqrt(len(points)) if len(points) > 1 else 0.0
     return Interval(point, min(lo, point - seed), max(hi, point + seed))
 
 
-def _boot(rows, measure: str) -> tuple[np.ndarray, np.ndarray]:
+def _boot(rows, measure: str) -> tuple[np.ndarray, np.ndarray | None]:
     key = f"{measure}_boot"
     rows = list(rows)
     if not rows:
         raise ValueError(f"no rows to compute a {measure} interval from")
-    missing = [r.get("name", "?") for r in rows if key not in r]
-    if missing:
-        raise ValueError(f"rows of {sorted(set(missing))} lack {key!r}: rerun their benchmark "
+    lacking = [r.get("name", "?") for r in rows if key not in r]
+    if any(measure not in r or r[measure] is None for r in rows):
+        raise ValueError(f"rows lack a value of {measure!r}")
+    points = np.array([r[measure] for r in rows], dtype=float)
+    if len(lacking) == len(rows):
+        if len(rows) > 1:
+            return points, None        # no replicates at all: the seeds' part of the rule alone
+        raise ValueError(f"one row without {key!r} gives no interval: rerun its benchmark "
+                         f"(results.replicates adds it), or give two seeds or more")
+    if lacking:
+        raise ValueError(f"rows of {sorted(set(lacking))} lack {key!r}: rerun their benchmark "
                          f"(results.replicates adds it)")
-    return np.array([r[measure] for r in rows], dtype=float), np.array([r[key] for r in rows], dtype=float)
+    return points, np.array([r[key] for r in rows], dtype=float)
 
 
 def interval(rows, measure: str = "pixel_auroc") -> Interval:
-    """The mean of ``measure`` over ``rows`` (one per seed) and its 95 % interval.
+    """The mean of ``measure`` over ``rows`` (one per seed) and its 95 % interval: the book's one rule.
 
     The interval is the test images' bootstrap (the percentile interval of
     the mean of the rows' replicates, :func:`replicates`), widened on a side
@@ -209,44 +229,40 @@ def interval(rows, measure: str = "pixel_auroc") -> Interval:
     errors): with seeds that draw the data afresh that spread holds both the
     test sampling and the training's chance, each estimated apart, and the
     wider one is kept rather than both added. With two or three seeds the
-    seeds' part is itself rough. It is clipped to [0, 1], the range of an
-    AUROC.
+    seeds' part is itself rough. A measure without replicates (two seeds or
+    more) gets the seeds' part alone. An AUROC's interval is clipped to
+    [0, 1].
     """
     est, lo, hi = _combined(*_boot(rows, measure))
-    return Interval(est, max(lo, 0.0), min(hi, 1.0))   # an AUROC lies in [0, 1]; so does its interval
+    if any(k in measure for k in ("auroc", "aupro", "f1")):
+        lo, hi = max(lo, 0.0), min(hi, 1.0)   # an AUROC lies in [0, 1]; so does its interval
+    return Interval(est, lo, hi)
 
 
 def difference(rows_a, rows_b, measure: str = "pixel_auroc") -> Interval:
-    """``a - b`` of ``measure`` with its 95 % interval, paired seed by seed.
+    """``a - b`` of ``measure`` with its 95 % interval, paired seed by seed: the book's one rule.
 
     ``rows_a`` and ``rows_b`` hold one row per seed in the same order, each
     pair scored on the same test set (so their replicates share the draws).
     ``.tie`` is true when the interval holds 0: then no sentence may name a
-    winner.
+    winner (:func:`verdict` says it in words). Rows without replicates for
+    ``measure`` (two seeds or more) get the seeds' part of the rule alone.
     """
     rows_a, rows_b = list(rows_a), list(rows_b)
     _paired(rows_a, rows_b)
     (pa, ra), (pb, rb) = _boot(rows_a, measure), _boot(rows_b, measure)
-    return _combined(pa - pb, ra - rb)
+    if (ra is None) != (rb is None):
+        raise ValueError(f"one side has bootstrap replicates of {measure!r} and the other not; "
+                         f"rerun the benchmark that lacks them")
+    return _combined(pa - pb, None if ra is None else ra - rb)
 
 
-def seed_difference(rows_a, rows_b, measure: str = "pixel_auroc", level: float = 0.95) -> Interval:
-    """``a - b`` of ``measure`` with a t interval over the seeds alone, for rows without replicates.
-
-    Paired seed by seed as :func:`difference`; with k seeds the interval is
-    the mean difference ± t(k - 1) times its standard error. It sees the
-    seeds' spread, not the test sampling, so it errs narrow where the
-    seeds share their test images; one seed gives no interval (an error).
-    """
-    from scipy import stats
-
-    rows_a, rows_b = list(rows_a), list(rows_b)
-    _paired(rows_a, rows_b)
-    d = np.array([a[measure] for a in rows_a], dtype=float) - np.array([b[measure] for b in rows_b], dtype=float)
-    if d.size < 2:
-        raise ValueError("seed_difference needs two seeds or more")
-    half = float(stats.t.ppf((1 + level) / 2, d.size - 1)) * d.std(ddof=1) / np.sqrt(d.size)
-    return Interval(d.mean(), d.mean() - half, d.mean() + half)
+def verdict(gap: Interval, better: str = "better", worse: str = "worse", tie: str = "a tie") -> str:
+    """The words for a :func:`difference`: ``tie`` when its 95 % interval holds 0, else ``better``
+    (interval above 0) or ``worse`` (below). The one tie rule of every verdict in the book."""
+    if not isinstance(gap, Interval):
+        raise ValueError(f"verdict takes an Interval (results.difference), got {type(gap).__name__}")
+    return tie if gap.tie else better if gap.low > 0 else worse
 
 
 def _paired(rows_a, rows_b) -> None:
@@ -258,7 +274,7 @@ def _paired(rows_a, rows_b) -> None:
 
 def intervals(rows, measures, by=("texture", "name")):
     """Like :func:`spread`, but each cell ``"0.970 [0.955, 0.982]"``: the mean over seeds and its
-    :func:`interval` (a measure without replicates is shown as mean ± sd)."""
+    :func:`interval` (a single row without replicates is shown as its value)."""
     import pandas as pd
 
     rows = list(rows)
@@ -269,8 +285,8 @@ def intervals(rows, measures, by=("texture", "name")):
     cells = {}
     for key, group in frame.groupby(by, sort=False):
         mine = [rows[i] for i in group.index]
-        cells[key] = {m: str(interval(mine, m)) if f"{m}_boot" in group and group[f"{m}_boot"].notna().all()
-                      else as_text(spread(mine, [m], by)).iloc[0, 0] for m in measures}
+        cells[key] = {m: str(interval(mine, m)) if (f"{m}_boot" in group and group[f"{m}_boot"].notna().all())
+                      or len(mine) > 1 else as_text(spread(mine, [m], by)).iloc[0, 0] for m in measures}
     out = pd.DataFrame.from_dict(cells, orient="index")
     out.index.names = by
     return out

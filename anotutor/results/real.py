@@ -11,8 +11,11 @@ score-against-probability question never need a rerun:
   against the defect-free ones, and Spearman's rho of score and the
   experts' probability;
 * :func:`summary` -- the same as a table of strings;
-* :func:`means` and :func:`verdict` -- the mean image AUROC per method and
-  data set, and a method against the brightness floor in one phrase;
+* :func:`means`, :func:`difference` and :func:`verdict` -- the mean image
+  AUROC per method and data set, a method minus a rival per data set with
+  the book's one uncertainty rule (:func:`anotutor.results.difference`:
+  the test cells' paired bootstrap, widened by the seeds' spread), and that
+  in one phrase, where a difference whose interval holds 0 is "level";
   :func:`claim` both as the phrases a method's own chapter glues to say
   whether its claim survives real defects.
 """
@@ -23,7 +26,7 @@ import numpy as np
 
 from .. import metrics
 
-__all__ = ["numbers", "summary", "means", "verdict", "claim", "THIRD", "TWO_THIRDS"]
+__all__ = ["numbers", "summary", "means", "rows_of", "difference", "verdict", "claim", "THIRD", "TWO_THIRDS"]
 
 THIRD, TWO_THIRDS = 1 / 3, 2 / 3
 
@@ -43,8 +46,40 @@ def _uncertain(row: dict, split: dict) -> dict:
     return out
 
 
-def numbers(result: dict, n_boot: int = 2000):
-    """A DataFrame indexed by (kind, method) with the real-defect measures (see the module docstring)."""
+def rows_of(result: dict, method: str, kind: str) -> list[dict]:
+    """``method``'s rows on cell type ``kind`` as the book's result rows: ``texture`` (the kind),
+    ``seed``, ``image_auroc`` and its bootstrap replicates over the test cells
+    (:func:`anotutor.metrics.image_replicates`; the same draws for every method on one split), so
+    :func:`anotutor.results.interval` and :func:`~anotutor.results.difference` apply."""
+    mine = [r for r in result["rows"] if not r.get("skipped") and r["kind"] == kind and r["method"] == method]
+    if not mine:
+        raise ValueError(f"the result has no rows of {method!r} on {kind!r}")
+    out = []
+    for r in mine:
+        labels = result["splits"][f"{kind}/{r['seed']}"]["test_labels"]
+        _, reps = metrics.image_replicates(r["test_scores"], labels)
+        out.append({"texture": kind, "seed": r["seed"], "name": r["name"], "image_auroc": r["image_auroc"],
+                    "image_auroc_boot": reps})
+    return out
+
+
+def _interval(rows: list[dict]):
+    from . import interval
+    return interval(rows, "image_auroc")
+
+
+def difference(result: dict, method: str, rival: str = "floor") -> dict:
+    """``{kind: Interval}``: ``method`` minus ``rival`` in image AUROC on each cell type, paired by
+    seed and test cell (the book's one rule, :func:`anotutor.results.difference`)."""
+    from . import difference as paired
+
+    kinds = dict.fromkeys(r["kind"] for r in result["rows"] if not r.get("skipped"))
+    return {k: paired(rows_of(result, method, k), rows_of(result, rival, k), "image_auroc") for k in kinds}
+
+
+def numbers(result: dict, n_boot: int | None = None):
+    """A DataFrame indexed by (kind, method) with the real-defect measures (see the module docstring);
+    the interval is :func:`anotutor.results.interval` (``n_boot`` is kept for old callers, unused)."""
     import pandas as pd
 
     rows = [r for r in result["rows"] if not r.get("skipped")]
@@ -55,8 +90,7 @@ def numbers(result: dict, n_boot: int = 2000):
         for method in dict.fromkeys(r["method"] for r in rows if r["kind"] == kind):
             mine = [r for r in rows if r["kind"] == kind and r["method"] == method]
             splits = [result["splits"][f"{kind}/{r['seed']}"] for r in mine]
-            mean, lo, hi = metrics.auroc_interval(
-                [(r["test_scores"], s["test_labels"]) for r, s in zip(mine, splits)], n_boot=n_boot)
+            mean, lo, hi = _interval(rows_of(result, method, kind))
             unsure = [_uncertain(r, s) for r, s in zip(mine, splits)]
             aurocs = [r["image_auroc"] for r in mine]
             table[(kind, method)] = {
@@ -70,7 +104,7 @@ def numbers(result: dict, n_boot: int = 2000):
     return frame
 
 
-def summary(result: dict, n_boot: int = 2000):
+def summary(result: dict, n_boot: int | None = None):
     """:func:`numbers` as strings: ``0.912 [0.89, 0.93]`` and so on, one row per data set and method."""
     import pandas as pd
 
@@ -100,28 +134,30 @@ def means(result: dict):
 
 
 def verdict(result: dict, method: str, rival: str = "floor") -> str:
-    """``"above the floor on both"``, ``"below it on mono"`` ...: ``method`` against ``rival``."""
-    m = means(result)
-    if method not in m.index or rival not in m.index:
-        raise ValueError(f"the result has no rows for {method!r} or {rival!r}; it has {list(m.index)}")
-    above = [k for k in m.columns if m.loc[method, k] > m.loc[rival, k]]
+    """``method`` against ``rival`` in one phrase, by the book's one rule on each cell type:
+    ``"above the floor on both cell types"``, ``"level with the floor on both cell types"`` (each
+    difference's 95 % interval holds 0), ``"above the floor on mono, level with it on poly"`` ..."""
+    gaps = difference(result, method, rival)
     titles = {r["method"]: r.get("name", r["method"]) for r in result["rows"]}
     name = "the floor" if rival == "floor" else titles[rival]
-    every = "both cell types" if len(m.columns) == 2 else "every cell type"
-    if len(above) == len(m.columns):
-        return f"above {name} on {every}"
-    if not above:
-        return f"below {name} on {every}"
-    return f"above {name} on {', '.join(above)} only"
+    words = {k: ("level with" if g.tie else "above" if g.low > 0 else "below") for k, g in gaps.items()}
+    if len(set(words.values())) == 1:
+        every = "both cell types" if len(words) == 2 else "every cell type"
+        return f"{next(iter(words.values()))} {name} on {every}"
+    first, *rest = words.items()
+    return ", ".join([f"{first[1]} {name} on {first[0]}"] + [f"{w} it on {k}" for k, w in rest])
 
 
 def claim(result: dict, method: str, rival: str = "floor") -> dict[str, str]:
-    """``{"cells": "0.739 mono, 0.618 poly", "cells_rival": ..., "cells_verdict": ...}``:
-    ``method``'s and ``rival``'s mean image AUROC per cell type, and :func:`verdict`."""
+    """``{"cells": "0.739 mono, 0.618 poly", "cells_rival": ..., "cells_verdict": ..., "cells_gap": ...}``:
+    ``method``'s and ``rival``'s mean image AUROC per cell type, :func:`verdict`, and the paired
+    differences with their intervals (``"+0.039 [-0.012, +0.090] mono, ..."``)."""
     m = means(result)
 
     def on_cells(name: str) -> str:
         return ", ".join(f"{v:.3f} {k}" for k, v in m.loc[name].items())
 
+    gaps = difference(result, method, rival)
     return {"cells": on_cells(method), "cells_rival": on_cells(rival),
-            "cells_verdict": verdict(result, method, rival=rival)}
+            "cells_verdict": verdict(result, method, rival=rival),
+            "cells_gap": ", ".join(f"{g.estimate:+.3f} [{g.low:+.3f}, {g.high:+.3f}] {k}" for k, g in gaps.items())}
