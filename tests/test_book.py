@@ -47,12 +47,23 @@ def test_chapter_starts_with_setup_and_ends_with_exercises(md):
     first_code = next(c for c in nb.cells if c.cell_type == "code")
     assert "import anotutor" in first_code.source and "pip install" in first_code.source
     text = md.read_text()
+    if md.stem.startswith("notes_"):   # a chapter's reproducibility notes: linked from the chapter
+        chapter = md.stem.removeprefix("notes_")
+        assert f"`{chapter}`" in text or f"<{chapter}>`" in text, f"{md.name} does not link its chapter"
+        assert f"notes_{chapter}" in (md.parent / f"{chapter}.md").read_text(), \
+            f"{chapter}.md does not link its notes {md.name}"
+        return
     assert "What you will learn" in text and "## Summary" in text and "## Exercises" in text
+    # exercises come with worked solutions behind a toggle
+    exercises = text.split("## Exercises", 1)[1]
+    assert "{dropdown}" in exercises or "hide-cell" in exercises, f"{md.name}: exercises without solutions"
 
 
 def test_intro_lists_every_chapter():
     intro = (ROOT / "book" / "intro.md").read_text()
     for md in CHAPTERS:
+        if md.stem.startswith("notes_"):
+            continue
         assert f"{{doc}}`{md.stem}`" in intro, f"the introduction's chapter list leaves out {md.stem}"
 
 
