@@ -1,5 +1,5 @@
 """anotutor: the companion package of the book *Visual anomaly detection,
-from AnoGAN to two-stage segmentation*.
+from reconstruction to feature memories*.
 
 Layers, from the ground up (a module imports only from layers below it)::
 
