@@ -178,25 +178,29 @@ class Interval(tuple):
         return f"{self[0]:.3f} [{self[1]:.3f}, {self[2]:.3f}]"
 
 
-def _combined(points: np.ndarray, reps: np.ndarray | None, level: float = 0.95) -> Interval:
+def _combined(points: np.ndarray, reps: np.ndarray | None,
+              level: float = 0.95) -> Interval:
     """The book's one uncertainty rule (chapter 1, "How sure is a number?").
 
     Mean of ``points`` (one per seed) with the percentile interval of the
     seeds' mean replicate (the test images' bootstrap); where the seeds' own
-    normal interval (1.96 standard errors, two seeds or more) reaches further
-    on a side, that side is taken from it instead. Without replicates
-    (``reps`` None: a measure nobody bootstrapped, such as a validation F1)
-    only the seeds' part is left, and it needs two seeds or more.
+    normal interval (1.96 standard errors, two seeds or more) reaches
+    further on a side, that side is taken from it instead. Without
+    replicates (``reps`` None: a measure nobody bootstrapped, such as a
+    validation F1) only the seeds' part is left; it needs two seeds or more.
     """
     point = float(np.mean(points))
     if reps is None:
         if len(points) < 2:
-            raise ValueError("a measure without bootstrap replicates needs two seeds or more for an "
-                             "interval; rerun its benchmark (results.replicates adds them) or add seeds")
+            raise ValueError("a measure without bootstrap replicates needs two "
+                             "seeds or more for an interval; rerun its benchmark "
+                             "(results.replicates adds them) or add seeds")
         lo = hi = point
-    else:
+    else:   # the test images' bootstrap: percentiles of the seeds' mean replicate
         lo, hi = np.quantile(reps.mean(axis=0), [(1 - level) / 2, (1 + level) / 2])
-    seed = Z95 * float(np.std(points, ddof=1)) / np.sqrt(len(points)) if len(points) > 1 else 0.0
+    seed = 0.0
+    if len(points) > 1:   # the seeds' spread: 1.96 standard errors of their mean
+        seed = Z95 * float(np.std(points, ddof=1)) / np.sqrt(len(points))
     return Interval(point, min(lo, point - seed), max(hi, point + seed))
 
 
