@@ -91,8 +91,10 @@ def ssim_loss(x: torch.Tensor, y: torch.Tensor, **kwargs) -> torch.Tensor:
 
 # --------------------------------------------------------------------------- GAN losses
 def noisy_gan_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor,
-                     anomaly_logits: torch.Tensor | None = None, gamma: float = 1.0) -> torch.Tensor:
-    r"""The discriminator's loss :math:`-V'(D, G)` of Kimura and Yanagihara (2018), eqs. 15 to 17, on a batch.
+                     anomaly_logits: torch.Tensor | None = None,
+                     gamma: float = 1.0) -> torch.Tensor:
+    r"""The discriminator's loss :math:`-V'(D, G)` on a batch (Kimura and Yanagihara
+    2018, eqs. 15 to 17):
 
     .. math::  -\gamma\,\big(\mathbb{E}_{p_d}[\log D] + \mathbb{E}_{p_g}[\log(1 - D)]\big)
                - (1 - \gamma)\,\mathbb{E}_{p_{an}}[\log(1 - D)]
@@ -102,14 +104,18 @@ def noisy_gan_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor,
     needs no anomalies.
     """
     gamma = check_range(gamma, "gamma", 0.0, 1.0, low_open=True)
-    loss = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) + \
-        F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+    bce = F.binary_cross_entropy_with_logits   # -log D for target 1, -log(1 - D) for 0
+    # -V(D, G): real samples towards D = 1, generated ones towards D = 0
+    loss = bce(real_logits, torch.ones_like(real_logits)) + \
+        bce(fake_logits, torch.zeros_like(fake_logits))
     if gamma == 1.0:
-        return loss
+        return loss                             # the plain GAN: no anomaly term at all
     if anomaly_logits is None:
-        raise ValueError(f"gamma = {gamma} < 1 needs anomaly_logits (the known anomalies' logits)")
-    return gamma * loss + (1 - gamma) * F.binary_cross_entropy_with_logits(
-        anomaly_logits, torch.zeros_like(anomaly_logits))
+        raise ValueError(f"gamma = {gamma} < 1 needs anomaly_logits "
+                         "(the known anomalies' logits)")
+    # -l_An(D): known anomalies towards D = 0, a second kind of fake, weight 1 - gamma
+    return gamma * loss + (1 - gamma) * bce(anomaly_logits,
+                                            torch.zeros_like(anomaly_logits))
 
 
 def gan_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:

@@ -1,32 +1,33 @@
 r"""Numerics for the GAN theory of Noisy-AnoGAN, on discrete distributions.
 
-Equation numbers "eq. N" are those of Kimura and Yanagihara (2018); the plain
-GAN is Goodfellow et al. (2014). ``eq-name`` labels are the book's (chapter
-"GAN theory"), where each identity is derived.
+"The paper's eq. N" is Kimura and Yanagihara's (2018) numbering; the plain
+GAN is Goodfellow et al. (2014). Numbers (3.N) are the book's, in the chapter
+"GAN theory" (``book/03_gan_theory.md``, where each identity is derived and
+labelled ``eq-name``); (3.12) is in its reproducibility notes.
 
 A discrete distribution is a 1-D array of non-negative numbers summing to 1
 (a histogram over bins of x). With :math:`0 \log 0 = 0`:
 
 * :func:`kl`, :func:`jsd` -- Kullback-Leibler and Jensen-Shannon divergences;
 * :func:`gan_value` -- :math:`V(D, G) = \sum_x p_d \log D + p_g \log(1 - D)`
-  (eq. 5; ``eq-gan``);
-* :func:`optimal_discriminator` -- :math:`D^* = p_d / (p_d + p_g)` (eq. 10; ``eq-dstar``);
+  (the paper's eq. 5; the book's (3.2));
+* :func:`optimal_discriminator` -- :math:`D^* = p_d / (p_d + p_g)` (the paper's eq. 10; (3.4));
 * :func:`noisy_value` -- :math:`V' = \gamma V + (1 - \gamma) \sum_x p_{an} \log(1 - D)`
-  (eqs. 15 to 17; ``eq-vprime``);
+  (the paper's eqs. 15 to 17; (3.6));
 * :func:`noisy_optimal_discriminator` -- the pointwise maximiser of
   :math:`V'`, :math:`\gamma p_d / (\gamma p_d + \gamma p_g + (1 - \gamma) p_{an})`,
-  which is *not* eq. 10's :math:`D^*` unless :math:`\gamma = 1` (``eq-dstar-noisy``);
-* :func:`distorted_optimum` -- eq. 23's closed form
-  :math:`p_g^* = (p_d - (1 - \gamma) p_{an}) / \gamma`, which can be negative (``eq-pg-star``);
+  which is *not* the paper's eq. 10 unless :math:`\gamma = 1` ((3.8));
+* :func:`distorted_optimum` -- the paper's eq. 23, a closed form
+  :math:`p_g^* = (p_d - (1 - \gamma) p_{an}) / \gamma`, which can be negative ((3.10));
 * :func:`distorted_objective` -- what the generator minimises,
   :math:`C(G) = \max_D V'(D, G)`;
 * :func:`skewed_jsd_value` -- the same :math:`\max_D V'` written as a skewed
-  Jensen-Shannon divergence (the book's eq-vprime-jsd), not the paper's eq. 18;
+  Jensen-Shannon divergence (the book's (3.9)), not the paper's eq. 18;
 * :func:`constrained_optimum` -- the minimiser of :math:`C` over distributions
   :math:`p_g \ge 0`: :math:`p_g = \max(k\,p_d - (1 - \gamma) p_{an}, 0) / \gamma`
   with the level :math:`k \le 1` that makes it sum to 1 (water-filling; equal
-  to eq. 23 where eq. 23 is non-negative; ``eq-pg-constrained``);
-* :func:`clipped_optimum` -- eq. 23 clipped at zero and renormalised, a
+  to the paper's eq. 23 where that is non-negative; (3.11));
+* :func:`clipped_optimum` -- the paper's eq. 23 clipped at zero and renormalised, a
   tempting repair that is *not* the minimiser;
 * :func:`minimise_distorted` -- the minimiser of :math:`C` found numerically
   (exponentiated gradient on the simplex), to check the two above;
@@ -35,9 +36,9 @@ A discrete distribution is a 1-D array of non-negative numbers summing to 1
 * :func:`random_distribution` -- a random distribution with some empty bins,
   to check the identities above beyond the toy data;
 * :func:`fake_weighted_value`, :func:`fake_weighted_optimal_discriminator`,
-  :func:`fake_weighted_objective` -- the reading of eq. 15 in which
-  :math:`\gamma` weights only the generator's fakes (``eq-vsecond``), under
-  which eq. 18 is exact.
+  :func:`fake_weighted_objective` -- the reading of the paper's eq. 15 in which
+  :math:`\gamma` weights only the generator's fakes ((3.12)), under
+  which the paper's eq. 18 is exact.
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ def kl(p, q) -> float:
     """KL(p || q); infinite where q has no mass under p."""
     p, q = as_distribution(p, "p"), as_distribution(q, "q")
     if p.shape != q.shape:
-        raise ValueError(f"p and q must have the same length, got {p.size} and {q.size}")
+        raise ValueError(
+            f"p and q must have the same length, got {p.size} and {q.size}")
     return float(np.sum(_xlogy(p, p)) - np.sum(_xlogy(p, q)))
 
 
@@ -105,25 +107,37 @@ def _check_d(d, n: int) -> np.ndarray:
 
 
 def gan_value(d, p_d, p_g) -> float:
-    """V(D, G) of eq. 5 (Kimura and Yanagihara 2018) for a discriminator given by its values ``d`` on the bins."""
+    """V(D, G) summed over the bins: the paper's eq. 5, the book's (3.2).
+
+    ``d`` holds the discriminator's values on the bins.
+    """
     p_d, p_g = as_distribution(p_d, "p_d"), as_distribution(p_g, "p_g")
     d = _check_d(d, p_d.size)
     return float(np.sum(_xlogy(p_d, d)) + np.sum(_xlogy(p_g, 1 - d)))
 
 
 def _share(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a / (a + b), the maximiser of a log y + b log(1 - y); 1/2 where a + b = 0 (any y is optimal)."""
+    """a / (a + b), the maximiser of a log y + b log(1 - y) (the book's (3.3)).
+
+    Where a + b = 0 every y is optimal; we return 1/2.
+    """
     s = a + b
     return np.where(s > 0, a / np.where(s > 0, s, 1), 0.5)
 
 
 def optimal_discriminator(p_d, p_g) -> np.ndarray:
-    """D*(x) = p_d / (p_d + p_g) (eq. 10; ``eq-dstar``); 1/2 where neither has mass."""
+    """D*(x) = p_d / (p_d + p_g): the paper's eq. 10, the book's (3.4).
+
+    1/2 where neither has mass.
+    """
     return _share(as_distribution(p_d, "p_d"), as_distribution(p_g, "p_g"))
 
 
 def noisy_value(d, p_d, p_g, p_an, gamma: float) -> float:
-    """V'(D, G) = gamma V(D, G) + (1 - gamma) E_{p_an}[log(1 - D)] (eqs. 15 to 17)."""
+    """V'(D, G) = gamma V(D, G) + (1 - gamma) E_{p_an}[log(1 - D)].
+
+    The paper's eqs. 15 to 17, the book's (3.6).
+    """
     gamma = check_range(gamma, "gamma", 0.0, 1.0, low_open=True)
     p_an = as_distribution(p_an, "p_an")
     d = _check_d(d, p_an.size)
@@ -132,18 +146,24 @@ def noisy_value(d, p_d, p_g, p_an, gamma: float) -> float:
 
 
 def noisy_optimal_discriminator(p_d, p_g, p_an, gamma: float) -> np.ndarray:
-    """The pointwise maximiser of V': gamma p_d / (gamma p_d + gamma p_g + (1 - gamma) p_an)."""
+    """The pointwise maximiser of V', the book's (3.8).
+
+    gamma p_d / (gamma p_d + p_N), p_N = gamma p_g + (1 - gamma) p_an.
+    """
     p_n = noisy_mixture(p_g, p_an, gamma)  # validates p_g, p_an and gamma
     return _share(gamma * as_distribution(p_d, "p_d"), p_n)
 
 
 def distorted_optimum(p_d, p_an, gamma: float) -> np.ndarray:
-    """Eq. 23 as printed: (p_d - (1 - gamma) p_an) / gamma. Sums to 1, but may be negative."""
+    """The paper's eq. 23 as printed, the book's (3.10).
+
+    (p_d - (1 - gamma) p_an) / gamma: it sums to 1, but may be negative.
+    """
     p_d, p_an, gamma = _inputs(p_d, p_an, gamma)
     return (p_d - (1 - gamma) * p_an) / gamma
 
 
-FEASIBLE_TOL = 1e-12  # eq. 23 counts as non-negative above -FEASIBLE_TOL (rounding)
+FEASIBLE_TOL = 1e-12  # the paper's eq. 23 counts as non-negative above -FEASIBLE_TOL
 
 
 def _inputs(p_d, p_an, gamma, first: str = "p_d"):
@@ -156,19 +176,22 @@ def _inputs(p_d, p_an, gamma, first: str = "p_d"):
 
 
 def noisy_mixture(p_g, p_an, gamma: float) -> np.ndarray:
-    """p_N = gamma p_g + (1 - gamma) p_an (eq. 19): everything D is taught to call fake."""
+    """p_N = gamma p_g + (1 - gamma) p_an (the paper's eq. 19, the book's (3.7)).
+
+    Everything the discriminator is taught to call fake.
+    """
     p_g, p_an, gamma = _inputs(p_g, p_an, gamma, first="p_g")
     return gamma * p_g + (1 - gamma) * p_an
 
 
 def distorted_objective(p_g, p_d, p_an, gamma: float) -> float:
-    """C(G) = max_D V'(D, G): V' at the gamma-weighted optimal discriminator."""
+    """C(G) = max_D V'(D, G): V' at its optimal discriminator (3.8)."""
     d = noisy_optimal_discriminator(p_d, p_g, p_an, gamma)
     return noisy_value(d, p_d, p_g, p_an, gamma)
 
 
 def skewed_jsd_value(p_d, p_g, p_an, gamma: float) -> float:
-    r""":math:`\max_D V'(D, G)` as a skewed Jensen-Shannon divergence (the book's eq-vprime-jsd).
+    r""":math:`\max_D V'(D, G)` as a skewed Jensen-Shannon divergence (the book's (3.9)).
 
     .. math::  \max_D V'(D, G) = (1 + \gamma)\, \mathrm{JSD}_\pi(p_d \,\|\, p_N)
                + \gamma \log \gamma - (1 + \gamma) \log(1 + \gamma),
@@ -190,34 +213,35 @@ def skewed_jsd_value(p_d, p_g, p_an, gamma: float) -> float:
 
 
 def constrained_optimum(p_d, p_an, gamma: float, return_level: bool = False):
-    r"""The minimiser of :math:`C(G) = \max_D V'` over distributions :math:`p_g \ge 0`.
+    """The minimiser of C(G) = max_D V' over distributions p_g >= 0, the book's (3.11).
 
-    :math:`C` depends on :math:`p_g` through :math:`p_N = \gamma p_g + (1 - \gamma) p_{an}`
-    only, is convex in it, and its gradient is :math:`\log(p_N / (\gamma p_d + p_N))`.
-    The KKT conditions for :math:`p_N \ge (1 - \gamma) p_{an}`, :math:`\sum p_N = 1` give
-    :math:`p_N = \max(k\,p_d, (1 - \gamma) p_{an})`: where the bound is slack,
-    :math:`p_N / p_d` is the same constant :math:`k` everywhere. Hence
+    C depends on p_g only through p_N = gamma p_g + (1 - gamma) p_an, is
+    convex in it, and its gradient log(p_N / (gamma p_d + p_N)) grows with
+    p_N / p_d alone. The KKT conditions for p_N >= (1 - gamma) p_an and
+    sum p_N = 1 give p_N = max(k p_d, (1 - gamma) p_an): where the bound is
+    slack, p_N / p_d is one constant k. Hence
 
-    .. math::  p_g = \max\big(k\,p_d - (1 - \gamma)\,p_{an},\ 0\big) / \gamma,
+        p_g = max(k p_d - (1 - gamma) p_an, 0) / gamma,
 
-    with the level :math:`k \in (0, 1]` solved exactly here (the sum is
-    piecewise linear in :math:`k`). :math:`k = 1` and this is eq. 23 when
-    :math:`p_d \ge (1 - \gamma) p_{an}` everywhere; otherwise :math:`k < 1`.
+    with the level k in (0, 1] solved exactly here (the sum is piecewise
+    linear in k). k = 1, and this is the paper's eq. 23, when
+    p_d >= (1 - gamma) p_an everywhere; otherwise k < 1.
     ``return_level=True`` returns ``(p_g, k)``.
     """
     p_d, p_an, gamma = _inputs(p_d, p_an, gamma)
     c = (1 - gamma) * p_an
     closed = (p_d - c) / gamma
-    if closed.min() >= -FEASIBLE_TOL:  # eq. 23 is a distribution (up to rounding)
+    if closed.min() >= -FEASIBLE_TOL:  # the paper's eq. 23 is a distribution
         p_g = np.maximum(closed, 0.0)
         p_g /= p_g.sum()
         return (p_g, 1.0) if return_level else p_g
-    # bins become active (p_g > 0) in order of the ratio c / p_d at which k passes them
+    # bins become active (p_g > 0) in the order of the ratio c / p_d that k passes
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(p_d > 0, c / np.where(p_d > 0, p_d, 1.0), np.inf)
     order = np.argsort(ratio, kind="stable")
     r = ratio[order]
-    levels = (gamma + np.cumsum(c[order])) / np.cumsum(p_d[order])  # k if the first j + 1 bins are active
+    # k if the first j + 1 bins in that order are active: sum (k p_d - c) / gamma = 1
+    levels = (gamma + np.cumsum(c[order])) / np.cumsum(p_d[order])
     upper = np.append(r[1:], np.inf)
     j = int(np.argmax((r < levels) & (levels <= upper)))
     k = float(levels[j])
@@ -227,7 +251,7 @@ def constrained_optimum(p_d, p_an, gamma: float, return_level: bool = False):
 
 
 def clipped_optimum(p_d, p_an, gamma: float) -> np.ndarray:
-    """Eq. 23 clipped at zero and renormalised: a distribution, but not the minimiser of C."""
+    """The paper's eq. 23 clipped at zero and renormalised: not the minimiser of C."""
     p_d, p_an, gamma = _inputs(p_d, p_an, gamma)
     q = np.maximum(p_d - (1 - gamma) * p_an, 0.0)
     if q.sum() <= 0:
@@ -266,13 +290,13 @@ def minimise_distorted(p_d, p_an, gamma: float, steps: int = 20000, lr: float = 
 
 @dataclass(frozen=True)
 class Distortion:
-    """Eq. 23 and its repairs for one gamma, and what happens to the anomaly mode.
+    """The paper's eq. 23 and its repairs for one gamma, and what happens to the anomaly mode.
 
     ``p_d``, ``p_an`` and ``region`` are the inputs (``region`` the anomaly
-    mode's bins); ``closed`` eq. 23 (may be negative), ``constrained`` the true minimiser
+    mode's bins); ``closed`` the paper's eq. 23 (may be negative), ``constrained`` the true minimiser
     over distributions, ``clipped`` clip-and-renormalise; ``feasible`` whether
-    eq. 23 is a distribution; ``level`` the k of :func:`constrained_optimum`;
-    ``negative_mass`` the mass eq. 23 puts below zero; ``mass_data`` and
+    the paper's eq. 23 is a distribution; ``level`` the k of :func:`constrained_optimum`;
+    ``negative_mass`` the mass it puts below zero; ``mass_data`` and
     ``mass_constrained`` the probability of the anomaly ``region`` under
     p_d and under the constrained p_g*; ``removed`` their difference.
     """
@@ -330,15 +354,15 @@ def random_distribution(n: int, zeros: int = 0, seed=None) -> np.ndarray:
     return p / p.sum()
 
 
-# --------------------------------------------------------------------------- eq. 18's own reading
+# ------------------------------------------------------------- the paper's eq. 18's own reading
 def fake_weighted_value(d, p_d, p_g, p_an, gamma: float) -> float:
-    r"""V'' with :math:`\gamma` weighting only the fakes: the reading under which eq. 18 is exact.
+    r"""V'' with :math:`\gamma` weighting only the fakes: the paper's eq. 18 is exact then.
 
     .. math::  V''(D, G) = \mathbb{E}_{p_d}[\log D] + \gamma\, \mathbb{E}_{p_g}[\log(1 - D)]
                + (1 - \gamma)\, \mathbb{E}_{p_{an}}[\log(1 - D)]
                = \sum_x p_d \log D + p_N \log(1 - D),
 
-    with :math:`p_N` of :func:`noisy_mixture` (the book's ``eq-vsecond``). It
+    with :math:`p_N` of :func:`noisy_mixture` (the book's (3.12)). It
     differs from :func:`noisy_value` (eqs. 15 to 17 as printed) only in the
     weight of the real term, 1 instead of :math:`\gamma`:
     :math:`V'' = V' + (1 - \gamma)\, \mathbb{E}_{p_d}[\log D]`.
@@ -355,7 +379,7 @@ def fake_weighted_optimal_discriminator(p_d, p_g, p_an, gamma: float) -> np.ndar
 def fake_weighted_objective(p_g, p_d, p_an, gamma: float) -> float:
     r""":math:`\max_D V''(D, G)`, evaluated at :func:`fake_weighted_optimal_discriminator`.
 
-    Equal to eq. 18, :math:`2\,\mathrm{JSD}(p_d \,\|\, p_N) - 2 \log 2`, since
+    Equal to the paper's eq. 18, :math:`2\,\mathrm{JSD}(p_d \,\|\, p_N) - 2 \log 2`, since
     :math:`p_d` and :math:`p_N` are both distributions.
     """
     d = fake_weighted_optimal_discriminator(p_d, p_g, p_an, gamma)

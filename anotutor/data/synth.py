@@ -74,10 +74,12 @@ def perlin_noise(height: int, width: int, res: tuple[int, int] = (4, 4), seed=No
     return np.sqrt(2.0) * (top * (1 - uy) + bottom * uy)
 
 
-def perlin_mask(height: int, width: int, threshold: float = 0.5, seed=None) -> np.ndarray:
+def perlin_mask(height: int, width: int, threshold: float = 0.5,
+                seed=None) -> np.ndarray:
     """A boolean blob mask: Perlin noise of a random scale, thresholded; never empty."""
     rng = as_rng(seed)
-    # lattice of 2 to 8 cells (fewer on small images): blobs of a few to a dozen pixels at 64 px
+    # lattice of 2 to 8 cells (fewer on small images): blobs of a few to a dozen
+    # pixels at 64 px
     max_log = int(np.clip(np.log2(min(height, width) / 8), 1, 3))
     for _ in range(20):
         res = tuple(2 ** rng.integers(1, max_log + 1, size=2))
@@ -156,6 +158,9 @@ def _source(sources, c, h, w, rng) -> np.ndarray:
 
 
 def _blend(x: np.ndarray, mask: np.ndarray, src: np.ndarray, beta: float) -> np.ndarray:
+    """The pseudo-anomaly of one image ``x`` [C, H, W]: inside ``mask`` [H, W]
+    the foreign texture ``src`` [C, H, W] with the image blended in at weight
+    ``beta``, outside it the image unchanged."""
     m = mask.astype(np.float64)[None]
     return (1 - m) * x + m * ((1 - beta) * src + beta * x)
 
@@ -188,7 +193,8 @@ def perlin_anomaly(images: torch.Tensor, seed=None, sources: torch.Tensor | None
     out, masks = x.numpy().astype(np.float64).copy(), np.zeros((n, h, w), bool)
     for i in range(n):
         masks[i] = perlin_mask(h, w, threshold, rng)
-        out[i] = _blend(out[i], masks[i], _source(sources, c, h, w, rng), rng.uniform(*beta))
+        src = _source(sources, c, h, w, rng)
+        out[i] = _blend(out[i], masks[i], src, rng.uniform(*beta))
     return torch.from_numpy(out).float().clamp(0, 1), torch.from_numpy(masks).float()
 
 
@@ -219,9 +225,10 @@ def superpixels(image: torch.Tensor, n_segments: int = 40, compactness: float | 
 
 def slic_anomaly(images: torch.Tensor, seed=None, sources: torch.Tensor | None = None,
                  n_segments: int = 40, regions: tuple[int, int] = (1, 3),
-                 beta: tuple[float, float] = (0.0, 0.5)) -> tuple[torch.Tensor, torch.Tensor]:
-    """Shah and Kim's (2022) superpixel pseudo-anomalies: ``regions`` random SLIC superpixels per image
-    get the foreign texture. Returns (images, masks [N, H, W])."""
+                 beta: tuple[float, float] = (0.0, 0.5)
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Shah and Kim's (2022) superpixel pseudo-anomalies: ``regions`` random SLIC
+    superpixels per image get the foreign texture. Returns (images, masks [N, H, W])."""
     x, sources = _prepare(images, sources)
     _check_beta(beta)
     lo, hi = (check_int(r, "regions") for r in regions)
@@ -233,10 +240,11 @@ def slic_anomaly(images: torch.Tensor, seed=None, sources: torch.Tensor | None =
     for i in range(n):
         seg = superpixels(x[i], n_segments)
         labels, sizes = np.unique(seg, return_counts=True)
-        small = labels[sizes <= 0.25 * h * w]  # an anomaly is a part of the image, never most of it
+        small = labels[sizes <= 0.25 * h * w]  # a part of the image, never most of it
         labels = small if len(small) else labels[np.argsort(sizes)[:1]]
         k = min(len(labels), int(rng.integers(lo, hi + 1)))
         chosen = rng.choice(labels, size=k, replace=False)
         masks[i] = np.isin(seg, chosen)
-        out[i] = _blend(out[i], masks[i], _source(sources, c, h, w, rng), rng.uniform(*beta))
+        src = _source(sources, c, h, w, rng)
+        out[i] = _blend(out[i], masks[i], src, rng.uniform(*beta))
     return torch.from_numpy(out).float().clamp(0, 1), torch.from_numpy(masks).float()

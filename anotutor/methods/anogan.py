@@ -177,17 +177,20 @@ class AnoGAN(Detector):
         return curves
 
     # ------------------------------------------------------------------ latent search
-    def _terms(self, x: torch.Tensor, fx: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, dict, torch.Tensor]:
-        """L'(z) per image [N], its terms, and G(z)."""
+    def _terms(self, x: torch.Tensor, fx: torch.Tensor,
+               z: torch.Tensor) -> tuple[torch.Tensor, dict, torch.Tensor]:
+        """L'(z) per image [N], its terms, and G(z); ``fx`` = D's features of x."""
         p = self.params_
         gz = self.generator_(z)
         logit, fgz = self.discriminator_.logits_and_features(gz)
-        residual = (x - gz).abs().flatten(1).sum(1)                     # eq. 2
-        discrimination = (fx - fgz).abs().sum(1)                        # eq. 3
-        anomaly = 1.0 - torch.sigmoid(logit)                            # eq. 25, in [0, 1]
-        l_ano = (1 - p["lam"]) * residual + p["lam"] * discrimination   # eq. 4
-        loss = p["gamma"] * l_ano + (1 - p["gamma"]) * anomaly          # eq. 24
-        return loss, {"residual": residual, "discrimination": discrimination, "anomaly": anomaly}, gz
+        residual = (x - gz).abs().flatten(1).sum(1)                    # eq. 2
+        discrimination = (fx - fgz).abs().sum(1)                       # eq. 3
+        anomaly = 1.0 - torch.sigmoid(logit)                           # eq. 25, in [0, 1]
+        l_ano = (1 - p["lam"]) * residual + p["lam"] * discrimination  # eq. 4
+        loss = p["gamma"] * l_ano + (1 - p["gamma"]) * anomaly         # eq. 24
+        terms = {"residual": residual, "discrimination": discrimination,
+                 "anomaly": anomaly}
+        return loss, terms, gz
 
     def search(self, images, z0: torch.Tensor | None = None, steps: int | None = None,
                seed: int = 0) -> SearchResult:
@@ -208,12 +211,13 @@ class AnoGAN(Detector):
         return self._search(x, z0.to(self.device_), n)
 
     def _search(self, x: torch.Tensor, z0: torch.Tensor, n: int) -> SearchResult:
+        """Algorithm 1 on a batch: ``n`` Adam steps on z down L'(z), G and D frozen."""
         G, D = self.generator_, self.discriminator_
         for net in (G, D):
             net.eval().requires_grad_(False)  # frozen: only z moves
         with torch.enable_grad():
             with torch.no_grad():
-                fx = D.features(x)
+                fx = D.features(x)            # f(x) of eq. 3, computed once
             z = z0.clone().requires_grad_(True)
             opt = torch.optim.Adam([z], lr=self.params_["search_lr"])
             curve = torch.zeros(n, x.shape[0])
@@ -226,8 +230,9 @@ class AnoGAN(Detector):
                 with torch.no_grad():
                     z.clamp_(-1.0, 1.0)  # stay in the prior's support
         with torch.no_grad():
-            loss, terms, gz = self._terms(x, fx, z)
-        return SearchResult(z=z.detach(), score=loss, terms=terms, reconstruction=gz, curve=curve)
+            loss, terms, gz = self._terms(x, fx, z)  # the score L'(z) at the last z
+        return SearchResult(z=z.detach(), score=loss, terms=terms, reconstruction=gz,
+                            curve=curve)
 
     def _predict(self, x: torch.Tensor, generator: torch.Generator):
         r = self.params_["restarts"]

@@ -80,7 +80,8 @@ def patch_grid(maps: list[torch.Tensor], neighbourhood: int = 1) -> torch.Tensor
     for m in maps:
         if neighbourhood > 1:
             size = m.shape[-2:]
-            m = F.avg_pool2d(m, neighbourhood, stride=1, padding=neighbourhood // 2, count_include_pad=False)
+            m = F.avg_pool2d(m, neighbourhood, stride=1, padding=neighbourhood // 2,
+                             count_include_pad=False)
             m = m[..., : size[0], : size[1]]
         if m.shape[-2:] != (h, w):
             m = F.interpolate(m, size=(h, w), mode="bilinear", align_corners=False)
@@ -90,18 +91,20 @@ def patch_grid(maps: list[torch.Tensor], neighbourhood: int = 1) -> torch.Tensor
 
 def nearest_distances(queries: torch.Tensor, bank: torch.Tensor, k: int = 1,
                       chunk: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""Euclidean distances [Q, k] from each query [Q, D] to its ``k`` nearest rows of ``bank`` [M, D], and their indices.
+    r"""Distances [Q, k] from each query [Q, D] to its ``k`` nearest rows of ``bank``.
 
-    Exact (no approximate index): queries are processed ``chunk`` at a time
-    (default: as many as keep ``chunk x M`` under :data:`CHUNK_ELEMENTS`), so
-    memory stays bounded however many queries come. Per chunk one fused
-    matrix product gives :math:`\lVert b \rVert^2 - 2 a \cdot b`; the query's
-    own :math:`\lVert a \rVert^2` does not change which rows are nearest, so
+    Euclidean distances to rows of ``bank`` [M, D], and the rows' indices
+    [Q, k]. Exact (no approximate index): queries are processed ``chunk`` at
+    a time (default: as many as keep ``chunk x M`` under
+    :data:`CHUNK_ELEMENTS`), so memory stays bounded however many queries
+    come. Per chunk one fused matrix product gives
+    :math:`\lVert b \rVert^2 - 2 a \cdot b`; the query's own
+    :math:`\lVert a \rVert^2` does not change which rows are nearest, so
     it is added after the selection, to k numbers instead of M.
     """
     if queries.dim() != 2 or bank.dim() != 2 or queries.shape[1] != bank.shape[1]:
-        raise ValueError(f"queries [Q, D] and bank [M, D] must share D, got {tuple(queries.shape)} "
-                         f"and {tuple(bank.shape)}")
+        raise ValueError(f"queries [Q, D] and bank [M, D] must share D, got "
+                         f"{tuple(queries.shape)} and {tuple(bank.shape)}")
     k = check_int(k, "k", minimum=1, maximum=bank.shape[0])
     chunk = chunk or max(1, CHUNK_ELEMENTS // max(1, bank.shape[0]))
     b_sq = (bank * bank).sum(1)[None]
@@ -117,14 +120,16 @@ def nearest_distances(queries: torch.Tensor, bank: torch.Tensor, k: int = 1,
 
 
 def greedy_coreset(features: torch.Tensor, n: int, projection: int | None = 128,
-                   generator: torch.Generator | None = None, progress: bool = False) -> torch.Tensor:
-    r"""Indices [n] of a greedy k-center coreset of ``features`` [N, D] (Roth et al. 2022, Algorithm 1).
+                   generator: torch.Generator | None = None,
+                   progress: bool = False) -> torch.Tensor:
+    r"""Indices [n] of a greedy k-center coreset of ``features`` [N, D].
 
-    The first centre is drawn at random; each next one is the point farthest
-    from the centres chosen so far. Distances are measured after a random
-    Gaussian projection to ``projection`` dimensions (Johnson-Lindenstrauss:
-    distances kept up to a small factor; ``None`` or a value >= D: no
-    projection), which makes each of the n passes over the N points cheaper.
+    PatchCore's Algorithm 1 (Roth et al. 2022). The first centre is drawn
+    at random; each next one is the point farthest from the centres chosen
+    so far. Distances are measured after a random Gaussian projection to
+    ``projection`` dimensions (Johnson-Lindenstrauss: distances kept up to a
+    small factor; ``None`` or a value >= D: no projection), which makes each
+    of the n passes over the N points cheaper.
     The result is a 2-approximation of the minimax facility location problem
     (Gonzalez 1985): its coverage radius :func:`coverage_radius` is at most
     twice the best possible with n centres (in the projected space).

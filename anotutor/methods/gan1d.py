@@ -5,13 +5,13 @@ The discriminator D maximises
 .. math::  V'(D, G) = \gamma\,\big(\mathbb{E}_{p_d}[\log D] + \mathbb{E}_{p_g}[\log(1 - D)]\big)
                       + (1 - \gamma)\,\mathbb{E}_{p_{an}}[\log(1 - D)],
 
-(the book's ``eq-vprime``, the paper's eqs. 15 to 17), i.e. it is trained to
+(the book's (3.6), ``eq-vprime``; the paper's eqs. 15 to 17), i.e. it is trained to
 call the known anomalies fake as well, with weight :math:`1 - \gamma`; the
 generator G minimises the non-saturating loss :math:`-\mathbb{E}[\log D(G(z))]`
 (the anomaly term does not depend on G). One update is
 :func:`anotutor.methods.gan_step.gan_step`, the step the image AnoGAN uses too.
 With ``gamma = 1`` this is the plain GAN of Goodfellow et al. Theory
-(:mod:`anotutor.theory`) says where G should end: :math:`p_g^*` of eq. 23
+(:mod:`anotutor.theory`) says where G should end: :math:`p_g^*` of the paper's eq. 23
 where that is a distribution, the constrained optimum elsewhere.
 
 Both networks are small MLPs (:class:`anotutor.models.MLP`); training runs on
@@ -82,7 +82,8 @@ class GAN1D(Estimator):
         with cpu_threads(1):  # tiny MLPs: one thread beats several busy ones by far
             return self._run_fit(lambda m, g: m._train(real, anom, g), device=torch.device("cpu"))
 
-    def _train(self, real: torch.Tensor, anom: torch.Tensor | None, g: torch.Generator) -> dict:
+    def _train(self, real: torch.Tensor, anom: torch.Tensor | None,
+               g: torch.Generator) -> dict:
         p = self.params_
         nets = self._build_networks()
         self.generator_ = G = nets["generator_"]
@@ -90,14 +91,17 @@ class GAN1D(Estimator):
         opt_g = torch.optim.Adam(G.parameters(), lr=p["lr"], betas=(0.5, 0.999))
         opt_d = torch.optim.Adam(D.parameters(), lr=p["lr"], betas=(0.5, 0.999))
         steps, bs, gamma = p["steps"], p["batch_size"], p["gamma"]
-        # constant rate for the first half, then linearly down to 5 %: damps the late oscillations
+        # constant rate for the first half, then linearly down to 5 %:
+        # damps the late oscillations
         decay = lambda t: min(1.0, max(0.05, 2.0 * (1 - t / steps)))  # noqa: E731
         scheds = [torch.optim.lr_scheduler.LambdaLR(o, decay) for o in (opt_g, opt_d)]
         hist = np.zeros((steps, len(GAN_CURVES)), dtype=np.float32)
-        for step in progress(range(steps), desc=f"1-D GAN (gamma = {gamma:g})", enabled=self.progress):
+        for step in progress(range(steps), desc=f"1-D GAN (gamma = {gamma:g})",
+                             enabled=self.progress):
             xb = real[torch.randint(0, real.shape[0], (bs,), generator=g)]
             z = torch.randn(bs, p["latent_dim"], generator=g)
-            ab = anom[torch.randint(0, anom.shape[0], (bs,), generator=g)] if gamma < 1 else None
+            ab = (anom[torch.randint(0, anom.shape[0], (bs,), generator=g)]
+                  if gamma < 1 else None)
             out = gan_step(G, D, opt_g, opt_d, xb, z, gamma, ab)
             for sch in scheds:
                 sch.step()

@@ -58,7 +58,7 @@ class PaDiM(FeatureMemory):
         idx = torch.randperm(self.feature_dim, generator=g)[: p["n_features"]].sort().values
         total = outer = None
         for f in batches:
-            f = f[:, idx.to(f.device)].flatten(2).permute(2, 0, 1).double()      # [P, B, d]
+            f = f[:, idx.to(f.device)].flatten(2).permute(2, 0, 1).double()  # [P, B, d]
             s, o = f.sum(1), torch.einsum("pbd,pbe->pde", f, f)
             total, outer = (s, o) if total is None else (total + s, outer + o)
         mean = total / n
@@ -84,8 +84,10 @@ class PaDiM(FeatureMemory):
     def _score(self, features: torch.Tensor):
         n, _, h, w = features.shape
         if h * w != self.mean_.shape[0]:
-            raise ValueError(f"feature grid {h} x {w} does not match the fitted {self.mean_.shape[0]} positions")
-        f = features[:, self.channels_idx_.to(features.device)].flatten(2).permute(0, 2, 1)   # [n, P, d]
+            raise ValueError(f"feature grid {h} x {w} does not match the fitted "
+                             f"{self.mean_.shape[0]} positions")
+        f = features[:, self.channels_idx_.to(features.device)]
+        f = f.flatten(2).permute(0, 2, 1)                                     # [n, P, d]
         diff = f - self.mean_[None]
         m2 = torch.einsum("npd,pde,npe->np", diff, self.precision_, diff)
         return None, m2.clamp_min(0).sqrt().view(n, h, w)

@@ -37,7 +37,7 @@ from ..checks import check_int, check_range
 from .feature_memory import COMMON_SPEC, FeatureMemory, greedy_coreset, nearest_distances
 from .params import ARCHITECTURE, INFERENCE, TRAINING, custom, integer, real
 
-__all__ = ["PatchCore"]
+__all__ = ["PatchCore", "patchcore_scores"]
 
 
 def _reweight(v) -> int:
@@ -45,6 +45,31 @@ def _reweight(v) -> int:
     if v == 1:
         raise ValueError("reweight must be 0 (no reweighting) or at least 2 neighbours, got 1")
     return v
+
+
+def patchcore_scores(features: torch.Tensor, bank: torch.Tensor, b: int = 9):
+    r"""PatchCore's scores of patch features [n, D, h, w] against a memory bank [M, D].
+
+    Returns the image scores [n] (the paper's eq. 7, over the ``b`` nearest
+    bank rows of :math:`m^*`; ``b`` < 2: the plain maximum :math:`s^*`) and
+    the map [n, h, w] of each patch's distance to its nearest bank row.
+    """
+    n, d, h, w = features.shape
+    q = features.permute(0, 2, 3, 1).reshape(-1, d)              # one row per patch
+    dist, nearest = nearest_distances(q, bank, 1)                # s(m) and argmin
+    dist, nearest = dist.view(n, h * w), nearest.view(n, h * w)
+    s_star, at = dist.max(dim=1)                                 # the worst patch
+    scores = s_star
+    b = min(b, bank.shape[0])
+    if b >= 2:
+        rows = torch.arange(n, device=dist.device)
+        q_star = q.view(n, h * w, d)[rows, at]                   # m^test,*  [n, D]
+        m_star = bank[nearest[rows, at]]                         # m^*       [n, D]
+        _, hood = nearest_distances(m_star, bank, b)             # N_b(m^*)  [n, b]
+        to_hood = (q_star[:, None] - bank[hood]).norm(dim=2)     # [n, b]
+        weight = 1.0 - torch.exp(s_star - torch.logsumexp(to_hood, dim=1))
+        scores = weight * s_star
+    return scores, dist.view(n, h, w)
 
 
 class PatchCore(FeatureMemory):
@@ -148,20 +173,4 @@ class PatchCore(FeatureMemory):
         self.bank_, self.n_patches_, self.keep_ = bank.to(self.device_), int(state["n_patches"]), keep
 
     def _score(self, features: torch.Tensor):
-        n, d, h, w = features.shape
-        q = features.permute(0, 2, 3, 1).reshape(-1, d)
-        bank = self.memory_
-        dist, nearest = nearest_distances(q, bank, 1)
-        dist, nearest = dist.view(n, h * w), nearest.view(n, h * w)
-        s_star, at = dist.max(dim=1)
-        rows = torch.arange(n, device=dist.device)
-        scores = s_star
-        b = min(self.params_["reweight"], bank.shape[0])
-        if b >= 2:
-            q_star = q.view(n, h * w, d)[rows, at]                                  # [n, D]
-            m_star = bank[nearest[rows, at]]                                         # [n, D]
-            _, hood = nearest_distances(m_star, bank, b)                             # N_b(m*), [n, b]
-            to_hood = (q_star[:, None] - bank[hood]).norm(dim=2)                     # [n, b]
-            weight = 1.0 - torch.exp(s_star - torch.logsumexp(to_hood, dim=1))
-            scores = weight * s_star
-        return scores, dist.view(n, h, w)
+        return patchcore_scores(features, self.memory_, self.params_["reweight"])
