@@ -80,22 +80,26 @@ class Thresholds:
 
 
 def fpr_threshold(normal_scores, fpr: float) -> float:
-    """The lowest threshold at which at most a share ``fpr`` of ``normal_scores`` is flagged (score >= tau).
+    """The lowest threshold at which at most a share ``fpr`` of ``normal_scores``
+    is flagged (score >= tau).
 
     With n scores, at most floor(fpr n) may reach tau: tau lies just above
     the (floor(fpr n) + 1)-th largest score, so tied scores there are all
     passed.
     """
     fpr = check_range(fpr, "fpr", 0.0, 1.0, high_open=True)
-    s = np.asarray(normal_scores.detach().cpu() if isinstance(normal_scores, torch.Tensor) else normal_scores,
-                   dtype=np.float64).reshape(-1)
+    if isinstance(normal_scores, torch.Tensor):
+        normal_scores = normal_scores.detach().cpu()
+    s = np.asarray(normal_scores, dtype=np.float64).reshape(-1)
     if s.size == 0:
         raise ValueError("fpr_threshold needs at least one normal score")
     if not np.isfinite(s).all():
         raise ValueError("fpr_threshold needs finite scores")
     allowed = int(np.floor(fpr * s.size))
-    kth = np.partition(s, s.size - 1 - allowed)[s.size - 1 - allowed]  # the (allowed + 1)-th largest
-    # just above kth in float32 too, since maps are float32 tensors and torch compares in their precision
+    # the (allowed + 1)-th largest score
+    kth = np.partition(s, s.size - 1 - allowed)[s.size - 1 - allowed]
+    # just above kth in float32 too, since maps are float32 tensors and torch
+    # compares in their precision
     tau = np.nextafter(np.float32(kth), np.float32(np.inf))
     if float(tau) <= kth:
         tau = np.nextafter(tau, np.float32(np.inf))
