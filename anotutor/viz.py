@@ -519,18 +519,22 @@ def overlay_pixels(image, heat, mask=None, scale: float | None = None, tau: floa
 
 def plot_quality_speed(ax, points: dict, xlabel: str = "inference ms per image (log scale)",
                        ylabel: str = "pixel AUROC", floor: float | None = None):
-    """One labelled point per method: ``points[name] = (ms, quality)`` or ``(ms, quality, spread)``."""
+    """One labelled point per method: ``points[name] = (ms, quality)`` or ``(ms, quality, spread)``.
+
+    Each label takes the first of a few places around its point (right above,
+    right below, left above, left below, then further out) whose box overlaps
+    no label already placed and no other point, so methods of one speed and
+    quality stay legible."""
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
-    # labels alternate above and below their points, so that two methods of one speed stay legible
     order = sorted(points, key=lambda n: (float(points[n][0]), float(points[n][1])))
-    for i, name in enumerate(order):
+    xy = {}
+    for name in order:
         p = points[name]
         ms, q = float(p[0]), float(p[1])
         err = float(p[2]) if len(p) > 2 and p[2] == p[2] else None
         ax.errorbar([ms], [q], yerr=None if err is None else [err], fmt="o", capsize=3)
-        ax.annotate(name, (ms, q), textcoords="offset points", xytext=(5, 4 if i % 2 == 0 else -11),
-                    fontsize=8)
+        xy[name] = (ms, q)
     if floor is not None:
         ax.axhline(floor, color="0.5", ls=":", lw=1)
     ax.set_xscale("log")
@@ -539,7 +543,40 @@ def plot_quality_speed(ax, points: dict, xlabel: str = "inference ms per image (
     ax.margins(x=0.25)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    ax.autoscale_view()
+    for name, (ms, q), offset in zip(order, xy.values(), _label_places(ax, order, xy)):
+        ax.annotate(name, (ms, q), textcoords="offset points", xytext=offset, fontsize=8,
+                    ha="left" if offset[0] >= 0 else "right")
     return ax
+
+
+def _label_places(ax, names, xy: dict, fontsize: float = 8.0) -> list[tuple[float, float]]:
+    """Offsets in points, one per name, chosen greedily so that label boxes (estimated from the
+    text length) overlap neither each other nor the points (in display units)."""
+    px = ax.figure.dpi / 72.0                       # display pixels per point
+    points = [ax.transData.transform(xy[n]) for n in names]
+    candidates = [(5, 4), (5, -11), (-5, 4), (-5, -11), (5, 14), (5, -21), (-5, 14), (-5, -21),
+                  (5, 24), (5, -31)]
+    placed: list[tuple[float, float, float, float]] = []
+    out = []
+    for name, (x, y) in zip(names, points):
+        w, h = 0.6 * fontsize * len(name) * px, 1.1 * fontsize * px
+        best = candidates[0]
+        for dx, dy in candidates:
+            left = x + dx * px - (w if dx < 0 else 0)
+            bottom = y + dy * px
+            box = (left, bottom, left + w, bottom + h)
+            hits_label = any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
+                             for b in placed)
+            hits_point = any(box[0] - 4 < px_ < box[2] + 4 and box[1] - 4 < py_ < box[3] + 4
+                             for px_, py_ in points)
+            if not hits_label and not hits_point:
+                best = (dx, dy)
+                break
+        left = x + best[0] * px - (w if best[0] < 0 else 0)
+        placed.append((left, y + best[1] * px, left + w, y + best[1] * px + h))
+        out.append(best)
+    return out
 
 
 def plot_paired(ax, points: dict, xlabel: str, ylabel: str, chance: float | None = 0.5):
