@@ -86,3 +86,17 @@ def test_a_live_detection_scores_as_a_one_seed_row():
     iv = results.interval([row])
     assert row["name"] == "x" and iv.low < row["pixel_auroc"] < iv.high and iv.estimate == row["pixel_auroc"]
     assert results.difference([row], [row]).tie
+
+
+def test_words_for_intervals_and_verdicts():
+    gap = results.Interval(0.0391, 0.0084, 0.0726)
+    assert gap.signed == "+0.039 [+0.008, +0.073]"
+    assert results.Interval(-0.01, -0.02, 0.001).signed == "-0.010 [-0.020, +0.001]"
+    assert results.joined(["a"]) == "a" and results.joined("ab") == "a and b"
+    assert results.joined(["a", "b", "c"]) == "a, b and c"
+    with pytest.raises(ValueError, match="at least one"):
+        results.joined([])
+    words = {"brick": "above", "grass": "level with", "gravel": "level with"}
+    assert results.grouped(words, "on", "the floor") == \
+        "above the floor on brick, level with it on grass and gravel"
+    assert results.grouped(words, "on") == "above on brick, level with on grass and gravel"

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["RESULTS", "load", "path", "provenance", "save", "write", "spread", "as_text", "markdown", "table",
-           "replicates", "Interval", "scored", "interval", "difference", "verdict", "intervals", "Z95"]
+           "replicates", "Interval", "scored", "interval", "difference", "verdict", "joined", "grouped",
+           "intervals", "Z95"]
 
 Z95 = 1.959964  # the normal quantile of a central 95 % interval
 
@@ -173,6 +174,8 @@ class Interval(tuple):
     low = property(lambda self: self[1])
     high = property(lambda self: self[2])
     tie = property(lambda self: self[1] <= 0.0 <= self[2])
+    signed = property(lambda self: f"{self[0]:+.3f} [{self[1]:+.3f}, {self[2]:+.3f}]",
+                      doc="The estimate and its interval, signed: '+0.039 [+0.008, +0.073]'.")
 
     def __str__(self) -> str:
         return f"{self[0]:.3f} [{self[1]:.3f}, {self[2]:.3f}]"
@@ -267,6 +270,27 @@ def verdict(gap: Interval, better: str = "better", worse: str = "worse", tie: st
     if not isinstance(gap, Interval):
         raise ValueError(f"verdict takes an Interval (results.difference), got {type(gap).__name__}")
     return tie if gap.tie else better if gap.low > 0 else worse
+
+
+def joined(items) -> str:
+    """``"A"``, ``"A and B"``, ``"A, B and C"``: a list in a sentence."""
+    items = [str(i) for i in items]
+    if not items:
+        raise ValueError("joined needs at least one item")
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def grouped(words: dict, prep: str, rival: str | None = None) -> str:
+    """Verdict words by key as one phrase, keys of one word together, in first-seen order:
+    ``grouped({"brick": "above", "grass": "level with", "gravel": "level with"}, "on",
+    "the floor")`` is ``"above the floor on brick, level with it on grass and gravel"``;
+    without ``rival``, ``"above on brick, level with on grass and gravel"``."""
+    parts = []
+    for w in dict.fromkeys(words.values()):
+        where = joined(k for k, v in words.items() if v == w)
+        who = "" if rival is None else f" {'it' if parts else rival}"
+        parts.append(f"{w}{who} {prep} {where}")
+    return ", ".join(parts)
 
 
 def _paired(rows_a, rows_b) -> None:

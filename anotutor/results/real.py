@@ -160,4 +160,4 @@ def claim(result: dict, method: str, rival: str = "floor") -> dict[str, str]:
     gaps = difference(result, method, rival)
     return {"cells": on_cells(method), "cells_rival": on_cells(rival),
             "cells_verdict": verdict(result, method, rival=rival),
-            "cells_gap": ", ".join(f"{g.estimate:+.3f} [{g.low:+.3f}, {g.high:+.3f}] {k}" for k, g in gaps.items())}
+            "cells_gap": ", ".join(f"{g.signed} {k}" for k, g in gaps.items())}
