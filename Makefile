@@ -56,6 +56,9 @@ browser: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/methods.py
 	$(BIN)/python benchmarks/feature_memory.py
+	$(BIN)/python benchmarks/patchcore_ablation.py patchcore_ablation
+	$(BIN)/python benchmarks/patchcore_ablation.py patchcore_backbones
+	$(BIN)/python benchmarks/patchcore_speed.py
 	$(BIN)/python benchmarks/elpv.py --kinds mono --threads 1 --part .elpv-mono.json & \
 	$(BIN)/python benchmarks/elpv.py --kinds poly --threads 1 --part .elpv-poly.json; wait
 	$(BIN)/python benchmarks/elpv.py --join .elpv-mono.json .elpv-poly.json && rm .elpv-mono.json .elpv-poly.json

@@ -112,9 +112,18 @@ def main() -> None:
     ap.add_argument("--part", type=Path, default=None, help="write this share here instead of the result")
     ap.add_argument("--join", type=Path, nargs="+", default=None, help="join shares into the result")
     ap.add_argument("--table-only", action="store_true", help="rewrite benchmarks/elpv.md from the JSON")
+    ap.add_argument("--merge", type=Path, default=None,
+                    help="replace the committed rows of this share's methods (written with --part) by its rows")
     args = ap.parse_args()
     if args.table_only:
         return write_table(results.load("elpv"))
+    if args.merge:
+        share, old = json.loads(args.merge.read_text()), results.load("elpv")
+        if any(share["splits"][k] != old["splits"].get(k) for k in share["splits"]):
+            raise SystemExit(f"{args.merge} was scored on other splits than the committed result")
+        out = results.merged(old, {**share, "splits": old["splits"]}, share["meta"]["methods"], "kinds")
+        results.write("elpv", out)
+        return write_table(out)
     if args.join:
         out = join(args.join)
         results.write("elpv", out)

@@ -105,25 +105,10 @@ def main() -> None:
     def save(rows, done=False):
         out = {"meta": _meta(args, methods, time.perf_counter() - t, done), "rows": rows}
         if args.merge:
-            out = _merged(before, out, methods)
+            out = results.merged(before, out, methods, "textures")
         return results.write("methods", out)
 
     write_table(save(run(methods, args.textures, args.seeds, save), done=True))
-
-
-def _merged(old: dict, new: dict, methods) -> dict:
-    """The committed result with ``methods``' rows replaced by ``new``'s, in catalog order."""
-    from anotutor.methods.catalog import names
-
-    run = {k: new["meta"][k] for k in ("date", "machine", "threads", "anotutor", "torch", "seconds", "complete")}
-    meta = {**old["meta"], "merged": [*[m for m in old["meta"].get("merged", [])
-                                        if not set(m["methods"]) <= set(methods)], {**run, "methods": methods}]}
-    meta["methods"] = [n for n in names() if n in set(old["meta"]["methods"]) | set(methods)]
-    meta["complete"] = bool(old["meta"]["complete"] and new["meta"]["complete"])
-    order = {n: i for i, n in enumerate(meta["methods"])}
-    rows = [r for r in old["rows"] if r["method"] not in methods] + new["rows"]
-    rows.sort(key=lambda r: (meta["textures"].index(r["texture"]), r["seed"], order[r["method"]]))
-    return {"meta": meta, "rows": rows}
 
 
 def _meta(args, methods, seconds: float, done: bool) -> dict:

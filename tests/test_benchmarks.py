@@ -63,3 +63,16 @@ def test_ablation_merge_replaces_only_the_variants_run():
         ("brick", "none", 1), ("brick", "negative, aligned", 4), ("grass", "none", 2),
         ("grass", "negative, aligned", 5)]
     assert out["meta"]["merged"][-1]["variants"] == ["negative, aligned"] and out["meta"]["date"] == "a"
+
+
+def test_the_ring_share_counts_maps_peaking_at_the_border():
+    import torch
+
+    ab = _load("patchcore_ablation")
+    maps = torch.zeros(4, 224, 224)
+    maps[0, 0, 100] = 1.0          # top row: on the ring
+    maps[1, 112, 112] = 1.0        # centre
+    maps[2, 112, 220] = 1.0        # 4 px from the right edge: within one stride-8 cell
+    maps[3, 50, 50] = 1.0          # inside, but an anomalous image: not counted
+    labels = torch.tensor([0, 0, 0, 1])
+    assert ab.ring_share(maps, labels) == pytest.approx(2 / 3)

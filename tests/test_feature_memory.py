@@ -109,7 +109,7 @@ def test_patch_grid_aggregates_and_upsamples():
     a = torch.zeros(1, 2, 4, 4)
     a[0, :, 1, 1] = 9.0
     b = torch.ones(1, 3, 2, 2)
-    out = patch_grid([a, b], neighbourhood=3)
+    out = patch_grid([a, b], neighbourhood=3, aggregation="stride")
     assert out.shape == (1, 5, 4, 4)
     assert float(out[0, 0, 0, 0]) == pytest.approx(9.0 / 4)      # corner: 4 cells in the window
     assert float(out[0, 0, 2, 2]) == pytest.approx(1.0)          # interior: 9 cells
@@ -268,3 +268,112 @@ def test_nearest_is_the_patch_map_of_eq_pc_patch():
     assert torch.allclose(det.nearest(flat), maps.flatten(), atol=1e-4)
     with pytest.raises(ValueError, match="features must be"):
         det.nearest(flat[:, :5])
+
+
+def _window_mean(m: torch.Tensor, p: int, count_pad: bool) -> torch.Tensor:
+    """A p x p mean at every cell written as loops: the cells inside the map, over p * p or over their count."""
+    out = torch.empty_like(m)
+    h, w = m.shape[-2:]
+    for i in range(h):
+        for j in range(w):
+            win = m[..., max(0, i - p // 2): i + p // 2 + 1, max(0, j - p // 2): j + p // 2 + 1]
+            out[..., i, j] = win.sum((-2, -1)) / (p * p if count_pad else win.shape[-2] * win.shape[-1])
+    return out
+
+
+@pytest.mark.parametrize("aggregation", ["stride", "stride-pad", "grid", "grid-pad"])
+def test_each_aggregation_equals_a_direct_loop(aggregation):
+    g = torch.Generator().manual_seed(0)
+    fine, coarse = torch.rand(2, 3, 6, 6, generator=g), torch.rand(2, 4, 3, 3, generator=g)
+    pad = aggregation.endswith("-pad")
+
+    def up(m):
+        return F.interpolate(m, size=(6, 6), mode="bilinear", align_corners=False)
+
+    if aggregation.startswith("grid"):    # upsample, then average on the finest grid
+        want = torch.cat([_window_mean(fine, 3, pad), _window_mean(up(coarse), 3, pad)], 1)
+    else:                                 # average on each map's own grid, then upsample
+        want = torch.cat([_window_mean(fine, 3, pad), up(_window_mean(coarse, 3, pad))], 1)
+    torch.testing.assert_close(patch_grid([fine, coarse], 3, aggregation), want)
+    with pytest.raises(ValueError, match="aggregation must be one of"):
+        patch_grid([fine, coarse], 3, "mean")
+
+
+def _reference_features(images: torch.Tensor, aggregation: str) -> torch.Tensor:
+    """Patch features [N, D, h, w] from the wheel's backbone and the loop above: not the detector's path."""
+    with torch.no_grad():
+        fine, coarse = FeatureBackbone((8, 16), pretrained=True)(images)
+    pad, first = aggregation.endswith("-pad"), aggregation.startswith("grid")
+    up = lambda m: F.interpolate(m, size=fine.shape[-2:], mode="bilinear", align_corners=False)  # noqa: E731
+    coarse = _window_mean(up(coarse), 3, pad) if first else up(_window_mean(coarse, 3, pad))
+    return torch.cat([_window_mean(fine, 3, pad), coarse], 1)
+
+
+@pytest.mark.parametrize("aggregation", ["stride", "grid-pad"])
+def test_the_maps_equal_brute_force_on_features_computed_once(aggregation):
+    """PatchCore's kNN map and PaDiM's Mahalanobis map against a direct computation on features computed
+    outside the detector (the reference never calls the detector's feature path)."""
+    train, test = _images(6, size=64), with_square(_images(2, size=64, seed=5))
+    ref_train, ref_test = _reference_features(train, aggregation), _reference_features(test, aggregation)
+    n, d, h, w = ref_test.shape
+
+    def at_input(grid):   # the detector's map: the grid upsampled to the input (working size = input)
+        return F.interpolate(grid[:, None].float(), size=(64, 64), mode="bilinear", align_corners=False)[:, 0]
+
+    pc = PatchCore(image_size=64, coreset=1.0, smooth=0.0, aggregation=aggregation, progress=False).fit(train)
+    bank = ref_train.permute(0, 2, 3, 1).reshape(-1, d).double()
+    q = ref_test.permute(0, 2, 3, 1).reshape(n, h * w, d).double()
+    nearest = torch.cdist(q, bank).min(dim=2).values.view(n, h, w)
+    torch.testing.assert_close(pc.predict(test).maps, at_input(nearest), rtol=0, atol=2e-3)
+
+    pd = PaDiM(image_size=64, n_features=20, eps=0.05, smooth=0.0, progress=False).fit(train)
+    idx = pd.channels_idx_                  # PaDiM: the raw maps on the stride-8 grid, no averaging
+    with torch.no_grad():
+        fine, coarse = FeatureBackbone((8, 16), pretrained=True)(train)
+        raw = torch.cat([fine, F.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False)], 1)
+        fine_t, coarse_t = FeatureBackbone((8, 16), pretrained=True)(test)
+        raw_t = torch.cat([fine_t, F.interpolate(coarse_t, size=(h, w), mode="bilinear", align_corners=False)], 1)
+    x, y = raw[:, idx].double().numpy(), raw_t[:, idx].double().numpy()
+    want = np.empty((n, h, w))
+    for i in range(h):
+        for j in range(w):
+            cov = np.cov(x[:, :, i, j], rowvar=False) + 0.05 * np.eye(len(idx))
+            diff = y[:, :, i, j] - x[:, :, i, j].mean(0)
+            want[:, i, j] = np.sqrt(np.einsum("nd,de,ne->n", diff, np.linalg.inv(cov), diff))
+    torch.testing.assert_close(pd.predict(test).maps, at_input(torch.from_numpy(want)), rtol=1e-3, atol=1e-3)
+
+
+def test_the_feature_memories_find_a_textured_square_the_floor_cannot():
+    """A square of the same brick turned by 90 degrees: the same pixel values, another structure."""
+    from anotutor import metrics
+    from anotutor.data import texture_crops
+    from anotutor.methods import BrightnessFloor
+
+    train = texture_crops("brick", 40, 64, region="train", seed=0)
+    test = texture_crops("brick", 12, 64, region="test", seed=1)
+    truth = torch.zeros(12, 64, 64)
+    for i in range(6):                      # half the test images get the turned square
+        r, c = 8 + 4 * i, 36 - 4 * i
+        test[i, :, r:r + 20, c:c + 20] = test[i, :, r:r + 20, c:c + 20].transpose(-2, -1).clone()
+        truth[i, r:r + 20, c:c + 20] = 1
+    floor = metrics.pixel_auroc(BrightnessFloor().fit(train).predict(test).maps, truth)
+    for cls in (PatchCore, PaDiM):
+        got = metrics.pixel_auroc(cls(image_size=128, progress=False).fit(train).predict(test).maps, truth)
+        assert got > floor + 0.15, (cls.__name__, got, floor)
+
+
+def test_a_coreset_as_big_as_the_subsample_says_the_bank_is_a_random_sample():
+    train = _images(4)                                        # 4 x 64 patches at 64 px
+    with pytest.warns(UserWarning, match="random sample, not a greedy coreset"):
+        det = PatchCore(image_size=64, coreset=0.5, max_patches=100, progress=False).fit(train)
+    assert det.bank_.shape[0] < 0.5 * det.n_patches_
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                        # all patches, nothing subsampled: no warning
+        PatchCore(image_size=64, coreset=1.0, progress=False).fit(train)
+
+
+def test_the_smoothing_scales_with_the_working_size():
+    train = _images(3, size=64)
+    sigmas = [PatchCore(image_size=s, coreset=1.0, progress=False).fit(train).sigma for s in (112, 224, 448)]
+    assert sigmas == [2.0, 4.0, 8.0]

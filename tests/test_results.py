@@ -181,3 +181,20 @@ def test_save_stamps_the_provenance_and_write_keeps_a_result_as_it_is(tmp_path):
     assert json.loads(results.write(tmp_path / "r.json", merged) and (tmp_path / "r.json").read_text()) == merged
     with pytest.raises(ValueError, match="plain file stem"):
         results.save("../escape", [], 1.0)
+
+
+def test_a_rerun_of_some_methods_replaces_only_their_rows():
+    from anotutor import results
+
+    meta = {"date": "a", "machine": "m", "threads": 1, "anotutor": "0", "torch": "2", "seconds": 1.0,
+            "complete": True}
+    old = {"meta": {**meta, "methods": ["floor", "patchcore"], "kinds": ["mono", "poly"]},
+           "rows": [{"kind": k, "seed": 0, "method": m, "v": 1} for k in ("mono", "poly")
+                    for m in ("floor", "patchcore")], "splits": {"mono/0": [1]}}
+    new = {"meta": {**meta, "date": "b", "methods": ["patchcore"]},
+           "rows": [{"kind": k, "seed": 0, "method": "patchcore", "v": 2} for k in ("poly", "mono")]}
+    out = results.merged(old, new, ["patchcore"], "kinds")
+    assert [(r["kind"], r["method"], r["v"]) for r in out["rows"]] == [
+        ("mono", "floor", 1), ("mono", "patchcore", 2), ("poly", "floor", 1), ("poly", "patchcore", 2)]
+    assert out["meta"]["date"] == "a" and out["meta"]["merged"][-1]["date"] == "b"
+    assert out["splits"] == {"mono/0": [1]}

@@ -27,14 +27,14 @@ import torch
 import torch.nn.functional as F
 
 from ..checks import check_int
-from ..models.backbone import STRIDE_CHANNELS, STRIDE_STAGE, FeatureBackbone
+from ..models.backbone import BACKBONES, DEFAULT, STRIDE_STAGE, FeatureBackbone, stride_channels
 from ..ops import count_parameters
 from ..runtime import progress as progress_bar
 from .base import Detector
-from .params import ARCHITECTURE, INFERENCE, TRAINING, custom, flag, integer, real, working_size
+from .params import ARCHITECTURE, INFERENCE, TRAINING, choice, custom, flag, integer, real, working_size
 from .scores import smooth_maps
 
-__all__ = ["patch_grid", "nearest_distances", "greedy_coreset", "coverage_radius", "FeatureMemory",
+__all__ = ["patch_grid", "AGGREGATIONS", "nearest_distances", "greedy_coreset", "coverage_radius", "FeatureMemory",
            "check_strides"]
 
 # at most this many query x bank distances are held at once (64 MB of float32)
@@ -53,14 +53,19 @@ def check_strides(strides) -> tuple[int, ...]:
     return s
 
 
-def feature_dim(strides) -> int:
+def feature_dim(strides, backbone: str = DEFAULT) -> int:
     """Channels of a patch feature at these (checked) strides: the backbone's channels summed."""
-    return sum(STRIDE_CHANNELS[s] for s in strides)
+    channels = stride_channels(backbone)
+    return sum(channels[s] for s in strides)
 
+
+# the working size at which ``smooth`` is the Gaussian's sigma in px (ImageNet's 224)
+SMOOTH_SIZE = 224
 
 # What every feature memory is built with; its image_size is its own (224 by default), not the budget's.
 COMMON_SPEC = {
     "image_size": working_size(minimum=FeatureBackbone.MIN_SIZE, optional=False),
+    "backbone": choice(ARCHITECTURE, "backbone", tuple(BACKBONES)),
     "strides": custom(ARCHITECTURE, lambda v, p: check_strides(v)),
     "pretrained": flag(ARCHITECTURE, "pretrained"),
     "smooth": real(INFERENCE, "smooth", 0.0, 64.0),
@@ -68,24 +73,42 @@ COMMON_SPEC = {
 }
 
 
-def patch_grid(maps: list[torch.Tensor], neighbourhood: int = 1) -> torch.Tensor:
+AGGREGATIONS = ("stride", "stride-pad", "grid", "grid-pad")
+
+
+def patch_grid(maps: list[torch.Tensor], neighbourhood: int = 1, aggregation: str = "stride-pad") -> torch.Tensor:
     """Concatenate feature maps on the grid of the first (finest) one: [N, sum C, h, w].
 
-    ``neighbourhood`` p > 1 first averages each map over p x p windows
-    (stride 1, the borders padded by the window, not counted), so a patch
-    feature describes its neighbourhood, as PatchCore's aggregation does.
+    ``neighbourhood`` p > 1 averages over p x p windows (stride 1), so a
+    patch feature describes its neighbourhood, as PatchCore's aggregation
+    does. ``aggregation`` says where and how (:data:`AGGREGATIONS`):
+    ``"stride"`` averages each map on its own grid, before the coarser ones
+    are upsampled (a window of p cells of stride 16 spans twice the image of
+    one of stride 8), ``"grid"`` upsamples first and averages every map on
+    the finest grid; ``"-pad"`` counts the zero padding at the borders (a
+    corner of a 3 x 3 window is then 4/9 of its neighbours' mean: border
+    features shrink towards zero), without it the mean is over the cells
+    inside the map. The default is PatchCore's (chapter 8 chose it on
+    validation data).
     """
+    if aggregation not in AGGREGATIONS:
+        raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}")
     h, w = maps[0].shape[-2:]
+    first, count_pad = aggregation.startswith("grid"), aggregation.endswith("-pad")
+
+    def average(m):
+        if neighbourhood < 2:
+            return m
+        size = m.shape[-2:]
+        m = F.avg_pool2d(m, neighbourhood, stride=1, padding=neighbourhood // 2, count_include_pad=count_pad)
+        return m[..., : size[0], : size[1]]
+
     out = []
     for m in maps:
-        if neighbourhood > 1:
-            size = m.shape[-2:]
-            m = F.avg_pool2d(m, neighbourhood, stride=1, padding=neighbourhood // 2,
-                             count_include_pad=False)
-            m = m[..., : size[0], : size[1]]
+        m = m if first else average(m)
         if m.shape[-2:] != (h, w):
             m = F.interpolate(m, size=(h, w), mode="bilinear", align_corners=False)
-        out.append(m)
+        out.append(average(m) if first else m)
     return torch.cat(out, dim=1)
 
 
@@ -143,14 +166,17 @@ def greedy_coreset(features: torch.Tensor, n: int, projection: int | None = 128,
         x = features @ proj.to(features.device, features.dtype)
     sq = (x * x).sum(1)
     min_d = torch.full((N,), float("inf"), device=x.device, dtype=x.dtype)
-    chosen = torch.empty(n, dtype=torch.long)
-    i = int(torch.randint(N, (1,), generator=g))
+    d = torch.empty_like(min_d)
+    # the chosen index stays a tensor on the device: no host synchronisation per centre on a GPU
+    chosen = torch.empty(n, dtype=torch.long, device=x.device)
+    i = torch.randint(N, (1,), generator=g).to(x.device)
     for t in progress_bar(range(n), "coreset", progress and n > 2000):
-        chosen[t] = i
-        d = sq - 2.0 * (x @ x[i]) + sq[i]
+        chosen[t] = i[0]
+        torch.mv(x, x[i[0]], out=d)                       # one pass over the points: x . x_i
+        torch.add(sq, d, alpha=-2.0, out=d).add_(sq[i])   # |x - x_i|^2, without temporaries
         torch.minimum(min_d, d, out=min_d)
-        i = int(min_d.argmax())
-    return chosen
+        i = min_d.argmax().view(1)
+    return chosen.cpu()
 
 
 def coverage_radius(features: torch.Tensor, centres: torch.Tensor) -> float:
@@ -175,15 +201,24 @@ class FeatureMemory(Detector):
     @property
     def feature_dim(self) -> int:
         """Channels of a patch feature: the backbone's channels at the chosen strides."""
-        return feature_dim(check_strides(self.strides))
+        return feature_dim(check_strides(self.strides), self.backbone)
 
     def _build_networks(self) -> dict:
         # the weights come from the checkpoint: no wheel needed to load one
-        return {"backbone_": FeatureBackbone(self.params_["strides"], pretrained=False)}
+        p = self.params_
+        return {"backbone_": FeatureBackbone(p["strides"], pretrained=False, arch=p["backbone"])}
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         """Patch features [N, D, h, w] of images already at the working size, on the device."""
-        return patch_grid(self.backbone_(x), self.params_.get("neighbourhood", 1))
+        p = self.params_
+        return patch_grid(self.backbone_(x), p.get("neighbourhood", 1), p.get("aggregation", "stride-pad"))
+
+    @property
+    def sigma(self) -> float:
+        """The map's Gaussian in px at the working size: ``smooth`` is given at 224 px and scales with
+        ``image_size``, so it covers the same share of the image (half a stride-8 cell at 4) at any size."""
+        self._check_fitted()
+        return self.params_["smooth"] * self.params_["image_size"] / SMOOTH_SIZE
 
     @torch.no_grad()
     def patch_features(self, images) -> torch.Tensor:
@@ -200,7 +235,8 @@ class FeatureMemory(Detector):
     def _fit(self, x: torch.Tensor, anomalies, g: torch.Generator) -> dict:
         p = self.params_
         # inside fit's isolated seed: a random initialisation is repeatable
-        self.backbone_ = FeatureBackbone(p["strides"], pretrained=p["pretrained"]).to(self.device_)
+        self.backbone_ = FeatureBackbone(p["strides"], pretrained=p["pretrained"], arch=p["backbone"])
+        self.backbone_.to(self.device_)
         with torch.no_grad():
             return self._learn(self._batches(x), x.shape[0], g)
 
@@ -208,7 +244,7 @@ class FeatureMemory(Detector):
         scores, maps = self._score(self._features(x))
         if maps.shape[-2:] != x.shape[-2:]:
             maps = F.interpolate(maps[:, None], size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
-        maps = smooth_maps(maps, self.params_["smooth"])
+        maps = smooth_maps(maps, self.sigma)
         return (maps.flatten(1).amax(1) if scores is None else scores), maps, {}
 
     def n_parameters(self) -> int:

@@ -31,11 +31,11 @@ __all__ = ["PaDiM"]
 class PaDiM(FeatureMemory):
     """PaDiM behind the Detector contract: ``PaDiM().fit(normal).predict(test)``.
 
-    ``image_size``, ``strides``, ``pretrained``, ``smooth``: as
+    ``image_size``, ``backbone``, ``strides``, ``pretrained``, ``smooth``: as
     :class:`~anotutor.methods.patchcore.PatchCore`; ``n_features``: channels
     kept at random (at most the backbone's channels at ``strides``);
     ``eps``: the covariance's regulariser. Architecture (compared on load):
-    ``image_size``, ``strides``, ``pretrained``, ``n_features``. Learned state:
+    ``image_size``, ``backbone``, ``strides``, ``pretrained``, ``n_features``. Learned state:
     the kept channels ``channels_idx_``, the means ``mean_`` [P, d] and the
     inverse covariances ``precision_`` [P, d, d], P positions of the grid.
     """
@@ -43,14 +43,14 @@ class PaDiM(FeatureMemory):
     _spec = {
         **COMMON_SPEC,
         "n_features": custom(ARCHITECTURE, lambda v, p: check_int(v, "n_features", minimum=1,
-                                                                    maximum=feature_dim(p["strides"]))),
+                                                                    maximum=feature_dim(p["strides"], p["backbone"]))),
         "eps": real(TRAINING, "eps", 0.0, 1e3, low_open=True),
     }
     _min_train_images = (2, "a covariance needs two")
 
-    def __init__(self, image_size: int = 224, strides=(8, 16), pretrained: bool = True, n_features: int = 100,
-                 eps: float = 0.01, smooth: float = 4.0, seed: int = 0, device: str | None = None,
-                 progress: bool = True):
+    def __init__(self, image_size: int = 224, backbone: str = "efficientnet-lite0", strides=(8, 16),
+                 pretrained: bool = True, n_features: int = 100, eps: float = 0.01, smooth: float = 4.0,
+                 seed: int = 0, device: str | None = None, progress: bool = True):
         self._store(locals())
 
     def _learn(self, batches, n: int, g: torch.Generator) -> dict:

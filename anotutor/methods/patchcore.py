@@ -3,8 +3,10 @@ r"""PatchCore (Roth et al. 2022, "Towards total recall in industrial anomaly det
 A test patch is normal when a normal training patch looks like it. Every
 position of every training image is described by **locally aware patch
 features**: the backbone's maps at two mid-level strides (8 and 16 by
-default), each averaged over a 3 x 3 neighbourhood, the coarser one
-upsampled to the finer grid, concatenated (:func:`.feature_memory.patch_grid`).
+default), each averaged over a 3 x 3 neighbourhood on its own grid (the
+zero padding at the border counted, as anomalib does: chapter 8's ablation
+chose it on validation data), the coarser one upsampled to the finer grid,
+concatenated (:func:`.feature_memory.patch_grid`).
 All of them form the memory bank :math:`\mathcal M`, thinned by the greedy
 **coreset** of the paper's Algorithm 1 (:func:`.feature_memory.greedy_coreset`)
 to a fraction of its size.
@@ -12,7 +14,7 @@ to a fraction of its size.
 At test time a patch's anomaly score is its distance to the nearest bank
 entry, :math:`s(m) = \min_{n \in \mathcal M} \lVert m - n \rVert_2`; the map
 is upsampled to the working size and Gaussian-smoothed (:math:`\sigma = 4`
-px, as the paper). The image score (the paper's eq. 7) starts from the most
+px at 224 px, as the paper; scaled with the working size). The image score (the paper's eq. 7) starts from the most
 anomalous patch :math:`m^{test,*}` with score :math:`s^*` and nearest bank
 entry :math:`m^*`, and weighs it by how isolated :math:`m^*` is among its
 :math:`b` nearest bank neighbours :math:`\mathcal N_b(m^*)`:
@@ -30,12 +32,13 @@ smaller coreset: :meth:`PatchCore.at_coreset` is a view on the first rows.
 from __future__ import annotations
 
 import copy
+import warnings
 
 import torch
 
 from ..checks import check_int, check_range
-from .feature_memory import COMMON_SPEC, FeatureMemory, greedy_coreset, nearest_distances
-from .params import ARCHITECTURE, INFERENCE, TRAINING, custom, integer, real
+from .feature_memory import AGGREGATIONS, COMMON_SPEC, FeatureMemory, greedy_coreset, nearest_distances
+from .params import ARCHITECTURE, INFERENCE, TRAINING, choice, custom, integer, real
 
 __all__ = ["PatchCore", "patchcore_scores"]
 
@@ -77,19 +80,22 @@ class PatchCore(FeatureMemory):
 
     ``image_size``: the working size the images are resized to before the
     backbone (at least 32; 224 by default, the size ImageNet features are
-    made for, whatever the input's size); ``strides``: backbone strides whose
+    made for, whatever the input's size); ``backbone``: the ImageNet network
+    (:data:`anotutor.models.backbone.BACKBONES`); ``strides``: backbone strides whose
     features are concatenated (from 2, 4, 8, 16, 32); ``pretrained``:
     ImageNet weights (``False``: the same network randomly initialised);
-    ``neighbourhood``: side of the averaging window (1: none); ``coreset``:
+    ``neighbourhood``: side of the averaging window (1: none); ``aggregation``:
+    where and how it averages (:data:`.feature_memory.AGGREGATIONS`); ``coreset``:
     fraction of the training patches kept in the bank (1.0: all);
     ``projection``: dimension of the random projection the coreset is chosen
     in (``None``: none); ``max_patches``: above this many training patches
     (about 1,300 images at 224 px) the coreset is chosen from a random share
     of them, so that memory and time stay bounded; ``reweight``: :math:`b` of the image score (0: plain
-    maximum, else at least 2); ``smooth``: sigma in px of the map's Gaussian.
+    maximum, else at least 2); ``smooth``: sigma in px of the map's Gaussian at
+    224 px (scaled with ``image_size``: :attr:`sigma`).
 
-    Architecture (compared on load): ``image_size``, ``strides``,
-    ``pretrained``, ``neighbourhood``. Learned state: the backbone's weights
+    Architecture (compared on load): ``image_size``, ``backbone``, ``strides``,
+    ``pretrained``, ``neighbourhood``, ``aggregation``. Learned state: the backbone's weights
     (frozen), the memory bank ``bank_`` [M, D] in greedy order, the number
     of training patches ``n_patches_`` and the view ``keep_`` of
     :meth:`at_coreset`.
@@ -98,13 +104,15 @@ class PatchCore(FeatureMemory):
     _spec = {
         **COMMON_SPEC,
         "neighbourhood": integer(ARCHITECTURE, "neighbourhood", maximum=9),
+        "aggregation": choice(ARCHITECTURE, "aggregation", AGGREGATIONS),
         "coreset": real(TRAINING, "coreset", 0.0, 1.0, low_open=True),
         "projection": integer(TRAINING, "projection", optional=True),
         "reweight": custom(INFERENCE, lambda v, p: _reweight(v)),
         "max_patches": integer(TRAINING, "max_patches"),
     }
 
-    def __init__(self, image_size: int = 224, strides=(8, 16), pretrained: bool = True, neighbourhood: int = 3,
+    def __init__(self, image_size: int = 224, backbone: str = "efficientnet-lite0", strides=(8, 16),
+                 pretrained: bool = True, neighbourhood: int = 3, aggregation: str = "stride-pad",
                  coreset: float = 0.01, projection: int | None = 128, reweight: int = 9, smooth: float = 4.0,
                  max_patches: int = 1_000_000, seed: int = 0, device: str | None = None, progress: bool = True):
         self._store(locals())
@@ -152,6 +160,11 @@ class PatchCore(FeatureMemory):
         feats = torch.cat(kept)
         self.n_patches_, self.keep_ = total, None
         size = min(feats.shape[0], max(1, int(round(p["coreset"] * total))))
+        if size >= feats.shape[0] and feats.shape[0] < total:
+            warnings.warn(f"coreset={p['coreset']} of {total} patches asks for {round(p['coreset'] * total)} "
+                          f"bank rows, but max_patches={p['max_patches']} kept {feats.shape[0]}: the bank is "
+                          "that random sample, not a greedy coreset; lower coreset or raise max_patches",
+                          stacklevel=4)
         if size >= feats.shape[0]:
             self.bank_ = feats
         else:

@@ -15,8 +15,14 @@ default (``source="augmented"``) through three random intensity augmentations
 of the kind DRAEM applies to its texture images
 (:func:`~anotutor.data.synth.foreign_textures`: gamma, brightness, invert,
 solarize, posterize, autocontrast); ``source="fractal"`` pastes the plain
-pattern. (Measured on the three textures, stage 1, two seeds: with the plain
-pattern the network learns to find *that pattern*, and the image AUROC was
+pattern. On colour images the pattern is drawn once, in grey, and given one
+random colour (:func:`colour_sources`), as a photographed texture has one
+structure in all its channels: drawn in each channel apart it was
+multicoloured noise, and a model trained on it learned to find colour noise
+and missed defects that differ from the part in brightness and structure
+alone (``benchmarks/two_stage_colour.md``; grayscale images are unchanged).
+(Measured on the three textures, stage 1, two seeds: with the plain pattern
+the network learns to find *that pattern*, and the image AUROC was
 0.87, 0.50 and 0.72 on brick, grass and gravel; with the augmented one 0.96,
 0.86 and 0.85.) The
 target :math:`y` is the exact inserted mask (all zeros for a normal image),
@@ -117,7 +123,7 @@ from .params import ARCHITECTURE, INFERENCE, TRAINING, TRAINING_SPEC, choice, cu
 from .training import draw_batch, train_steps
 
 __all__ = ["TwoStage", "refine", "stage_networks", "design_parameters", "windows",
-           "PSEUDO_KINDS", "SOURCES", "STAGE2_READINGS", "patch_size"]
+           "PSEUDO_KINDS", "SOURCES", "STAGE2_READINGS", "patch_size", "colour_sources"]
 
 PSEUDO_KINDS = ("perlin", "both")
 STAGE2_READINGS = ("residual", "patches")
@@ -129,6 +135,7 @@ SOURCES = ("augmented", "fractal")
 STEP_FACTOR_1 = 0.6
 STAGE2_DIVISOR = 3
 STEP_FACTOR_2 = STEP_FACTOR_1 / STAGE2_DIVISOR   # stage 2's default share of the budget's steps
+TINT = (0.75, 1.25)  # colour pseudo-anomalies: the per-channel gains of the grey pattern's colour
 
 
 def _stage_count(v) -> int:
@@ -173,6 +180,22 @@ def _checked_refine(prob, segments, mark, cover) -> tuple[torch.Tensor, float, f
     if bool((seg < 0).any()):
         raise ValueError("segments must hold non-negative labels")
     return seg, mark, cover
+
+
+def colour_sources(n: int, channels: int, height: int, width: int, rng: np.random.Generator,
+                   augment: bool = True, tint: tuple[float, float] = TINT) -> torch.Tensor:
+    """``n`` foreign textures [n, C, H, W] for colour images: one grey pattern each
+    (:func:`~anotutor.data.synth.foreign_textures`, one channel, through its intensity augmentations
+    when ``augment``) times a random colour, a gain per channel uniform in ``tint``, clipped to [0, 1].
+
+    A pattern drawn independently in every channel (what ``foreign_textures(n, 3, ...)`` gives) is
+    multicoloured noise, unlike any photograph; a network trained on it learns to find *colour
+    noise* and misses what differs from the image in brightness and structure alone, as most
+    surface defects do (``benchmarks/two_stage_colour.md``).
+    """
+    grey = synth.foreign_textures(n, 1, height, width, seed=rng, augment=augment)
+    gains = torch.from_numpy(rng.uniform(*tint, size=(n, channels, 1, 1))).float()
+    return (grey * gains).clamp(0.0, 1.0)
 
 
 def patch_size(image_size: int, depth: int) -> int:
@@ -400,8 +423,11 @@ class TwoStage(Detector):
             n_perlin = k
         out, masks = xb.clone(), torch.zeros(n, 1, *xb.shape[-2:])
         sources = None  # synth's fractal texture
-        if self.params_["source"] == "augmented":
-            sources = synth.foreign_textures(k, xb.shape[1], *xb.shape[-2:], seed=rng)
+        if xb.shape[1] > 1:  # colour: a grey pattern in one colour, never independent channels
+            sources = colour_sources(k, xb.shape[1], *xb.shape[-2:], rng,
+                                     augment=self.params_["source"] == "augmented")
+        elif self.params_["source"] == "augmented":
+            sources = synth.foreign_textures(k, 1, *xb.shape[-2:], seed=rng)
         for idx, make in ((chosen[:n_perlin], synth.perlin_anomaly),
                           (chosen[n_perlin:], synth.slic_anomaly)):
             if len(idx):

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["RESULTS", "load", "path", "provenance", "save", "write", "spread", "as_text", "markdown", "table",
-           "replicates", "Interval", "scored", "interval", "difference", "verdict", "joined", "grouped",
+           "replicates", "Interval", "scored", "interval", "difference", "verdict", "joined", "grouped", "merged",
            "intervals", "Z95"]
 
 Z95 = 1.959964  # the normal quantile of a central 95 % interval
@@ -291,6 +291,24 @@ def grouped(words: dict, prep: str, rival: str | None = None) -> str:
         who = "" if rival is None else f" {'it' if parts else rival}"
         parts.append(f"{w}{who} {prep} {where}")
     return ", ".join(parts)
+
+
+def merged(old: dict, new: dict, methods, where: str) -> dict:
+    """The committed result ``old`` with ``methods``' rows replaced by ``new``'s (a benchmark rerun for
+    some methods only): the run recorded in ``meta["merged"]``, rows ordered by ``where`` (the
+    ``meta`` list naming the data: ``"textures"`` or ``"kinds"``), seed and catalog order."""
+    from ..methods.catalog import names
+
+    run = {k: new["meta"][k] for k in ("date", "machine", "threads", "anotutor", "torch", "seconds", "complete")}
+    meta = {**old["meta"], "merged": [*[m for m in old["meta"].get("merged", [])
+                                        if not set(m["methods"]) <= set(methods)], {**run, "methods": methods}]}
+    meta["methods"] = [n for n in names() if n in set(old["meta"]["methods"]) | set(methods)]
+    meta["complete"] = bool(old["meta"]["complete"] and new["meta"]["complete"])
+    order = {n: i for i, n in enumerate(meta["methods"])}
+    key = {"textures": "texture", "kinds": "kind"}[where]
+    rows = [r for r in old["rows"] if r["method"] not in methods] + new["rows"]
+    rows.sort(key=lambda r: (meta[where].index(r[key]), r["seed"], order[r["method"]]))
+    return {**old, **{k: v for k, v in new.items() if k not in ("meta", "rows")}, "meta": meta, "rows": rows}
 
 
 def _paired(rows_a, rows_b) -> None:
