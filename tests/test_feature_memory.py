@@ -375,5 +375,6 @@ def test_a_coreset_as_big_as_the_subsample_says_the_bank_is_a_random_sample():
 
 def test_the_smoothing_scales_with_the_working_size():
     train = _images(3, size=64)
-    sigmas = [PatchCore(image_size=s, coreset=1.0, progress=False).fit(train).sigma for s in (112, 224, 448)]
+    sigmas = [PatchCore(image_size=s, coreset=1.0, smooth=4.0, progress=False).fit(train).sigma
+              for s in (112, 224, 448)]
     assert sigmas == [2.0, 4.0, 8.0]
