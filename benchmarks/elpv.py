@@ -31,7 +31,7 @@ import torch
 
 from anotutor import results
 from anotutor.data.elpv import KINDS, elpv
-from anotutor.methods.catalog import resolve
+from anotutor.methods.catalog import names, resolve
 from anotutor.methods.compare import run_method
 from anotutor.results.real import summary
 
@@ -121,7 +121,8 @@ def main() -> None:
         share, old = json.loads(args.merge.read_text()), results.load("elpv")
         if any(share["splits"][k] != old["splits"].get(k) for k in share["splits"]):
             raise SystemExit(f"{args.merge} was scored on other splits than the committed result")
-        out = results.merged(old, {**share, "splits": old["splits"]}, share["meta"]["methods"], "kinds")
+        out = results.merged(old, {**share, "splits": old["splits"]}, share["meta"]["methods"], "kinds",
+                             names())
         results.write("elpv", out)
         return write_table(out)
     if args.join:

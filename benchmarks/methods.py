@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 
 from anotutor import data, results
-from anotutor.methods.catalog import resolve
+from anotutor.methods.catalog import names, resolve
 from anotutor.methods.compare import run_method
 from anotutor.methods.protocol import KNOWN_KINDS, unseen_kinds
 
@@ -105,7 +105,7 @@ def main() -> None:
     def save(rows, done=False):
         out = {"meta": _meta(args, methods, time.perf_counter() - t, done), "rows": rows}
         if args.merge:
-            out = results.merged(before, out, methods, "textures")
+            out = results.merged(before, out, methods, "textures", names())
         return results.write("methods", out)
 
     write_table(save(run(methods, args.textures, args.seeds, save), done=True))

@@ -193,7 +193,7 @@ def test_a_rerun_of_some_methods_replaces_only_their_rows():
                     for m in ("floor", "patchcore")], "splits": {"mono/0": [1]}}
     new = {"meta": {**meta, "date": "b", "methods": ["patchcore"]},
            "rows": [{"kind": k, "seed": 0, "method": "patchcore", "v": 2} for k in ("poly", "mono")]}
-    out = results.merged(old, new, ["patchcore"], "kinds")
+    out = results.merged(old, new, ["patchcore"], "kinds", ["floor", "patchcore"])
     assert [(r["kind"], r["method"], r["v"]) for r in out["rows"]] == [
         ("mono", "floor", 1), ("mono", "patchcore", 2), ("poly", "floor", 1), ("poly", "patchcore", 2)]
     assert out["meta"]["date"] == "a" and out["meta"]["merged"][-1]["date"] == "b"

@@ -293,16 +293,15 @@ def grouped(words: dict, prep: str, rival: str | None = None) -> str:
     return ", ".join(parts)
 
 
-def merged(old: dict, new: dict, methods, where: str) -> dict:
+def merged(old: dict, new: dict, methods, where: str, names) -> dict:
     """The committed result ``old`` with ``methods``' rows replaced by ``new``'s (a benchmark rerun for
     some methods only): the run recorded in ``meta["merged"]``, rows ordered by ``where`` (the
-    ``meta`` list naming the data: ``"textures"`` or ``"kinds"``), seed and catalog order."""
-    from ..methods.catalog import names
-
+    ``meta`` list naming the data: ``"textures"`` or ``"kinds"``), seed and the order of ``names``
+    (every method's name, e.g. the catalog's)."""
     run = {k: new["meta"][k] for k in ("date", "machine", "threads", "anotutor", "torch", "seconds", "complete")}
     meta = {**old["meta"], "merged": [*[m for m in old["meta"].get("merged", [])
                                         if not set(m["methods"]) <= set(methods)], {**run, "methods": methods}]}
-    meta["methods"] = [n for n in names() if n in set(old["meta"]["methods"]) | set(methods)]
+    meta["methods"] = [n for n in names if n in set(old["meta"]["methods"]) | set(methods)]
     meta["complete"] = bool(old["meta"]["complete"] and new["meta"]["complete"])
     order = {n: i for i, n in enumerate(meta["methods"])}
     key = {"textures": "texture", "kinds": "kind"}[where]
