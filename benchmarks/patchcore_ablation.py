@@ -113,7 +113,8 @@ def run(study: str, quick: bool = False, seed: int = 0, save=None) -> list[dict]
                 out = view.predict(split.images)
                 rows.append(results.scored(
                     out, split, texture=name, seed=seed, part=split_name, name=label,
-                    **view.get_params(), ring=ring_share(out.maps, split.labels),
+                    **{k: v for k, v in view.get_params().items() if k != "seed"},
+                    ring=ring_share(out.maps, split.labels),
                     ms_per_image=out.ms_per_image, fit_seconds=det.log_.fit_seconds, bank_mb=bank_mb(det)))
             v = rows[-2]
             print(f"{name:18s} {label:28s}: val image {v['image_auroc']:.3f} "
@@ -166,13 +167,14 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     t = time.perf_counter()
 
-    def save(rows):
-        out = {"meta": {**results.provenance(time.perf_counter() - t), "quick": args.quick}, "rows": rows}
+    def save(rows, complete=False):
+        out = {"meta": {**results.provenance(time.perf_counter() - t), "quick": args.quick,
+                        "complete": complete}, "rows": rows}
         if not args.quick:
             results.write(args.study, out)
         write_table(args.study, out)
 
-    save(run(args.study, args.quick, save=save))
+    save(run(args.study, args.quick, save=save), complete=True)
 
 
 if __name__ == "__main__":
