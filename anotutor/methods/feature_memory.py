@@ -34,7 +34,7 @@ from .base import Detector
 from .params import ARCHITECTURE, INFERENCE, TRAINING, choice, custom, flag, integer, real, working_size
 from .scores import smooth_maps
 
-__all__ = ["patch_grid", "AGGREGATIONS", "nearest_distances", "greedy_coreset", "coverage_radius", "FeatureMemory",
+__all__ = ["patch_grid", "AGGREGATIONS", "AGGREGATION", "nearest_distances", "greedy_coreset", "coverage_radius", "FeatureMemory",
            "check_strides"]
 
 # at most this many query x bank distances are held at once (64 MB of float32)
@@ -74,9 +74,10 @@ COMMON_SPEC = {
 
 
 AGGREGATIONS = ("stride", "stride-pad", "grid", "grid-pad")
+AGGREGATION = "stride-pad"   # PatchCore's default (chapter 8 chose it on validation data)
 
 
-def patch_grid(maps: list[torch.Tensor], neighbourhood: int = 1, aggregation: str = "stride-pad") -> torch.Tensor:
+def patch_grid(maps: list[torch.Tensor], neighbourhood: int = 1, aggregation: str = AGGREGATION) -> torch.Tensor:
     """Concatenate feature maps on the grid of the first (finest) one: [N, sum C, h, w].
 
     ``neighbourhood`` p > 1 averages over p x p windows (stride 1), so a
@@ -211,7 +212,7 @@ class FeatureMemory(Detector):
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         """Patch features [N, D, h, w] of images already at the working size, on the device."""
         p = self.params_
-        return patch_grid(self.backbone_(x), p.get("neighbourhood", 1), p.get("aggregation", "stride-pad"))
+        return patch_grid(self.backbone_(x), p.get("neighbourhood", 1), p.get("aggregation", AGGREGATION))
 
     @property
     def sigma(self) -> float:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 
 from ..checks import check_int
+from ..models.backbone import DEFAULT as DEFAULT_BACKBONE
 from .feature_memory import COMMON_SPEC, FeatureMemory, feature_dim
 from .params import ARCHITECTURE, TRAINING, custom, real
 
@@ -48,7 +49,7 @@ class PaDiM(FeatureMemory):
     }
     _min_train_images = (2, "a covariance needs two")
 
-    def __init__(self, image_size: int = 224, backbone: str = "efficientnet-lite0", strides=(8, 16),
+    def __init__(self, image_size: int = 224, backbone: str = DEFAULT_BACKBONE, strides=(8, 16),
                  pretrained: bool = True, n_features: int = 100, eps: float = 0.01, smooth: float = 4.0,
                  seed: int = 0, device: str | None = None, progress: bool = True):
         self._store(locals())

@@ -38,7 +38,8 @@ import warnings
 import torch
 
 from ..checks import check_int, check_range
-from .feature_memory import AGGREGATIONS, COMMON_SPEC, FeatureMemory, greedy_coreset, nearest_distances
+from ..models.backbone import DEFAULT as DEFAULT_BACKBONE
+from .feature_memory import AGGREGATION, AGGREGATIONS, COMMON_SPEC, FeatureMemory, greedy_coreset, nearest_distances
 from .params import ARCHITECTURE, INFERENCE, TRAINING, choice, custom, integer, real
 
 __all__ = ["PatchCore", "patchcore_scores"]
@@ -112,8 +113,8 @@ class PatchCore(FeatureMemory):
         "max_patches": integer(TRAINING, "max_patches"),
     }
 
-    def __init__(self, image_size: int = 224, backbone: str = "efficientnet-lite0", strides=(8, 16),
-                 pretrained: bool = True, neighbourhood: int = 3, aggregation: str = "stride-pad",
+    def __init__(self, image_size: int = 224, backbone: str = DEFAULT_BACKBONE, strides=(8, 16),
+                 pretrained: bool = True, neighbourhood: int = 3, aggregation: str = AGGREGATION,
                  coreset: float = 0.01, projection: int | None = 128, reweight: int = 9, smooth: float = 8.0,
                  max_patches: int = 1_000_000, seed: int = 0, device: str | None = None, progress: bool = True):
         self._store(locals())
