@@ -227,15 +227,17 @@ def cpu_threads(n: int = 1):
 PROGRESS_INTERVAL_S = 2.0
 
 
-def progress(iterable, desc: str, enabled: bool = True, leave: bool = False):
+def progress(iterable, desc: str, enabled: bool = True, leave: bool = False, total: int | None = None):
     """``iterable`` with a progress bar (``tqdm.auto``), redrawn at most every
     :data:`PROGRESS_INTERVAL_S` seconds.
 
     The interval matters in notebooks: each redraw of a widget bar is a few
     kernel messages, and a long training cell that sends thousands of them
     overflows the message queue of an unattended executor (nbval, Jupyter
-    Book), which then loses the cell's end and fails it.
+    Book), which then loses the cell's end and fails it. ``iterable=None``
+    with a ``total`` gives a bar advanced by hand (``bar.update(k)``).
     """
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, desc=desc, disable=not enabled, leave=leave, mininterval=PROGRESS_INTERVAL_S)
+    return tqdm(iterable, desc=desc, disable=not enabled, leave=leave, total=total,
+                mininterval=PROGRESS_INTERVAL_S)

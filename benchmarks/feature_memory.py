@@ -52,15 +52,10 @@ COLUMNS = ["val_image_auroc", "val_pixel_auroc", "image_auroc", "pixel_auroc", "
            "fit_seconds", "bank_mb"]
 
 
-def _bank_mb(det) -> float:
-    return sum(v.numel() * v.element_size() for v in det._get_state().values()
-               if isinstance(v, torch.Tensor)) / 2**20
-
-
 def score(cls, settings: dict, ds, seed: int = 0) -> dict:
     """Fit on ``ds.train``; AUROCs on validation and test (pixel ones where there are masks)."""
     det = cls(seed=seed, progress=False, **settings).fit(ds.train.images)
-    row = {"fit_seconds": det.log_.fit_seconds, "bank_mb": _bank_mb(det), "n_train": len(ds.train)}
+    row = {"fit_seconds": det.log_.fit_seconds, "bank_mb": det.state_mb(), "n_train": len(ds.train)}
     for prefix, split in (("val_", ds.val), ("", ds.test)):
         out = det.predict(split.images)
         row[f"{prefix}image_auroc"] = metrics.image_auroc(out.scores, split.labels)
@@ -115,7 +110,7 @@ def speed(n_patches: int = 200_000, n_images: int = 64) -> dict:
     for cls in (PatchCore, PaDiM):
         det = cls(progress=False).fit(train)
         out[f"{cls.__name__}_ms_per_128px_image"] = round(det.predict(test, batch_size=32).ms_per_image, 2)
-        out[f"{cls.__name__}_state_mb"] = round(_bank_mb(det), 2)
+        out[f"{cls.__name__}_state_mb"] = round(det.state_mb(), 2)
     return out
 
 

@@ -115,7 +115,7 @@ def run(study: str, quick: bool = False, seed: int = 0, save=None) -> list[dict]
                     out, split, texture=name, seed=seed, part=split_name, name=label,
                     **{k: v for k, v in view.get_params().items() if k != "seed"},
                     ring=ring_share(out.maps, split.labels),
-                    ms_per_image=out.ms_per_image, fit_seconds=det.log_.fit_seconds, bank_mb=bank_mb(det)))
+                    ms_per_image=out.ms_per_image, fit_seconds=det.log_.fit_seconds, bank_mb=det.state_mb()))
             v = rows[-2]
             print(f"{name:18s} {label:28s}: val image {v['image_auroc']:.3f} "
                   f"pixel {v.get('pixel_auroc', float('nan')):.3f} ring {v['ring']:.2f} "
@@ -123,12 +123,6 @@ def run(study: str, quick: bool = False, seed: int = 0, save=None) -> list[dict]
         if save is not None:
             save(rows)
     return rows
-
-
-def bank_mb(det) -> float:
-    """The learned state's size in MB (the bank)."""
-    return sum(v.numel() * v.element_size() for v in det._get_state().values()
-               if isinstance(v, torch.Tensor)) / 2**20
 
 
 def write_table(study: str, result: dict) -> None:

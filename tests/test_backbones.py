@@ -125,6 +125,38 @@ def test_strides_give_the_documented_channels_and_ceil_sizes(arch):
     assert len(small.stages) == 5                                      # stages past stride 16 are dropped
 
 
+@pytest.mark.parametrize("arch", ARCHS)
+def test_the_folded_forward_computes_the_published_layers(arch):
+    with torch.random.fork_rng():
+        torch.manual_seed(1)
+        net = FeatureBackbone(strides=(4, 8, 16), pretrained=False, arch=arch)
+        for m in net.modules():   # BatchNorm statistics away from 0 and 1, so that folding matters
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-1, 1)
+                m.running_var.uniform_(0.5, 2)
+                m.weight.data.uniform_(0.5, 1.5)
+                m.bias.data.uniform_(-0.5, 0.5)
+    x = torch.rand(2, 3, 64, 48)
+
+    def unfolded():   # the module's own layers, BatchNorm and all
+        h, out = net.stem(normalise(x, arch)), []
+        for stage in net.stages:
+            h = stage(h)
+            out.append(h)
+        return [out[i] for i in net._stage]
+
+    with torch.no_grad():
+        got, want = net(x), unfolded()
+        assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-4 * float(b.abs().max())) for a, b in zip(got, want))
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in net._folded[1].modules())
+        assert not any(k.startswith("_folded") for k in net.state_dict())
+        # new weights loaded: the folded copy is rebuilt from them
+        state = {k: v + 0.1 if k.endswith("running_mean") else v for k, v in net.state_dict().items()}
+        net.load_state_dict(state)
+        got, want = net(x), unfolded()
+        assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-4 * float(b.abs().max())) for a, b in zip(got, want))
+
+
 def test_mobilenetv2_equals_torchvisions_network_with_the_same_checkpoint():
     import torchvision
 

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from anotutor.methods import Detector, PaDiM, PatchCore
-from anotutor.methods.feature_memory import (coverage_radius, greedy_coreset, nearest_distances,
+from anotutor.methods.feature_memory import (coverage_radius, greedy_coreset, greedy_coreset_stepwise, nearest_distances,
                                              patch_grid)
 from anotutor.models.backbone import FeatureBackbone, imagenet_state_dict
 
@@ -105,6 +105,30 @@ def test_greedy_coreset_covers_better_than_a_random_subset():
     assert coverage_radius(x, x[projected]) < coverage_radius(x, x[random])
 
 
+@pytest.mark.parametrize("candidates", [1, 7, 64, 4096])
+def test_greedy_coreset_in_rounds_picks_the_stepwise_centres(candidates):
+    # clustered points, so that rounds end early and often; continuous, so no two distances tie
+    g = torch.Generator().manual_seed(2)
+    x = torch.cat([torch.randn(600, 16, generator=g) * s + torch.randn(1, 16, generator=g) * 5
+                   for s in (0.2, 0.5, 1.0, 2.0)])
+    for projection in (None, 8):
+        want = greedy_coreset_stepwise(x, 150, projection, generator=torch.Generator().manual_seed(3))
+        got = greedy_coreset(x, 150, projection, generator=torch.Generator().manual_seed(3),
+                             candidates=candidates)
+        assert torch.equal(got, want)
+
+
+def test_greedy_coreset_never_picks_a_centre_twice():
+    # every row twice: once all distinct rows are centres, every distance is zero (or its rounding)
+    x = torch.randn(40, 5, generator=torch.Generator().manual_seed(4)) * 100
+    x = torch.cat([x, x])
+    for candidates in (3, 4096):
+        got = greedy_coreset(x, 80, projection=None, candidates=candidates)
+        assert sorted(got.tolist()) == list(range(80))
+    with pytest.raises(ValueError, match="candidates"):
+        greedy_coreset(x, 3, candidates=0)
+
+
 def test_patch_grid_aggregates_and_upsamples():
     a = torch.zeros(1, 2, 4, 4)
     a[0, :, 1, 1] = 9.0
@@ -151,6 +175,7 @@ def test_patchcore_coreset_keeps_the_fraction_asked_for():
     n_patches = 4 * 8 * 8                                   # stride 8 at 64 px
     assert det.bank_.shape == (round(0.1 * n_patches), 152)
     assert det.n_parameters() == sum(p.numel() for p in det.backbone_.parameters()) + det.bank_.numel()
+    assert det.state_mb() == pytest.approx(round(0.1 * n_patches) * 152 * 4 / 2**20)
 
 
 def test_padim_distance_is_the_mahalanobis_distance():

@@ -84,6 +84,8 @@ from typing import Callable, Mapping
 import torch
 from torch import nn
 
+from .fold import fold_batchnorm
+
 __all__ = ["FeatureBackbone", "STRIDE_STAGE", "STRIDE_CHANNELS", "imagenet_state_dict", "timm_key",
            "WHEEL", "normalise", "Backbone", "BACKBONES", "stride_channels"]
 
@@ -321,6 +323,21 @@ class FeatureBackbone(nn.Module):
         self.requires_grad_(False)
         # channels-last runs the depthwise convolutions about 1.6 times faster on a CPU
         self.to(memory_format=torch.channels_last)
+        # the forward pass runs a copy with the BatchNorms folded (fold.py), built on first use from the
+        # current weights; the module's own layers (and so its state dict) stay the published network's
+        self._folded: tuple | None = None
+        self.register_load_state_dict_post_hook(lambda module, keys: module.refold())
+
+    def refold(self) -> None:
+        """Forget the folded copy: the next forward builds it again from the current weights (called after
+        ``load_state_dict``; call it after changing the weights in place)."""
+        self._folded = None
+
+    def _run(self) -> nn.ModuleList:
+        w = self.stem[0].weight
+        if self._folded is None or self._folded[0] != (w.device, w.dtype):
+            self._folded = ((w.device, w.dtype), fold_batchnorm(nn.ModuleList([self.stem, *self.stages])))
+        return self._folded[1]
 
     def train(self, mode: bool = True) -> "FeatureBackbone":
         return super().train(False)  # frozen: BatchNorm always uses its ImageNet statistics
@@ -335,9 +352,10 @@ class FeatureBackbone(nn.Module):
     def _trunk(self, x: torch.Tensor) -> list[torch.Tensor]:
         """The output of every kept stage, for images in [0, 1]."""
         self._check(x)
-        h = self.stem(normalise(x, self.arch).contiguous(memory_format=torch.channels_last))
+        stem, *stages = self._run()
+        h = stem(normalise(x, self.arch).contiguous(memory_format=torch.channels_last))
         out = []
-        for stage in self.stages:
+        for stage in stages:
             h = stage(h)
             out.append(h)
         return out
