@@ -12,7 +12,9 @@ predicts:
   and the learned state does not count as a change, but any changed bit does;
 * the training curves;
 * the scores and maps of ``predict`` on held-out crops (their hash, and
-  their sums for a readable difference).
+  their sums for a readable difference), and of one view per method that
+  has one (:data:`VIEWS`: a smaller coreset, stage 1, another search, a
+  nested latent size).
 
 ``write FILE`` stores the fingerprints (JSON); ``check FILE`` fits again and
 reports, per method, what is identical, what is equal to float rounding
@@ -56,22 +58,51 @@ def _tensors(obj) -> list[torch.Tensor]:
     return []
 
 
+# a view per method that has one: (new spelling, old spelling); the old one is tried when the new one is refused
+VIEWS = {
+    "patchcore": (lambda d: d.with_params(coreset=0.005), lambda d: d.at_coreset(0.005)),
+    "two-stage": (lambda d: d.with_params(stages=1), lambda d: d.at_stage(1)),
+    "anogan": (lambda d: d.with_params(gamma=0.5, search_steps=2), lambda d: d.with_search(gamma=0.5, search_steps=2)),
+    "ae-nested": (lambda d: d.with_params(latent_size=8), lambda d: d.at_latent(8)),
+}
+
+
+def _view(det, name: str):
+    new, old = VIEWS[name]
+    try:
+        return new(det)
+    except (ValueError, TypeError, AttributeError):
+        return old(det)
+
+
+def _detector(name: str):
+    if name == "ae-nested":   # not in the catalog: the auto-encoder trained with a nested latent size
+        return METHODS["ae-l2"].cls(image_size=SIZE, latent_size=32, nested=(8,), steps=STEPS, seed=0,
+                                    progress=False), False
+    method = METHODS[name]
+    det = method.make(image_size=SIZE, steps=STEPS if method.trains else None, seed=0, progress=False)
+    return det, method.needs_anomalies
+
+
 def fingerprint(name: str) -> dict:
     train = data.texture_crops("brick", N_TRAIN, SIZE, region="train", seed=0)
     test = data.texture_crops("brick", N_TEST, SIZE, region="test", seed=1)
-    method = METHODS[name]
-    det = method.make(image_size=SIZE, steps=STEPS if method.trains else None, seed=0, progress=False)
-    anomalies = data.texture_crops("gravel", 6, SIZE, region="train", seed=2) if method.needs_anomalies else None
+    det, needs = _detector(name)
+    anomalies = data.texture_crops("gravel", 6, SIZE, region="train", seed=2) if needs else None
     torch.manual_seed(0)
     det.fit(train, anomalies=anomalies)
     out = det.predict(test)
     with tempfile.TemporaryDirectory() as d:
         ckpt = torch.load(det.save(Path(d) / "m.pt"), map_location="cpu", weights_only=False)
     weights = sorted(_sha(t) for t in _tensors(ckpt))
-    curves = {k: [float(v) for v in np.asarray(c, dtype=np.float64).ravel()] for k, c in det.curves.items()}
-    return {"weights": weights, "curves": curves,
-            "scores": [float(v) for v in out.scores], "scores_sha": _sha(out.scores),
-            "maps_sum": float(out.maps.double().sum()), "maps_sha": _sha(out.maps)}
+    curves = {k: [float(v) for v in np.asarray(c, dtype=np.float64).ravel()] for k, c in getattr(getattr(det, "log_", None), "curves", {}).items()}
+    got = {"weights": weights, "curves": curves,
+           "scores": [float(v) for v in out.scores], "scores_sha": _sha(out.scores),
+           "maps_sum": float(out.maps.double().sum()), "maps_sha": _sha(out.maps)}
+    if name in VIEWS:
+        v = _view(det, name).predict(test)
+        got["view_scores"], got["view_sha"] = [float(x) for x in v.scores], _sha(v.maps) + _sha(v.scores)
+    return got
 
 
 def compare(old: dict, new: dict) -> tuple[str, list[str]]:
@@ -79,16 +110,24 @@ def compare(old: dict, new: dict) -> tuple[str, list[str]]:
     notes = []
     if old["weights"] != new["weights"]:
         notes.append(f"weights: {len(set(old['weights']) ^ set(new['weights'])) // 2 or 1} tensor(s) changed bits")
-    same_out = old["scores_sha"] == new["scores_sha"] and old["maps_sha"] == new["maps_sha"]
+    same_out = all(old.get(k) == new.get(k) for k in ("scores_sha", "maps_sha", "view_sha"))
     if not same_out:
         notes.append(f"outputs: scores max diff {np.abs(np.subtract(old['scores'], new['scores'])).max():.3g}, "
                      f"maps sum {old['maps_sum']:.6g} -> {new['maps_sum']:.6g}")
     if old["curves"].keys() != new["curves"].keys():
         return "differs", notes + [f"curves: {sorted(old['curves'])} -> {sorted(new['curves'])}"]
-    close = all(np.allclose(old["curves"][k], new["curves"][k], rtol=1e-5, atol=1e-7) for k in old["curves"])
+    same = all(np.array_equal(old["curves"][k], new["curves"][k], equal_nan=True) for k in old["curves"])
+    close = all(np.allclose(old["curves"][k], new["curves"][k], rtol=1e-5, atol=1e-7, equal_nan=True)
+                for k in old["curves"])
     close = close and np.allclose(old["scores"], new["scores"], rtol=1e-5, atol=1e-7)
     close = close and np.isclose(old["maps_sum"], new["maps_sum"], rtol=1e-5)
-    if not notes and old["curves"] == new["curves"]:
+    if ("view_scores" in old) != ("view_scores" in new):
+        return "differs", notes + ["a view is fingerprinted on one side only"]
+    if "view_scores" in old:
+        close = close and np.allclose(old["view_scores"], new["view_scores"], rtol=1e-5, atol=1e-7)
+    if not same:
+        notes.append("curves: changed values")
+    if not notes:
         return "identical", notes
     return ("rounding" if close else "differs"), notes
 
@@ -101,7 +140,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     prints = {}
-    for name in METHODS:
+    for name in [*METHODS, "ae-nested"]:
         prints[name] = fingerprint(name)
         print(f"{name}: fitted", flush=True)
     if args.action == "write":
