@@ -56,7 +56,7 @@ def contamination(classes=MNIST_CLASSES, search_steps: int | None = None,
             if found is None:
                 det = load(name)
                 if search_steps is not None:
-                    det = det.with_search(search_steps=search_steps)
+                    det = det.with_params(search_steps=search_steps)
                 found = det.predict(test.images)
             if len(found.scores) != len(test.labels):
                 raise ValueError(f"detections[{name!r}] has {len(found.scores)} scores, but the "

@@ -32,6 +32,7 @@ exercises show.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -211,7 +212,10 @@ def _why_not_this_fit(ckpt: dict, det: Estimator, digest: str) -> str | None:
     if ckpt.get("package") != __version__:
         return f"written by anotutor {ckpt.get('package')}, this is {__version__}"
     have = {**ckpt["settings"], **ckpt["architecture"]}
-    diff = [k for k, v in det.resolve_params().items() if k not in have or have[k] != v]
+    # a parameter the checkpoint predates matches when this detector keeps its default
+    default = {k: p.default for k, p in inspect.signature(type(det).__init__).parameters.items()}
+    diff = [k for k, v in det.resolve_params().items()
+            if (have[k] != v if k in have else v != default.get(k, inspect.Parameter.empty))]
     if diff:
         return f"trained with other {', '.join(diff)}"
     if ckpt["log"].get("data_hash", "") != digest:

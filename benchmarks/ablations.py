@@ -64,7 +64,7 @@ def _two_stage_readings(variants: dict, ds, seed, names=None):
         if names is not None and not any(n.startswith(name) for n in names):
             continue
         det = TwoStage(**kwargs, seed=seed, progress=False).fit(ds.train.images)
-        yield f"{name}, stage 1", det.at_stage(1)
+        yield f"{name}, stage 1", det.with_params(stages=1)
         yield f"{name}, both stages", det
 
 
@@ -84,7 +84,7 @@ def _two_stage_stage2(ds, seed, names=None):
             continue
         if base is None:
             base = TwoStage(**variants[next(iter(variants))], seed=seed, progress=False).fit(ds.train.images)
-            yield "stage 1 only", base.at_stage(1)
+            yield "stage 1 only", base.with_params(stages=1)
         yield name, base.restage(ds.train.images, **changes)
 
 

@@ -63,7 +63,7 @@ VIEWS = {
     "patchcore": (lambda d: d.with_params(coreset=0.005), lambda d: d.at_coreset(0.005)),
     "two-stage": (lambda d: d.with_params(stages=1), lambda d: d.at_stage(1)),
     "anogan": (lambda d: d.with_params(gamma=0.5, search_steps=2), lambda d: d.with_search(gamma=0.5, search_steps=2)),
-    "ae-nested": (lambda d: d.with_params(latent_size=8), lambda d: d.at_latent(8)),
+    "ae-nested": (lambda d: d.with_params(latent=8), lambda d: d.at_latent(8)),
 }
 
 

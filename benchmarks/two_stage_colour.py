@@ -175,7 +175,7 @@ def _fitted(name: str, seed: int, images: torch.Tensor):
     with channels_apart() if name.endswith("channels apart") else nullcontext():
         det.fit(images)
     if isinstance(det, TwoStage):
-        return [("stage 1", det.at_stage(1)), ("both stages", det)]
+        return [("stage 1", det.with_params(stages=1)), ("both stages", det)]
     return [("", det)]
 
 

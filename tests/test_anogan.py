@@ -79,7 +79,7 @@ def test_score_is_the_papers_weighted_sum(trained):
     assert torch.allclose(res.score, l_ano, rtol=1e-4)
     assert torch.allclose(res.terms["anomaly"], anomaly, atol=1e-6) and ((anomaly >= 0) & (anomaly <= 1)).all()
     assert res.z.abs().max() <= 1  # kept in the prior's support
-    view = det.with_search(gamma=0.25)
+    view = det.with_params(gamma=0.25)
     assert view.params_["gamma"] == 0.25 and det.params_["gamma"] == 1.0
     with pytest.raises(ValueError, match="steps"):
         view.search(x[:4], steps=0)
@@ -107,7 +107,7 @@ def test_search_lowers_the_loss_and_restarts_help(trained):
     res = det.search(x[:8], steps=40)
     assert (res.curve[-1] < res.curve[0]).float().mean() >= 0.75
     one = det.predict(x[:8], seed=0).scores
-    three = det.with_search(restarts=3).predict(x[:8], seed=0).scores
+    three = det.with_params(restarts=3).predict(x[:8], seed=0).scores
     assert (three <= one + 1e-4).float().mean() >= 0.75  # the best of 3 starts is rarely worse
 
 
@@ -151,12 +151,12 @@ def test_bad_parameters_are_refused(kwargs, field):
         AnoGAN(**kwargs)
 
 
-def test_with_search_checks_its_settings(trained):
+def test_search_views_check_their_settings(trained):
     _, det = trained
     with pytest.raises(ValueError, match="lam"):
-        det.with_search(lam=2.0)
+        det.with_params(lam=2.0)
     with pytest.raises(ValueError, match="inference settings"):
-        det.with_search(width=3)
+        det.with_params(width=3)
 
 
 def test_bad_images_are_refused():

@@ -124,17 +124,17 @@ def test_keep_zeroes_the_tail_of_the_latent():
     assert torch.allclose(per_image[0], four[0], atol=1e-6) and torch.allclose(per_image[1], full[1], atol=1e-6)
 
 
-def test_nested_latents_train_in_one_run_and_are_chosen_with_at_latent(tmp_path):
+def test_nested_latents_train_in_one_run_and_are_chosen_by_a_view(tmp_path):
     x = torch.rand(12, 1, 32, 32)
     det = AutoEncoderDetector(image_size=32, latent_size=16, nested=[8, 2], steps=30, batch_size=6,
                               progress=False).fit(x)
     assert det.nested == [8, 2] and det.params_["nested"] == (2, 8)  # stored as given, used sorted
-    small, full = det.at_latent(2), det.at_latent(16)
+    small, full = det.with_params(latent=2), det.with_params(latent=16)
     assert small.model_ is det.model_  # a view: no copy of the weights
     a, b = small.predict(x[:2]).maps, full.predict(x[:2]).maps
     assert not torch.allclose(a, b) and torch.allclose(b, det.predict(x[:2]).maps)
     with pytest.raises(ValueError, match="not trained"):
-        det.at_latent(4)
+        det.with_params(latent=4)
     with pytest.raises(ValueError, match="nested"):
         AutoEncoderDetector(latent_size=16, nested=[16])
     path = det.save(tmp_path / "nested.pt")
@@ -143,3 +143,11 @@ def test_nested_latents_train_in_one_run_and_are_chosen_with_at_latent(tmp_path)
     # the view is part of the saved state: a 2-latent view reloads as a 2-latent view
     back = AutoEncoderDetector.from_checkpoint(small.save(tmp_path / "small.pt"))
     assert back.latent_in_use == 2 and torch.equal(back.predict(x[:2]).maps, a)
+    # a checkpoint written before latent was a setting (the view's size in its state) loads as that view
+    ckpt = torch.load(full.save(tmp_path / "old.pt"), weights_only=True)
+    ckpt["state"], ckpt["settings"] = {"keep": 2}, {k: v for k, v in ckpt["settings"].items() if k != "latent"}
+    torch.save(ckpt, tmp_path / "old.pt")
+    old = AutoEncoderDetector.from_checkpoint(tmp_path / "old.pt")
+    assert old.latent_in_use == 2 and torch.equal(old.predict(x[:2]).maps, a)
+    with pytest.raises(ValueError, match="not trained"):
+        AutoEncoderDetector(latent_size=16, nested=[8], latent=4)

@@ -57,7 +57,7 @@ def images():
 def detectors(images):
     ae = AutoEncoderDetector(image_size=32, latent_size=8, nested=[2], steps=6, batch_size=4,
                              progress=False).fit(images)
-    return {"autoencoder": ae, "autoencoder at latent 2": ae.at_latent(2),
+    return {"autoencoder": ae, "autoencoder at latent 2": ae.with_params(latent=2),
             "floor": BrightnessFloor(image_size=16).fit(images), "latent": _Latent().fit(images),
             "noisy-anogan": AnoGAN(image_size=16, latent_size=4, width=4, gamma=0.5, steps=3,
                                    batch_size=4, search_steps=3, restarts=2,
@@ -225,7 +225,7 @@ def test_not_fitted_everywhere(tmp_path):
         with pytest.raises(NotFittedError):
             det.n_parameters()
     with pytest.raises(NotFittedError):
-        AutoEncoderDetector().at_latent(8)
+        AutoEncoderDetector().with_params(latent=8)
 
 
 def test_predict_times_after_a_warm_up(detectors, images):

@@ -252,16 +252,16 @@ def test_one_greedy_run_holds_every_smaller_coreset(tmp_path):
     train = _images(4)
     big = PatchCore(image_size=64, coreset=0.2, progress=False).fit(train)
     small = PatchCore(image_size=64, coreset=0.05, progress=False).fit(train)
-    view = big.at_coreset(0.05)
+    view = big.with_params(coreset=0.05)
     assert torch.equal(view.memory_, small.bank_) and big.memory_.shape[0] == big.bank_.shape[0]
     test = with_square(_images(2, seed=9))
     assert torch.equal(view.predict(test).maps, small.predict(test).maps)
     back = PatchCore.from_checkpoint(view.save(tmp_path / "v.pt"))
     assert back.keep_ == view.keep_ and torch.equal(back.predict(test).maps, small.predict(test).maps)
     with pytest.raises(ValueError, match="exceeds the fitted coreset 0.2"):
-        big.at_coreset(0.3)
+        big.with_params(coreset=0.3)
     with pytest.raises(ValueError, match="coreset=1.0"):
-        PatchCore(image_size=64, coreset=1.0, progress=False).fit(train).at_coreset(0.1)
+        PatchCore(image_size=64, coreset=1.0, progress=False).fit(train).with_params(coreset=0.1)
     feats = big.patch_features(torch.rand(3, 1, 50, 70))
     assert feats.shape == (3, 152, 8, 8)
 

@@ -93,7 +93,7 @@ def test_the_committed_contamination_check_is_what_the_shipped_weights_give():
     assert set(got) == {(c, s) for c in E.MNIST_CLASSES for s in E.SETUPS}
     assert all(0.5 < v <= 1 for v in got.values())
     test = C.mnist_test(0)
-    det = P.load(E.mnist_name(0, "paper")).with_search(search_steps=bench["meta"]["search_steps"])
+    det = P.load(E.mnist_name(0, "paper")).with_params(search_steps=bench["meta"]["search_steps"])
     again = metrics.image_auroc(det.predict(test.images).scores, test.labels)
     assert again == pytest.approx(got[(0, "paper")], abs=0.01)   # thread counts change rounding only
 

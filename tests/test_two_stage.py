@@ -180,17 +180,17 @@ def test_shapes_for_sizes_and_channels(size, depth, c):
 
 
 def test_stage_one_alone_and_both_stages_from_one_fit(fitted, gray):
-    both, one = fitted.predict(gray), fitted.at_stage(1).predict(gray)
+    both, one = fitted.predict(gray), fitted.with_params(stages=1).predict(gray)
     assert torch.equal(one.maps, both.extras["stage1"]) and "refined" not in one.extras
     assert not torch.equal(one.maps, both.maps)
-    assert fitted.stages_ == 2 and fitted.at_stage(1).stage1_ is fitted.stage1_  # a view: shared weights
+    assert fitted.stages_ == 2 and fitted.with_params(stages=1).stage1_ is fitted.stage1_  # a view: shared weights
     assert TwoStage(**{**KW, "stages": 1}).fit(gray).predict(gray).maps.shape == (6, 16, 16)
     # stage 2 is a correction of stage 1's logits that starts at zero: untrained, it changes nothing
-    fresh = fitted.at_stage(2)
+    fresh = fitted.with_params(stages=2)
     fresh.stage2_ = fitted._build_networks()["stage2_"].eval()
     assert torch.allclose(fresh.predict(gray).maps, one.maps, atol=1e-6)
     with pytest.raises(ValueError, match="stages"):
-        fitted.at_stage(3)
+        fitted.with_params(stages=3)
     ms = fitted.stage_ms(gray)
     assert set(ms) == {"stage1", "refine", "stage2", "total"} and all(v >= 0 for v in ms.values())
     assert set(fitted.stage_seconds_) == {"stage1", "stage2"}
@@ -198,13 +198,13 @@ def test_stage_one_alone_and_both_stages_from_one_fit(fitted, gray):
 
 
 def test_round_trip_of_both_stages(fitted, gray, tmp_path):
-    path = fitted.at_stage(1).save(tmp_path / "one.pt")
+    path = fitted.with_params(stages=1).save(tmp_path / "one.pt")
     back = Detector.from_checkpoint(path)
     assert type(back) is TwoStage and back.stages_ == 1 and back.params_ == {**fitted.params_, "stages": 1}
     for name in ("stage1_", "stage2_"):
         a, b = getattr(fitted, name).state_dict(), getattr(back, name).state_dict()
         assert all(torch.equal(a[k], b[k]) for k in a)
-    assert torch.equal(back.at_stage(2).predict(gray).maps, fitted.predict(gray).maps)
+    assert torch.equal(back.with_params(stages=2).predict(gray).maps, fitted.predict(gray).maps)
     assert back.stage_seconds_ == pytest.approx(fitted.stage_seconds_)
     assert np.array_equal(back.history_["loss2"], fitted.history_["loss2"])
     with pytest.raises(ValueError, match="width: checkpoint 4 vs this TwoStage 8"):
@@ -279,7 +279,7 @@ def test_restage_keeps_stage_1_and_trains_a_new_stage_2(fitted, gray):
     assert other.params_["steps2"] == 3 and len(other.history_["loss2"]) == 3
     assert {k: v for k, v in other.params_.items() if k not in ("stage2", "steps2")} == \
         {k: v for k, v in fitted.params_.items() if k not in ("stage2", "steps2")}
-    assert torch.equal(other.at_stage(1).predict(gray).maps, fitted.at_stage(1).predict(gray).maps)
+    assert torch.equal(other.with_params(stages=1).predict(gray).maps, fitted.with_params(stages=1).predict(gray).maps)
     assert fitted.params_["stage2"] == "residual"   # the original is untouched
     with pytest.raises(ValueError, match="stage-2 settings only"):
         fitted.restage(gray, steps=5)
@@ -314,7 +314,7 @@ def test_bad_input_is_refused(fitted, gray):
     with pytest.raises(NotFittedError):
         TwoStage(**KW).predict(gray)
     with pytest.raises(NotFittedError):
-        TwoStage(**KW).at_stage(1)
+        TwoStage(**KW).with_params(stages=1)
 
 
 def test_a_fitted_model_finds_a_noise_patch_it_never_saw():

@@ -141,15 +141,6 @@ class AnoGAN(Detector):
         with torch.no_grad():
             return self.generator_(z.to(self.device_)).cpu()
 
-    SEARCH_SETTINGS = ("gamma", "lam", "search_steps", "search_lr", "restarts")
-
-    def with_search(self, **settings) -> "AnoGAN":
-        """A view of this fitted detector that searches with other settings (no retraining):
-        ``with_params`` with the keys ``gamma`` (of the score L' only; training used
-        ``log_.settings``), ``lam``, ``search_steps``, ``search_lr``, ``restarts``. The view shares
-        the networks; its checkpoint records the new settings."""
-        return self.with_params(**settings)
-
     # ------------------------------------------------------------------ training
     def _fit(self, x: torch.Tensor, anomalies: torch.Tensor | None, g: torch.Generator) -> dict:
         p = self.params_

@@ -17,8 +17,6 @@ is not decided by a single noisy pixel.
 
 from __future__ import annotations
 
-import copy
-
 import torch
 import torch.nn.functional as F
 
@@ -26,7 +24,7 @@ from ..checks import check_int
 from ..losses import ssim_loss
 from ..models.autoencoder import ConvAutoEncoder, supported_size
 from .base import Detector
-from .params import ARCHITECTURE, TRAINING, TRAINING_SPEC, choice, custom, flag, integer, working_size
+from .params import ARCHITECTURE, INFERENCE, TRAINING, TRAINING_SPEC, choice, custom, flag, integer, working_size
 from .scores import residual_map, top_fraction_score
 from .training import draw_batch, train_steps
 
@@ -34,6 +32,14 @@ __all__ = ["AutoEncoderDetector"]
 
 LOSSES = ("l2", "ssim")
 STEP_FACTOR = 4  # default steps = STEP_FACTOR x the budget's steps (the network is small and cheap)
+
+
+def _trained_size(k, p) -> int:
+    """``latent``: ``latent_size`` or one of ``nested``, the only sizes a fit trains."""
+    sizes = p["nested"] + (p["latent_size"],)
+    if k not in sizes:
+        raise ValueError(f"latent size {k!r} was not trained; choose one of {sizes}")
+    return int(k)
 
 
 class AutoEncoderDetector(Detector):
@@ -52,12 +58,13 @@ class AutoEncoderDetector(Detector):
     ``nested``: smaller bottleneck sizes trained inside the same network by
     nested dropout (Rippel et al., 2014): every training image draws one size
     from ``nested + (latent_size,)`` and the decoder sees only that many
-    leading latent numbers. :meth:`at_latent` then gives a detector that uses
-    one of these sizes, so one training run measures several latent sizes.
+    leading latent numbers. ``latent`` (an inference setting; ``None``: all
+    ``latent_size``) picks one of these sizes to decode from, so one training
+    run measures several latent sizes: ``det.with_params(latent=k)``.
 
     Architecture (compared on load): ``image_size``, ``latent_size``,
-    ``nested`` and the channel count of the data. Learned state: ``model_``,
-    the latent view ``keep_`` and the training log ``log_``
+    ``nested`` and the channel count of the data. Learned state: ``model_``
+    and the training log ``log_``
     (``history_["loss"]``: one loss per step).
     """
 
@@ -69,50 +76,34 @@ class AutoEncoderDetector(Detector):
         "loss": choice(TRAINING, "loss", LOSSES),
         **TRAINING_SPEC,
         "augment": flag(TRAINING, "augment"),
+        "latent": custom(INFERENCE, lambda v, p: _trained_size(v, p), optional=True),
     }
 
     def __init__(self, image_size: int | None = None, latent_size: int = 100, loss: str = "l2",
                  steps: int | None = None, batch_size: int | None = None, lr: float = 2e-3,
                  augment: bool = True, seed: int = 0, nested: "tuple[int, ...] | list[int]" = (),
-                 device: str | None = None, progress: bool = True):
+                 latent: int | None = None, device: str | None = None, progress: bool = True):
         self._store(locals())
 
     def _budget_defaults(self, b) -> dict:
         return {"image_size": b.image_size, "steps": STEP_FACTOR * b.steps, "batch_size": b.batch_size}
 
-    def at_latent(self, k: int) -> "AutoEncoderDetector":
-        """A view of this fitted detector that decodes from the first ``k`` latent numbers only.
-
-        ``k`` must be ``latent_size`` or one of ``nested``: only those sizes were
-        trained. The view shares the weights; saving it records ``k``.
-        """
-        self._check_fitted()
-        sizes = self.params_["nested"] + (self.params_["latent_size"],)
-        if k not in sizes:
-            raise ValueError(f"latent size {k!r} was not trained; choose one of {sizes}")
-        view = copy.copy(self)
-        view.keep_ = None if k == self.params_["latent_size"] else int(k)
-        return view
-
     @property
     def latent_in_use(self) -> int:
-        """The bottleneck size this detector decodes from (``at_latent``'s ``k``)."""
+        """The bottleneck size this detector decodes from (``latent``, or all ``latent_size``)."""
         self._check_fitted()
-        return self.keep_ if self.keep_ is not None else self.params_["latent_size"]
+        return self.params_.get("latent") or self.params_["latent_size"]
 
     def _build_networks(self) -> dict:
         p = self.params_
         return {"model_": ConvAutoEncoder(p["image_size"], self.channels_, p["latent_size"])}
 
     def _get_state(self) -> dict:
-        return {"keep": self.keep_}
+        return {}
 
     def _set_state(self, state: dict) -> None:
-        keep = state.get("keep")
-        sizes = self.params_["nested"] + (self.params_["latent_size"],)
-        if keep is not None and keep not in sizes:
-            raise ValueError(f"latent view {keep!r} is not one of the trained sizes {sizes}")
-        self.keep_ = keep
+        if state.get("keep") is not None:   # a checkpoint of the former at_latent view: its size is latent
+            self.params_["latent"] = _trained_size(state["keep"], self.params_)
 
     def _loss(self, x: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
         if self.params_["loss"] == "ssim":
@@ -121,7 +112,6 @@ class AutoEncoderDetector(Detector):
 
     def _fit(self, x: torch.Tensor, anomalies: torch.Tensor | None, g: torch.Generator) -> dict:
         p = self.params_
-        self.keep_ = None
         self.model_ = self._build_networks()["model_"].to(self.device_)
         sizes = torch.tensor(p["nested"] + (p["latent_size"],))  # nested dropout draws from these
 
@@ -136,6 +126,7 @@ class AutoEncoderDetector(Detector):
         return {"loss": train_steps(self.model_, p["steps"], p["lr"], step_loss, desc, self.progress)}
 
     def _predict(self, x: torch.Tensor, generator: torch.Generator):
-        recon = self.model_(x, self.keep_)
+        k = self.latent_in_use
+        recon = self.model_(x, None if k == self.params_["latent_size"] else k)
         residual = residual_map(x, recon)
         return top_fraction_score(residual), residual, {"reconstruction": recon}

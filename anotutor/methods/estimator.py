@@ -21,8 +21,8 @@ are recorded in the checkpoint and in the training log (``log_``), not
 compared: weights trained under the ``full`` budget load under ``ci``.
 
 A checkpoint holds every network named in ``_networks``, the method's other
-learned state (:meth:`Estimator._get_state`: buffers such as noise masks, the
-latent view of ``at_latent``), the training log, the architecture and
+learned state (:meth:`Estimator._get_state`: buffers such as noise masks, a
+memory bank), the training log, the architecture and
 settings it was trained with, and the decision thresholds ``threshold_``
 (:class:`~anotutor.methods.thresholds.Thresholds`) when they were chosen, so a
 saved model flags the same pixels without any other file. It is read with ``torch.load(weights_only=True)``
@@ -347,8 +347,9 @@ class Estimator:
             raise ValueError(f"{path} holds another architecture ({'; '.join(diff)}); build the detector "
                              f"with those values or use {type(self).__name__}.from_checkpoint(path)")
         new = copy.copy(self)
-        new.params_ = {**{k: v for k, v in ckpt["settings"].items()},
-                       **{k: arch[k] for k in self._architecture}}
+        # a setting the checkpoint predates takes this model's value (a new inference setting's default)
+        new.params_ = {**{k: v for k, v in mine.items() if k not in self._architecture},
+                       **ckpt["settings"], **{k: arch[k] for k in self._architecture}}
         new._set_data_architecture(arch)
         new.device_ = pick_device(getattr(self, "device", None))
         try:

@@ -27,17 +27,16 @@ entry :math:`m^*`, and weighs it by how isolated :math:`m^*` is among its
 
 Greedy selection is *nested*: the first n centres of a run of N > n are the
 run of n. The bank is kept in the order of selection, so one fit gives every
-smaller coreset: :meth:`PatchCore.at_coreset` is a view on the first rows.
+smaller coreset: ``with_params(coreset=f)`` is a view on the first rows.
 """
 
 from __future__ import annotations
 
-import copy
 import warnings
 
 import torch
 
-from ..checks import check_int, check_range
+from ..checks import check_int
 from ..models.backbone import DEFAULT as DEFAULT_BACKBONE
 from .feature_memory import AGGREGATION, AGGREGATIONS, COMMON_SPEC, FeatureMemory, greedy_coreset, nearest_distances
 from .params import ARCHITECTURE, INFERENCE, TRAINING, choice, custom, integer, real
@@ -100,7 +99,7 @@ class PatchCore(FeatureMemory):
     ``pretrained``, ``neighbourhood``, ``aggregation``. Learned state: the backbone's weights
     (frozen), the memory bank ``bank_`` [M, D] in greedy order, the number
     of training patches ``n_patches_`` and the view ``keep_`` of
-    :meth:`at_coreset`.
+    ``with_params(coreset=f)``.
     """
 
     _spec = {
@@ -119,27 +118,29 @@ class PatchCore(FeatureMemory):
                  max_patches: int = 1_000_000, seed: int = 0, device: str | None = None, progress: bool = True):
         self._store(locals())
 
-    def at_coreset(self, fraction: float) -> "PatchCore":
-        """A view of this fitted detector whose bank is the greedy coreset of ``fraction`` of the patches.
+    # the coreset fraction is also an inference setting: a view keeps the first rows of the greedy bank
+    _view_params = ("coreset",)
 
-        ``fraction`` may not exceed the fitted ``coreset``: a greedy run of N
-        centres holds every smaller run as its first rows, not a larger one.
-        The view shares the bank; saving it records its size.
+    def _viewed(self) -> None:
+        """``with_params(coreset=f)``: the bank's first rows, the greedy coreset of ``f`` of the patches.
+
+        ``f`` may not exceed the fitted fraction: a greedy run of N centres
+        holds every smaller run as its first rows, not a larger one. The view
+        shares the bank; saving it records its size.
         """
-        self._check_fitted()
-        fitted = self.params_["coreset"]
-        fraction = check_range(fraction, "fraction", 0.0, 1.0, low_open=True)
+        fitted, fraction = self.log_.settings["coreset"], self.params_["coreset"]
+        if fraction == fitted:
+            self.keep_ = None
+            return
         if fitted >= 1.0:
             raise ValueError("this PatchCore kept every patch (coreset=1.0): its bank is not in greedy order")
         if fraction > fitted:
-            raise ValueError(f"fraction {fraction} exceeds the fitted coreset {fitted}: fit with a larger one")
-        view = copy.copy(self)
-        view.keep_ = max(1, min(self.bank_.shape[0], int(round(fraction * self.n_patches_))))
-        return view
+            raise ValueError(f"coreset {fraction} exceeds the fitted coreset {fitted}: fit with a larger one")
+        self.keep_ = max(1, min(self.bank_.shape[0], int(round(fraction * self.n_patches_))))
 
     @property
     def memory_(self) -> torch.Tensor:
-        """The bank rows in use: all of ``bank_``, or the first ``keep_`` in a view of :meth:`at_coreset`."""
+        """The bank rows in use: all of ``bank_``, or the first ``keep_`` in a view with a smaller ``coreset``."""
         return self.bank_ if self.keep_ is None else self.bank_[: self.keep_]
 
     def nearest(self, features: torch.Tensor) -> torch.Tensor:

@@ -93,7 +93,7 @@ weights and the committed results were made with them.
 **Inference**: the map is the stage-2 probability (or the stage-1
 probability, ``stages=1``), the image score the mean of its top 1 %
 (:func:`~anotutor.methods.scores.top_fraction_score`). One fitted model
-gives both: :meth:`TwoStage.at_stage` is a view of it that stops after stage
+gives both: ``with_params(stages=1)`` is a view of it that stops after stage
 1 (``fit`` always trains both stages). ``predict(...).extras`` holds
 ``"stage1"`` (the stage-1 probability) and, with two stages, ``"refined"``
 (the refined superpixel map), both [N, H, W] at the input's size;
@@ -354,11 +354,6 @@ class TwoStage(Detector):
         return {"stage1_": stage1, "stage2_": stage2}
 
     # ------------------------------------------------------------------ views and counts
-    def at_stage(self, stages: int) -> "TwoStage":
-        """A view of this fitted model whose map comes from stage ``stages`` (1 or 2); shares the weights
-        (``with_params(stages=stages)``)."""
-        return self.with_params(stages=stages)
-
     def _viewed(self) -> None:
         self.stages_ = self.params_["stages"]
 
