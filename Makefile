@@ -11,7 +11,7 @@ STAMP   = $(VENV)/.installed
 # the ipywidgets embedding scripts, fetched once with npm (see _ext/local_widgets.py)
 WIDGETS = $(VENV)/share/anotutor/widgets/embed-amd.js
 
-.PHONY: book test browser venv bench clean sync weights nbval
+.PHONY: book test browser venv bench clean sync weights nbval lint
 
 venv: $(STAMP)
 
@@ -38,6 +38,11 @@ book: $(STAMP) $(WIDGETS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests -p no:cacheprovider
+
+# the package's lint and format check (ruff; rules and line length in pyproject.toml)
+lint: $(STAMP)
+	$(BIN)/ruff check anotutor
+	$(BIN)/ruff format --check anotutor
 
 # the chapters cell by cell with nbval (a report per cell; executes them again, outside the cache)
 nbval: $(STAMP)

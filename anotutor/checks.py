@@ -9,7 +9,7 @@ says what was expected and what came, and never modifies its input.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -32,8 +32,9 @@ def _to_tensor(x, name: str) -> torch.Tensor:
 RANGE_SLACK = 1e-6  # images off [0, 1] by at most this much are clipped (float rounding), larger is an error
 
 
-def as_images(x, name: str = "images", channels: Sequence[int] | int | None = (1, 3),
-              min_size: int = 1) -> torch.Tensor:
+def as_images(
+    x, name: str = "images", channels: Sequence[int] | int | None = (1, 3), min_size: int = 1
+) -> torch.Tensor:
     """Validate a batch of images and return it as a float32 tensor.
 
     Expects shape [N, C, H, W] with N >= 1, C in ``channels``, H and W at
@@ -43,20 +44,22 @@ def as_images(x, name: str = "images", channels: Sequence[int] | int | None = (1
     t = _to_tensor(x, name)
     if t.dim() != 4:
         hint = " (a single image? add the batch axis with x[None])" if t.dim() == 3 else ""
-        raise ValueError(f"{name} must have shape [N, C, H, W], got {t.dim()} dimensions "
-                         f"{tuple(t.shape)}{hint}")
+        raise ValueError(f"{name} must have shape [N, C, H, W], got {t.dim()} dimensions {tuple(t.shape)}{hint}")
     if t.shape[0] == 0:
         raise ValueError(f"{name} is empty: expected at least one image, got shape {tuple(t.shape)}")
     if channels is not None:
         allowed = (channels,) if isinstance(channels, int) else tuple(channels)
         if t.shape[1] not in allowed:
-            raise ValueError(f"{name} must have {' or '.join(map(str, allowed))} channels "
-                             f"(axis 1 of [N, C, H, W]), got {t.shape[1]} in shape {tuple(t.shape)}")
+            raise ValueError(
+                f"{name} must have {' or '.join(map(str, allowed))} channels "
+                f"(axis 1 of [N, C, H, W]), got {t.shape[1]} in shape {tuple(t.shape)}"
+            )
     if t.shape[2] < min_size or t.shape[3] < min_size:
         raise ValueError(f"{name} must be at least {min_size}x{min_size} pixels, got {t.shape[2]}x{t.shape[3]}")
     if not (t.is_floating_point()):
-        raise ValueError(f"{name} must be floating point in [0, 1], got dtype {t.dtype} "
-                         "(for uint8 images divide by 255)")
+        raise ValueError(
+            f"{name} must be floating point in [0, 1], got dtype {t.dtype} (for uint8 images divide by 255)"
+        )
     t = t.float()
     if torch.isnan(t).any():
         raise ValueError(f"{name} contains NaN ({int(torch.isnan(t).sum())} values)")
@@ -68,9 +71,11 @@ def as_images(x, name: str = "images", channels: Sequence[int] | int | None = (1
             return t.clamp(0.0, 1.0)
         worst = int(torch.argmax(torch.maximum(-t, t - 1.0).flatten()))
         where = tuple(int(i) for i in np.unravel_index(worst, tuple(t.shape)))
-        raise ValueError(f"{name} must lie in [0, 1], got values in [{lo:.7g}, {hi:.7g}]; the farthest, "
-                         f"{float(t.flatten()[worst]):.7g}, at index {where} of [N, C, H, W] (image "
-                         f"{where[0]}); values off by at most {RANGE_SLACK:g} are clipped as rounding")
+        raise ValueError(
+            f"{name} must lie in [0, 1], got values in [{lo:.7g}, {hi:.7g}]; the farthest, "
+            f"{float(t.flatten()[worst]):.7g}, at index {where} of [N, C, H, W] (image "
+            f"{where[0]}); values off by at most {RANGE_SLACK:g} are clipped as rounding"
+        )
     return t
 
 
@@ -93,8 +98,9 @@ def as_masks(m, name: str = "masks", like: torch.Tensor | None = None) -> torch.
         raise ValueError(f"{name} contains NaN")
     bad = ~((t == 0) | (t == 1))
     if bad.any():
-        raise ValueError(f"{name} must be binary (0 or 1), got {int(bad.sum())} other values "
-                         f"such as {float(t[bad][0]):.4g}")
+        raise ValueError(
+            f"{name} must be binary (0 or 1), got {int(bad.sum())} other values such as {float(t[bad][0]):.4g}"
+        )
     if like is not None:
         shape = (like.shape[0],) + tuple(like.shape[-2:])
         if tuple(t.shape) != shape:
@@ -134,8 +140,7 @@ def as_labels(y, n: int, name: str = "labels") -> np.ndarray:
     return y.astype(bool)
 
 
-def check_range(value, name: str, low: float, high: float,
-                low_open: bool = False, high_open: bool = False) -> float:
+def check_range(value, name: str, low: float, high: float, low_open: bool = False, high_open: bool = False) -> float:
     """Check that a number lies in an interval, e.g. gamma in (0, 1]; return it as float."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValueError(f"{name} must be a number, got {value!r}")

@@ -75,25 +75,41 @@ class CLIError(Exception):
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    ap = argparse.ArgumentParser(prog="anotutor", description="Visual anomaly detectors of the anotutor book, "
-                                 "on a folder in the MVTec AD layout.")
+    ap = argparse.ArgumentParser(
+        prog="anotutor",
+        description="Visual anomaly detectors of the anotutor book, on a folder in the MVTec AD layout.",
+    )
     ap.add_argument("--version", action="version", version=f"anotutor {__version__}")
     sub = ap.add_subparsers(dest="command", required=True, metavar="{methods,run,compare,fit,predict,elpv}")
     sub.add_parser("methods", help="list the detectors and their defaults")
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("folder", type=Path, help="a folder in the MVTec AD layout")
-        p.add_argument("--image-size", type=int, default=None,
-                       help="working size in pixels (default: the budget's, 64 on a CPU, 128 on a GPU)")
+        p.add_argument(
+            "--image-size",
+            type=int,
+            default=None,
+            help="working size in pixels (default: the budget's, 64 on a CPU, 128 on a GPU)",
+        )
         p.add_argument("--steps", type=int, default=None, help="training steps (default: each method's own)")
         p.add_argument("--seed", type=int, default=0, help="seed of the training and of the splits")
-        p.add_argument("--known", type=int, default=0,
-                       help="defective images given to the methods that use known anomalies (default 0)")
-        p.add_argument("--val-fraction", type=float, default=0.25,
-                       help="share of each test kind used to choose tau (default 0.25)")
+        p.add_argument(
+            "--known",
+            type=int,
+            default=0,
+            help="defective images given to the methods that use known anomalies (default 0)",
+        )
+        p.add_argument(
+            "--val-fraction", type=float, default=0.25, help="share of each test kind used to choose tau (default 0.25)"
+        )
         p.add_argument("--max-train", type=int, default=None, help="use at most this many training images")
-        p.add_argument("--channels", type=int, choices=(1, 3), default=None,
-                       help="1 grayscale, 3 colour (default: colour when the first training image has colour)")
+        p.add_argument(
+            "--channels",
+            type=int,
+            choices=(1, 3),
+            default=None,
+            help="1 grayscale, 3 colour (default: colour when the first training image has colour)",
+        )
         p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: the best there is)")
         p.add_argument("--out", type=Path, default=None, help="output folder (default: runs/<folder>-<what>)")
         p.add_argument("--overwrite", action="store_true", help="replace an output folder that holds results")
@@ -109,11 +125,23 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("folder", type=Path, help="a folder with train/good (test/<kind> optional)")
     fit.add_argument("--method", required=True, help="a detector name (see: anotutor methods)")
     fit.add_argument("--out", type=Path, required=True, help="the model folder to write")
-    fit.add_argument("--fpr", type=float, default=None,
-                     help="without defects (or masks): the share of held-out normal images (pixels) "
-                          "allowed over tau (default 0.01)")
-    for flag in ("--image-size", "--steps", "--seed", "--val-fraction", "--max-train", "--channels",
-                 "--device", "--overwrite", "--no-progress"):
+    fit.add_argument(
+        "--fpr",
+        type=float,
+        default=None,
+        help="without defects (or masks): the share of held-out normal images (pixels) allowed over tau (default 0.01)",
+    )
+    for flag in (
+        "--image-size",
+        "--steps",
+        "--seed",
+        "--val-fraction",
+        "--max-train",
+        "--channels",
+        "--device",
+        "--overwrite",
+        "--no-progress",
+    ):
         _copy_argument(run, fit, flag)
     pred = sub.add_parser("predict", help="score image files or folders with a model folder of anotutor fit")
     pred.add_argument("model", type=Path, help="a model folder written by anotutor fit")
@@ -122,15 +150,22 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--batch-size", type=int, default=16, help="images scored at once (default 16)")
     pred.add_argument("--overwrite", action="store_true", help="replace an output folder that holds results")
     pred.add_argument("--no-progress", action="store_true", help="no progress bar")
-    cells = sub.add_parser("elpv", help="write the ELPV solar cells (pip install elpv-dataset; data CC BY-NC-SA "
-                           "4.0) in the MVTec AD layout, without masks")
+    cells = sub.add_parser(
+        "elpv",
+        help="write the ELPV solar cells (pip install elpv-dataset; data CC BY-NC-SA "
+        "4.0) in the MVTec AD layout, without masks",
+    )
     cells.add_argument("--out", type=Path, required=True, help="the folder to write")
     cells.add_argument("--kind", choices=("mono", "poly"), default="mono", help="cell type (default mono)")
     cells.add_argument("--seed", type=int, default=0, help="seed of the split into train and test")
     cells.add_argument("--image-size", type=int, default=300, help="pixels (default 300, the cells' own)")
     cells.add_argument("--overwrite", action="store_true", help="replace a folder that holds a data set")
-    cells.add_argument("--root", type=Path, default=None,
-                       help="cells in the package's layout, labels.csv beside images/ (default: the installed package)")
+    cells.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        help="cells in the package's layout, labels.csv beside images/ (default: the installed package)",
+    )
     return ap
 
 
@@ -151,15 +186,29 @@ def _fit(args) -> int:
     from .runtime import device
 
     _check_out(args.out, args.overwrite)
-    try:   # every check of the input before anything trains: an error here is status 2
+    try:  # every check of the input before anything trains: an error here is status 2
         device(args.device)
-        plan = prepare_fit(args.folder, args.method, args.image_size, args.steps, args.seed, args.channels,
-                           args.fpr, args.val_fraction, args.max_train, args.device, not args.no_progress)
+        plan = prepare_fit(
+            args.folder,
+            args.method,
+            args.image_size,
+            args.steps,
+            args.seed,
+            args.channels,
+            args.fpr,
+            args.val_fraction,
+            args.max_train,
+            args.device,
+            not args.no_progress,
+        )
     except (ValueError, FileNotFoundError) as err:
         raise CLIError(str(err)) from err
     info = train_and_write(plan, args.out)
-    print(f"anotutor: {info['title']} trained on {info['provenance']['n_train']} images in "
-          f"{info['provenance']['fit_seconds']:.0f} s; {info['rule']}", file=sys.stderr)
+    print(
+        f"anotutor: {info['title']} trained on {info['provenance']['n_train']} images in "
+        f"{info['provenance']['fit_seconds']:.0f} s; {info['rule']}",
+        file=sys.stderr,
+    )
     print(f"anotutor: model in {args.out}; next: anotutor predict {args.out} IMAGES... --out OUT", file=sys.stderr)
     return 0
 
@@ -168,28 +217,45 @@ def _predict(args) -> int:
     from .deploy import prepare_predict, write_predictions
 
     _check_out(args.out, args.overwrite)
-    try:   # the model folder and the inputs, checked (and read once) before anything is scored
+    try:  # the model folder and the inputs, checked (and read once) before anything is scored
         plan = prepare_predict(args.model, args.inputs)
     except ValueError as err:
         raise CLIError(str(err)) from err
     rows = write_predictions(plan, args.out, args.batch_size, not args.no_progress)
     flagged = sum(r["verdict"] == "anomalous" for r in rows)
-    print(f"anotutor: {len(rows)} images scored, {flagged} flagged anomalous; scores.csv and overlays/ in "
-          f"{args.out}", file=sys.stderr)
+    print(
+        f"anotutor: {len(rows)} images scored, {flagged} flagged anomalous; scores.csv and overlays/ in {args.out}",
+        file=sys.stderr,
+    )
     return 0
 
 
 def _methods() -> str:
     from .methods.catalog import METHODS
-
     from .runtime import budget
 
     lines = [f"defaults under the {budget().name!r} budget (ANOTUTOR_BUDGET=ci|full)"]
     for m in METHODS.values():
         d = m.make(progress=False).resolve_params()
-        shown = ", ".join(f"{k}={v!r}" for k, v in d.items()
-                          if k in ("image_size", "latent_size", "loss", "width", "gamma", "masks", "pseudo",
-                                   "steps", "search_steps", "strides", "coreset", "n_features"))
+        shown = ", ".join(
+            f"{k}={v!r}"
+            for k, v in d.items()
+            if k
+            in (
+                "image_size",
+                "latent_size",
+                "loss",
+                "width",
+                "gamma",
+                "masks",
+                "pseudo",
+                "steps",
+                "search_steps",
+                "strides",
+                "coreset",
+                "n_features",
+            )
+        )
         need = "; needs --known N" if m.needs_anomalies else ""
         if m.own_size:
             need += "; enlarges every image to its own image_size (--image-size sets the data's)"
@@ -204,14 +270,17 @@ def _elpv(args) -> int:
     try:
         size = check_int(args.image_size, "--image-size", minimum=16, maximum=2048)
         check_int(args.seed, "--seed", minimum=0)
-        root = write_elpv(args.out, kind=args.kind, seed=args.seed, image_size=size, overwrite=args.overwrite,
-                          root=args.root)
+        root = write_elpv(
+            args.out, kind=args.kind, seed=args.seed, image_size=size, overwrite=args.overwrite, root=args.root
+        )
     except (ImportError, FileExistsError, FileNotFoundError, ValueError) as err:
         raise CLIError(str(err)) from err
     n = {k: len(list((root / k).glob("*/*"))) for k in ("train", "test")}
-    print(f"anotutor: {n['train']} defect-free training cells and {n['test']} test cells ({args.kind}) in {root};"
-          f" next: anotutor compare {root} --methods all (image metrics only: the cells have no masks)",
-          file=sys.stderr)
+    print(
+        f"anotutor: {n['train']} defect-free training cells and {n['test']} test cells ({args.kind}) in {root};"
+        f" next: anotutor compare {root} --methods all (image metrics only: the cells have no masks)",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -219,8 +288,9 @@ def _check_out(out: Path, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise CLIError(f"--out {out} is a file, not a folder")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise CLIError(f"output folder {out} already holds files; pass --overwrite to replace it, "
-                       "or choose another --out")
+        raise CLIError(
+            f"output folder {out} already holds files; pass --overwrite to replace it, or choose another --out"
+        )
 
 
 def _load(args):
@@ -230,21 +300,36 @@ def _load(args):
 
     try:
         device(args.device)
-        size = check_int(args.image_size if args.image_size is not None else budget().image_size,
-                         "--image-size", minimum=16, maximum=2048)
+        size = check_int(
+            args.image_size if args.image_size is not None else budget().image_size,
+            "--image-size",
+            minimum=16,
+            maximum=2048,
+        )
         if args.steps is not None:
             check_int(args.steps, "--steps", minimum=1)
         check_int(args.seed, "--seed", minimum=0)
-        ds = load_folder(args.folder, image_size=size, channels=args.channels, val_fraction=args.val_fraction,
-                         n_known=args.known, max_train=args.max_train, seed=args.seed)
+        ds = load_folder(
+            args.folder,
+            image_size=size,
+            channels=args.channels,
+            val_fraction=args.val_fraction,
+            n_known=args.known,
+            max_train=args.max_train,
+            seed=args.seed,
+        )
     except (ValueError, FileNotFoundError) as err:
         raise CLIError(str(err)) from err
     if len(ds.val) == 0 or len(set(ds.val.labels.tolist())) < 2:
-        raise CLIError(f"the validation split ({len(ds.val)} images, --val-fraction {args.val_fraction}) "
-                       "needs normal and defective images to choose tau; raise --val-fraction or add test images")
+        raise CLIError(
+            f"the validation split ({len(ds.val)} images, --val-fraction {args.val_fraction}) "
+            "needs normal and defective images to choose tau; raise --val-fraction or add test images"
+        )
     if len(set(ds.test.labels.tolist())) < 2:
-        raise CLIError("the test images left after validation are all normal or all defective; "
-                       "add test images of both or lower --val-fraction")
+        raise CLIError(
+            "the test images left after validation are all normal or all defective; "
+            "add test images of both or lower --val-fraction"
+        )
     return ds, size
 
 
@@ -258,20 +343,20 @@ def _write_scores(path: Path, files: list[str], test, det_out, row: dict) -> Non
             m, score = det_out.maps[i], float(det_out.scores[i])
             share = "" if tau is None else f"{float((m >= tau).float().mean()):.6f}"
             verdict = "" if image_tau is None else ("defective" if score >= image_tau else "normal")
-            w.writerow([name, test.kinds[i], int(test.labels[i]), f"{score:.6g}",
-                        f"{float(m.max()):.6g}", share, verdict])
+            w.writerow(
+                [name, test.kinds[i], int(test.labels[i]), f"{score:.6g}", f"{float(m.max()):.6g}", share, verdict]
+            )
 
 
 def _write_overlays(folder: Path, files: list[str], test, det_out, tau) -> None:
     from PIL import Image
 
-    from .viz import overlay_pixels
-
     from .report import map_scale
+    from .viz import overlay_pixels
 
     scale = map_scale(det_out.maps)
     for i, name in enumerate(files):
-        rel = Path(name)   # test/<kind>/<file>
+        rel = Path(name)  # test/<kind>/<file>
         target = folder / rel.parent.name / f"{rel.stem}.png"
         target.parent.mkdir(parents=True, exist_ok=True)
         mask = None if test.masks is None or int(test.labels[i]) == 0 else test.masks[i]
@@ -283,18 +368,34 @@ def _row_text(row: dict) -> dict:
         return missing if v is None else f"{v:.{d}f}"
 
     px = "no masks" if row["pixel_auroc"] is None else "–"
-    return {"image AUROC": f(row["image_auroc"]), "image F1": f(row.get("image_f1")),
-            "pixel AUROC": f(row["pixel_auroc"], missing=px), "AUPRO": f(row["aupro"], missing=px),
-            "pixel F1 at tau": f(row["f1"], missing=px), "tau": f(row["tau"], 4, missing=px),
-            "fit s": f(row["fit_seconds"], 1), "ms / image": f(row["ms_per_image"], 2),
-            "parameters": f"{row['n_parameters']:,}"}
+    return {
+        "image AUROC": f(row["image_auroc"]),
+        "image F1": f(row.get("image_f1")),
+        "pixel AUROC": f(row["pixel_auroc"], missing=px),
+        "AUPRO": f(row["aupro"], missing=px),
+        "pixel F1 at tau": f(row["f1"], missing=px),
+        "tau": f(row["tau"], 4, missing=px),
+        "fit s": f(row["fit_seconds"], 1),
+        "ms / image": f(row["ms_per_image"], 2),
+        "parameters": f"{row['n_parameters']:,}",
+    }
 
 
 def _table(outcomes) -> str:
     from .results import table
 
-    head = ["method", "image AUROC", "image F1", "pixel AUROC", "AUPRO", "pixel F1 at tau", "tau", "fit s",
-            "ms / image", "parameters"]
+    head = [
+        "method",
+        "image AUROC",
+        "image F1",
+        "pixel AUROC",
+        "AUPRO",
+        "pixel F1 at tau",
+        "tau",
+        "fit s",
+        "ms / image",
+        "parameters",
+    ]
     rows = [[o.method, *(_row_text(o.row).values() if o.ran else ["–"] * (len(head) - 1))] for o in outcomes]
     notes = [f"- {o.method} did not run: {o.skipped}" for o in outcomes if not o.ran]
     return "\n".join([table(head, rows, right=1)] + ([""] + notes if notes else []))
@@ -304,11 +405,19 @@ def _meta(args, ds, size, methods, seconds) -> dict:
     from .results import provenance
     from .runtime import budget, device
 
-    return {**provenance(seconds, clock=True),
-            "device": str(device(args.device)), "folder": str(Path(args.folder).resolve()), "image_size": size,
-            "channels": ds.info["channels"], "steps": args.steps, "seed": args.seed, "known": args.known,
-            "budget": budget().name, "methods": methods,
-            "counts": {k: getattr(ds, k).counts() for k in ("train", "anomalies", "val", "test")}}
+    return {
+        **provenance(seconds, clock=True),
+        "device": str(device(args.device)),
+        "folder": str(Path(args.folder).resolve()),
+        "image_size": size,
+        "channels": ds.info["channels"],
+        "steps": args.steps,
+        "seed": args.seed,
+        "known": args.known,
+        "budget": budget().name,
+        "methods": methods,
+        "counts": {k: getattr(ds, k).counts() for k in ("train", "anomalies", "val", "test")},
+    }
 
 
 def _run(args, methods: list[str], flat: bool) -> Path:
@@ -338,10 +447,20 @@ def _run(args, methods: list[str], flat: bool) -> Path:
         outcomes = []
         for name in methods:
             if reasons[name] is None:
-                print(f"anotutor: {name} on {folder_name} ({len(ds.train)} training images, "
-                      f"{len(ds.test)} test images, {size} px)", file=sys.stderr)
-            o = run_method(name, ds, image_size=size, steps=args.steps, seed=args.seed, device=args.device,
-                           progress=not args.no_progress)
+                print(
+                    f"anotutor: {name} on {folder_name} ({len(ds.train)} training images, "
+                    f"{len(ds.test)} test images, {size} px)",
+                    file=sys.stderr,
+                )
+            o = run_method(
+                name,
+                ds,
+                image_size=size,
+                steps=args.steps,
+                seed=args.seed,
+                device=args.device,
+                progress=not args.no_progress,
+            )
             outcomes.append(o)
             if not o.ran:
                 continue
@@ -349,29 +468,46 @@ def _run(args, methods: list[str], flat: bool) -> Path:
             where.mkdir(exist_ok=True)
             _write_scores(where / "scores.csv", ds.info["files"]["test"], ds.test, o.detection, o.row)
             _write_overlays(where / "overlays", ds.info["files"]["test"], ds.test, o.detection, o.row["tau"])
-            if o.row["tau"] is not None and o.row.get("image_tau") is not None:   # the model keeps its tau
-                o.detector.threshold_ = Thresholds(o.row["tau"], o.row["image_tau"], "f1-masks", None,
-                                                   int((ds.val.labels == 0).sum()), int(ds.val.labels.sum()))
+            if o.row["tau"] is not None and o.row.get("image_tau") is not None:  # the model keeps its tau
+                o.detector.threshold_ = Thresholds(
+                    o.row["tau"],
+                    o.row["image_tau"],
+                    "f1-masks",
+                    None,
+                    int((ds.val.labels == 0).sum()),
+                    int(ds.val.labels.sum()),
+                )
             o.detector.save(where / "model.pt")
-            print(f"anotutor: {name}: " + ", ".join(f"{k} {v}" for k, v in _row_text(o.row).items()),
-                  file=sys.stderr)
+            print(f"anotutor: {name}: " + ", ".join(f"{k} {v}" for k, v in _row_text(o.row).items()), file=sys.stderr)
         meta = _meta(args, ds, size, methods, time.perf_counter() - t0)
-        masks_note = ("" if ds.test.masks is not None else " The test images have no pixel masks "
-                      "(no ground_truth/ folder): image metrics only; image F1 at the threshold chosen on "
-                      "validation.")
+        masks_note = (
+            ""
+            if ds.test.masks is not None
+            else " The test images have no pixel masks "
+            "(no ground_truth/ folder): image metrics only; image F1 at the threshold chosen on "
+            "validation."
+        )
         rows = [o.row if o.ran else {"method": o.method, "name": o.title, "skipped": o.skipped} for o in outcomes]
         (stage / "metrics.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
         (stage / "metrics.md").write_text(
             f"# anotutor on {folder_name}\n\n{meta['date']}, {meta['machine']}, {meta['device']}, "
             f"{meta['threads']} threads, anotutor {meta['anotutor']}. {size} px, {meta['channels']} channel(s), "
             f"seed {args.seed}; thresholds chosen on {len(ds.val)} validation images, scores on {len(ds.test)} "
-            f"test images.{masks_note}\n\n{_table(outcomes)}\n")
+            f"test images.{masks_note}\n\n{_table(outcomes)}\n"
+        )
         if not flat:
             _quality_speed(stage / "quality_speed.png", outcomes)
-        write_report(stage, outcomes, ds.test, ds.info["files"]["test"], f"anotutor on {folder_name}",
-                     _table(outcomes), f"{meta['date']}, {size} px, seed {args.seed}; thresholds chosen on "
-                     f"{len(ds.val)} validation images, scores on {len(ds.test)} test images.{masks_note}",
-                     None if flat else "quality_speed.png")
+        write_report(
+            stage,
+            outcomes,
+            ds.test,
+            ds.info["files"]["test"],
+            f"anotutor on {folder_name}",
+            _table(outcomes),
+            f"{meta['date']}, {size} px, seed {args.seed}; thresholds chosen on "
+            f"{len(ds.val)} validation images, scores on {len(ds.test)} test images.{masks_note}",
+            None if flat else "quality_speed.png",
+        )
     print(_table(outcomes))
     print(f"\nanotutor: results in {out} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
     return out
@@ -425,10 +561,12 @@ def main(argv=None) -> int:
         return 130
     except Exception:  # a fault during training or scoring, not in what was asked: show where
         traceback.print_exc()
-        print("anotutor: unexpected error (above); nothing was written. Please report it with the "
-              "command line.", file=sys.stderr)
+        print(
+            "anotutor: unexpected error (above); nothing was written. Please report it with the command line.",
+            file=sys.stderr,
+        )
         return EXIT_FAULT
 
 
-if __name__ == "__main__":   # pragma: no cover
+if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

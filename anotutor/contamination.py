@@ -32,8 +32,9 @@ def mnist_test(cls: int, n_normal: int = 100, n_other: int = 11, held_out=None):
     return held_out.per_kind({"good": n_normal, **counts}, seed=0)
 
 
-def contamination(classes=MNIST_CLASSES, search_steps: int | None = None,
-                  detections: dict | None = None, tests: dict | None = None) -> dict:
+def contamination(
+    classes=MNIST_CLASSES, search_steps: int | None = None, detections: dict | None = None, tests: dict | None = None
+) -> dict:
     """Image AUROC of the shipped runs: ``{cls: {setup: auroc}}`` for every setup of :data:`SETUPS`.
 
     The check of Noisy-AnoGAN's claim: with anomalies hidden in the training
@@ -59,7 +60,9 @@ def contamination(classes=MNIST_CLASSES, search_steps: int | None = None,
                     det = det.with_params(search_steps=search_steps)
                 found = det.predict(test.images)
             if len(found.scores) != len(test.labels):
-                raise ValueError(f"detections[{name!r}] has {len(found.scores)} scores, but the "
-                                 f"test digits of class {cls} are {len(test.labels)}")
+                raise ValueError(
+                    f"detections[{name!r}] has {len(found.scores)} scores, but the "
+                    f"test digits of class {cls} are {len(test.labels)}"
+                )
             out[cls][setup] = image_auroc(found.scores, test.labels)
     return out

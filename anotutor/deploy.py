@@ -37,12 +37,22 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["fit_folder", "prepare_fit", "train_and_write", "predict_files", "prepare_predict",
-           "write_predictions", "read_model", "staged", "MODEL_FILE", "INFO_FILE"]
+__all__ = [
+    "fit_folder",
+    "prepare_fit",
+    "train_and_write",
+    "predict_files",
+    "prepare_predict",
+    "write_predictions",
+    "read_model",
+    "staged",
+    "MODEL_FILE",
+    "INFO_FILE",
+]
 
 MODEL_FILE, INFO_FILE = "model.pt", "model.json"
-NORMAL_HOLDOUT = 0.2   # share of train/good kept out of training to set tau when the folder has no defects
-MIN_HOLDOUT = 4        # ... and at least this many images
+NORMAL_HOLDOUT = 0.2  # share of train/good kept out of training to set tau when the folder has no defects
+MIN_HOLDOUT = 4  # ... and at least this many images
 
 
 @contextmanager
@@ -77,10 +87,19 @@ def fit_folder(folder, method: str, out, **kwargs) -> dict:
     return train_and_write(prepare_fit(folder, method, **kwargs), out)
 
 
-def prepare_fit(folder, method: str, image_size: int | None = None, steps: int | None = None,
-                seed: int = 0, channels: int | None = None, fpr: float | None = None,
-                val_fraction: float = 0.25, max_train: int | None = None, device: str | None = None,
-                progress: bool = True) -> dict:
+def prepare_fit(
+    folder,
+    method: str,
+    image_size: int | None = None,
+    steps: int | None = None,
+    seed: int = 0,
+    channels: int | None = None,
+    fpr: float | None = None,
+    val_fraction: float = 0.25,
+    max_train: int | None = None,
+    device: str | None = None,
+    progress: bool = True,
+) -> dict:
     """Read and check everything a fit needs, training nothing: the detector, its training images and
     the held-out images its thresholds are chosen on.
 
@@ -104,10 +123,12 @@ def prepare_fit(folder, method: str, image_size: int | None = None, steps: int |
     if m.needs_anomalies:
         raise ValueError(f"{name} needs known anomalies; fit takes the methods that learn from normal images")
     has_defects = (folder / "test").is_dir() and any(
-        p.is_dir() and p.name != "good" for p in (folder / "test").iterdir())
+        p.is_dir() and p.name != "good" for p in (folder / "test").iterdir()
+    )
     if has_defects:
-        ds = load_folder(folder, image_size=image_size, channels=channels, val_fraction=val_fraction,
-                         max_train=max_train, seed=seed)
+        ds = load_folder(
+            folder, image_size=image_size, channels=channels, val_fraction=val_fraction, max_train=max_train, seed=seed
+        )
         train, held_out, c, files = ds.train.images, ds.val, ds.info["channels"], ds.info["files"]["train"]
         size = ds.info["image_size"]
         if len(held_out) == 0:
@@ -116,23 +137,36 @@ def prepare_fit(folder, method: str, image_size: int | None = None, steps: int |
         images, files, c = load_normals(folder, image_size, channels, max_train, seed)
         n_out = max(MIN_HOLDOUT, int(round(NORMAL_HOLDOUT * len(images))))
         if len(images) - n_out < 2:
-            raise ValueError(f"{folder} has {len(images)} normal images and no defects; holding out "
-                             f"{n_out} to set tau leaves fewer than 2 to train on. Add normal images.")
+            raise ValueError(
+                f"{folder} has {len(images)} normal images and no defects; holding out "
+                f"{n_out} to set tau leaves fewer than 2 to train on. Add normal images."
+            )
         order = as_rng(seed).permutation(len(images))
         keep, hold = sorted(order[n_out:].tolist()), sorted(order[:n_out].tolist())
         train, size = images[keep], images.shape[-1]
         files = [files[i] for i in keep]
         held_out = Split(images[hold], torch.zeros(len(hold), dtype=torch.long), ["good"] * len(hold))
     det = m.make(image_size=size, steps=steps, seed=seed, device=device, progress=progress)
-    return {"name": name, "title": m.title, "det": det, "train": train, "held_out": held_out, "channels": c,
-            "size": size, "files": files, "fpr": fpr, "seed": seed, "folder": folder}
+    return {
+        "name": name,
+        "title": m.title,
+        "det": det,
+        "train": train,
+        "held_out": held_out,
+        "channels": c,
+        "size": size,
+        "files": files,
+        "fpr": fpr,
+        "seed": seed,
+        "folder": folder,
+    }
 
 
 def train_and_write(plan: dict, out) -> dict:
     """Fit the detector of :func:`prepare_fit`'s ``plan``, choose its thresholds and write ``out``."""
-    from .results import provenance
     from .methods.thresholds import choose
     from .pretrained import data_hash
+    from .results import provenance
 
     det, train, held_out = plan["det"], plan["train"], plan["held_out"]
     t0 = time.perf_counter()
@@ -141,14 +175,27 @@ def train_and_write(plan: dict, out) -> dict:
     seen = det.predict(held_out.images)
     det.threshold_ = choose(seen, held_out, plan["fpr"])
     scale = 2.0 * det.threshold_.pixel if det.threshold_.pixel > 0 else float(seen.maps.max()) or 1.0
-    info = {"method": plan["name"], "title": plan["title"], "class": type(det).__name__,
-            "image_size": plan["size"], "channels": plan["channels"],
-            "thresholds": det.threshold_.to_dict(), "rule": det.threshold_.describe(),
-            "map_scale": scale,
-            "provenance": {**provenance(fit_seconds, clock=True), "seed": plan["seed"],
-                           "data_hash": data_hash(train), "n_train": len(train), "train_files": plan["files"],
-                           "folder": str(Path(plan["folder"]).resolve()), "fit_seconds": round(fit_seconds, 2),
-                           "peak_mb": round(_peak_mb(), 1), "device": str(det.device_)}}
+    info = {
+        "method": plan["name"],
+        "title": plan["title"],
+        "class": type(det).__name__,
+        "image_size": plan["size"],
+        "channels": plan["channels"],
+        "thresholds": det.threshold_.to_dict(),
+        "rule": det.threshold_.describe(),
+        "map_scale": scale,
+        "provenance": {
+            **provenance(fit_seconds, clock=True),
+            "seed": plan["seed"],
+            "data_hash": data_hash(train),
+            "n_train": len(train),
+            "train_files": plan["files"],
+            "folder": str(Path(plan["folder"]).resolve()),
+            "fit_seconds": round(fit_seconds, 2),
+            "peak_mb": round(_peak_mb(), 1),
+            "device": str(det.device_),
+        },
+    }
     with staged(Path(out)) as stage:
         det.save(stage / MODEL_FILE)
         (stage / INFO_FILE).write_text(json.dumps(info, indent=1))
@@ -169,14 +216,16 @@ def read_model(model_dir):
     try:
         info = json.loads(info_path.read_text())
         Thresholds.from_dict(info["thresholds"])
-        int(info["image_size"])   # present and numeric
+        int(info["image_size"])  # present and numeric
         channels = int(info["channels"])
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
         raise ValueError(f"{info_path} is not a model description of anotutor fit ({err})") from err
     det = Detector.from_checkpoint(ckpt_path)
     if type(det).__name__ != info.get("class") or det.threshold_ is None:
-        raise ValueError(f"{ckpt_path} does not match {info_path} (another model's file, or one without "
-                         "thresholds); fit the model again")
+        raise ValueError(
+            f"{ckpt_path} does not match {info_path} (another model's file, or one without "
+            "thresholds); fit the model again"
+        )
     if channels not in (1, 3):
         raise ValueError(f"{info_path} names {channels} channels; a model has 1 or 3")
     return det, info
@@ -214,28 +263,37 @@ def write_predictions(plan: dict, out, batch_size: int = 16, progress: bool = Tr
         (stage / "overlays").mkdir()
         names = _unique_names(files)
         for start in bar(range(0, len(files), batch_size), "anotutor predict", progress and len(files) > batch_size):
-            chunk = files[start:start + batch_size]
-            originals = [read_image(p, c) for p in chunk]               # each file decoded once
+            chunk = files[start : start + batch_size]
+            originals = [read_image(p, c) for p in chunk]  # each file decoded once
             found = det.predict(torch.stack([resized(im, size) for im in originals]))  # as in training
             for k, (path, own) in enumerate(zip(chunk, originals)):
-                m = torch.nn.functional.interpolate(found.maps[k][None, None], size=own.shape[-2:],
-                                                    mode="bilinear", align_corners=False)[0, 0]
+                m = torch.nn.functional.interpolate(
+                    found.maps[k][None, None], size=own.shape[-2:], mode="bilinear", align_corners=False
+                )[0, 0]
                 score = float(found.scores[k])
-                rows.append({"file": str(path), "score": score,
-                             "verdict": "anomalous" if score >= tau.image else "normal",
-                             "share_over_tau": float((m >= tau.pixel).float().mean())})
+                rows.append(
+                    {
+                        "file": str(path),
+                        "score": score,
+                        "verdict": "anomalous" if score >= tau.image else "normal",
+                        "share_over_tau": float((m >= tau.pixel).float().mean()),
+                    }
+                )
                 Image.fromarray(overlay_pixels(own, m, None, scale=info["map_scale"], tau=tau.pixel)).save(
-                    stage / "overlays" / names[start + k])
+                    stage / "overlays" / names[start + k]
+                )
         with open(stage / "scores.csv", "w", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=["file", "score", "verdict", "share_over_tau"])
             w.writeheader()
-            w.writerows({**r, "score": f"{r['score']:.6g}", "share_over_tau": f"{r['share_over_tau']:.4f}"}
-                        for r in rows)
+            w.writerows(
+                {**r, "score": f"{r['score']:.6g}", "share_over_tau": f"{r['share_over_tau']:.4f}"} for r in rows
+            )
         (stage / "README.txt").write_text(
             f"anotutor predict with {Path(model_dir).resolve()} ({info['title']}), {len(rows)} images.\n"
             f"Thresholds: {tau.describe()}.\nOverlays: each image at its own size beside its map on the "
             f"model's one scale, 0 to {info['map_scale']:.4g} (twice the pixel tau); pixels at or over tau "
-            f"outlined in cyan.\n")
+            f"outlined in cyan.\n"
+        )
     return rows
 
 

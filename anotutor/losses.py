@@ -20,7 +20,8 @@ the two agree to about 1e-6. :func:`ssim_map` can also return a map of the
 input's size (reflect padding), used as a per-pixel anomaly map.
 
 :func:`noisy_gan_d_loss` is the discriminator's :math:`-V'` of Noisy-AnoGAN
-(Kimura and Yanagihara 2018, eqs. 15 to 17; the book's ``eq-vprime``), in which known anomalies count as fakes with weight
+(Kimura and Yanagihara 2018, eqs. 15 to 17; the book's ``eq-vprime``), in which known anomalies count as
+fakes with weight
 :math:`1 - \gamma`; :func:`gan_g_loss` the generator's non-saturating loss.
 """
 
@@ -43,13 +44,22 @@ def _check_pair(x: torch.Tensor, y: torch.Tensor, window_size: int) -> None:
     if x.shape != y.shape:
         raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
     if min(x.shape[-2:]) < window_size:
-        raise ValueError(f"images must be at least {window_size}x{window_size} for an SSIM window of "
-                         f"{window_size}, got {tuple(x.shape[-2:])}")
+        raise ValueError(
+            f"images must be at least {window_size}x{window_size} for an SSIM window of "
+            f"{window_size}, got {tuple(x.shape[-2:])}"
+        )
 
 
-def ssim_map(x: torch.Tensor, y: torch.Tensor, window_size: int = 11, sigma: float = 1.5,
-             data_range: float = 1.0, k1: float = 0.01, k2: float = 0.03,
-             padding: str = "valid") -> torch.Tensor:
+def ssim_map(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    window_size: int = 11,
+    sigma: float = 1.5,
+    data_range: float = 1.0,
+    k1: float = 0.01,
+    k2: float = 0.03,
+    padding: str = "valid",
+) -> torch.Tensor:
     """Per-pixel SSIM of two batches [N, C, H, W], averaged over channels: [N, H', W'].
 
     ``padding="valid"`` keeps only positions where the window fits (H' = H - window + 1);
@@ -90,9 +100,9 @@ def ssim_loss(x: torch.Tensor, y: torch.Tensor, **kwargs) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------- GAN losses
-def noisy_gan_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor,
-                     anomaly_logits: torch.Tensor | None = None,
-                     gamma: float = 1.0) -> torch.Tensor:
+def noisy_gan_d_loss(
+    real_logits: torch.Tensor, fake_logits: torch.Tensor, anomaly_logits: torch.Tensor | None = None, gamma: float = 1.0
+) -> torch.Tensor:
     r"""The discriminator's loss :math:`-V'(D, G)` on a batch (Kimura and Yanagihara
     2018, eqs. 15 to 17):
 
@@ -104,18 +114,15 @@ def noisy_gan_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor,
     needs no anomalies.
     """
     gamma = check_range(gamma, "gamma", 0.0, 1.0, low_open=True)
-    bce = F.binary_cross_entropy_with_logits   # -log D for target 1, -log(1 - D) for 0
+    bce = F.binary_cross_entropy_with_logits  # -log D for target 1, -log(1 - D) for 0
     # -V(D, G): real samples towards D = 1, generated ones towards D = 0
-    loss = bce(real_logits, torch.ones_like(real_logits)) + \
-        bce(fake_logits, torch.zeros_like(fake_logits))
+    loss = bce(real_logits, torch.ones_like(real_logits)) + bce(fake_logits, torch.zeros_like(fake_logits))
     if gamma == 1.0:
-        return loss                             # the plain GAN: no anomaly term at all
+        return loss  # the plain GAN: no anomaly term at all
     if anomaly_logits is None:
-        raise ValueError(f"gamma = {gamma} < 1 needs anomaly_logits "
-                         "(the known anomalies' logits)")
+        raise ValueError(f"gamma = {gamma} < 1 needs anomaly_logits (the known anomalies' logits)")
     # -l_An(D): known anomalies towards D = 0, a second kind of fake, weight 1 - gamma
-    return gamma * loss + (1 - gamma) * bce(anomaly_logits,
-                                            torch.zeros_like(anomaly_logits))
+    return gamma * loss + (1 - gamma) * bce(anomaly_logits, torch.zeros_like(anomaly_logits))
 
 
 def gan_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:

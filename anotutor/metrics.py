@@ -32,9 +32,31 @@ from scipy import ndimage
 
 from .checks import as_labels, as_masks, as_scores
 
-__all__ = ["auroc", "auroc_interval", "auroc_replicates", "image_replicates", "pixel_replicates", "N_BOOT", "rank_correlation", "image_auroc", "pixel_auroc", "roc_curve", "aupro", "pro_curve",
-           "PRF", "precision_recall_f1", "best_f1", "prf_curve", "Rates", "classification_rates",
-           "balanced_threshold", "Confusion", "confusion", "Contrast", "map_contrast"]
+__all__ = [
+    "auroc",
+    "auroc_interval",
+    "auroc_replicates",
+    "image_replicates",
+    "pixel_replicates",
+    "N_BOOT",
+    "rank_correlation",
+    "image_auroc",
+    "pixel_auroc",
+    "roc_curve",
+    "aupro",
+    "pro_curve",
+    "PRF",
+    "precision_recall_f1",
+    "best_f1",
+    "prf_curve",
+    "Rates",
+    "classification_rates",
+    "balanced_threshold",
+    "Confusion",
+    "confusion",
+    "Contrast",
+    "map_contrast",
+]
 
 
 def _scores_labels(scores, labels, name_s="scores", name_l="labels"):
@@ -47,8 +69,7 @@ def _need_both_classes(y: np.ndarray, what: str) -> tuple[int, int]:
     n_pos = int(y.sum())
     n_neg = int(y.size - n_pos)
     if n_pos == 0 or n_neg == 0:
-        raise ValueError(f"{what} needs both normal and anomalous examples, got "
-                         f"{n_pos} anomalous and {n_neg} normal")
+        raise ValueError(f"{what} needs both normal and anomalous examples, got {n_pos} anomalous and {n_neg} normal")
     return n_pos, n_neg
 
 
@@ -57,7 +78,7 @@ def _average_ranks(s: np.ndarray) -> np.ndarray:
     which costs a second to import)."""
     order = np.argsort(s, kind="mergesort")
     v = s[order]
-    first = np.r_[True, v[1:] != v[:-1]]               # where each group of equal values starts
+    first = np.r_[True, v[1:] != v[:-1]]  # where each group of equal values starts
     starts = np.flatnonzero(first)
     sizes = np.diff(np.r_[starts, s.size])
     ranks = np.empty(s.size)
@@ -173,8 +194,9 @@ def rank_correlation(a, b) -> float:
     """Spearman's rho of two equally long sequences (ties get their mean rank); 1 = the same order."""
     x, y = np.asarray(a, dtype=np.float64).reshape(-1), np.asarray(b, dtype=np.float64).reshape(-1)
     if x.size != y.size or x.size < 3:
-        raise ValueError(f"rank_correlation needs two sequences of the same length, at least 3; got {x.size} "
-                         f"and {y.size}")
+        raise ValueError(
+            f"rank_correlation needs two sequences of the same length, at least 3; got {x.size} and {y.size}"
+        )
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
         raise ValueError("rank_correlation needs finite numbers")
     rx, ry = _average_ranks(x), _average_ranks(y)
@@ -247,8 +269,9 @@ def pro_curve(maps, masks):
     n_regions = int(regions.max())
     n_neg = int((~m).sum())
     if n_regions == 0 or n_neg == 0:
-        raise ValueError(f"AUPRO needs anomalous regions and normal pixels, got {n_regions} regions "
-                         f"and {n_neg} normal pixels")
+        raise ValueError(
+            f"AUPRO needs anomalous regions and normal pixels, got {n_regions} regions and {n_neg} normal pixels"
+        )
     sizes = np.bincount(regions, minlength=n_regions + 1).astype(np.float64)
     w_pro = np.zeros(s.size)
     anomalous = regions > 0
@@ -379,7 +402,7 @@ def balanced_threshold(scores, labels) -> Rates:
     """
     s, y = _scores_labels(scores, labels)
     n_pos, n_neg = _need_both_classes(y, "a balanced threshold")
-    thr, tp, fp = _tp_fp(s, y)                       # descending thresholds
+    thr, tp, fp = _tp_fp(s, y)  # descending thresholds
     balanced = tp / n_pos + 1.0 - fp / n_neg
     best = len(thr) - 1 - int(np.argmax(balanced[::-1]))  # the lowest of the tied best
     return classification_rates(s, y, float(thr[best]))
@@ -404,8 +427,9 @@ def confusion(scores, labels, tau: float) -> Confusion:
     if not np.isfinite(tau_f):
         raise ValueError(f"tau must be a finite number, got {tau!r}")
     pred = s >= tau_f
-    return Confusion(int((pred & y).sum()), int((pred & ~y).sum()), int((~pred & y).sum()),
-                     int((~pred & ~y).sum()), tau_f)
+    return Confusion(
+        int((pred & y).sum()), int((pred & ~y).sum()), int((~pred & y).sum()), int((~pred & ~y).sum()), tau_f
+    )
 
 
 @dataclass(frozen=True)

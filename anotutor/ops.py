@@ -33,8 +33,9 @@ def gaussian_window(size: int = 11, sigma: float = 1.5, dtype=torch.float32) -> 
     return (g / g.sum()).to(dtype)
 
 
-def gaussian_blur(x: torch.Tensor, sigma: float, size: int | None = None, padding: str = "reflect",
-                  separable: bool | None = None) -> torch.Tensor:
+def gaussian_blur(
+    x: torch.Tensor, sigma: float, size: int | None = None, padding: str = "reflect", separable: bool | None = None
+) -> torch.Tensor:
     """Gaussian blur of every channel of ``x`` [N, C, H, W], each channel on its own.
 
     ``size``: taps of the window (odd; default ``2 round(3 sigma) + 1``).
@@ -58,12 +59,14 @@ def gaussian_blur(x: torch.Tensor, sigma: float, size: int | None = None, paddin
         separable = k > EXACT_2D_TAPS
     if not separable:
         return F.conv2d(x, torch.outer(g, g).expand(c, 1, k, k), groups=c)
-    return F.conv2d(F.conv2d(x, g.view(1, 1, 1, k).expand(c, 1, 1, k), groups=c),
-                    g.view(1, 1, k, 1).expand(c, 1, k, 1), groups=c)
+    return F.conv2d(
+        F.conv2d(x, g.view(1, 1, 1, k).expand(c, 1, 1, k), groups=c), g.view(1, 1, k, 1).expand(c, 1, k, 1), groups=c
+    )
 
 
-def uniform(shape, amplitude: float = 1.0, generator: torch.Generator | None = None,
-            device: torch.device | str | None = None) -> torch.Tensor:
+def uniform(
+    shape, amplitude: float = 1.0, generator: torch.Generator | None = None, device: torch.device | str | None = None
+) -> torch.Tensor:
     """Noise of ``shape``, uniform in [-amplitude, amplitude], drawn on the CPU from ``generator``
     (so a seed gives the same numbers on every device) and moved to ``device``."""
     u = torch.rand(tuple(shape), generator=generator) * 2 - 1

@@ -34,9 +34,9 @@ from __future__ import annotations
 import hashlib
 import inspect
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -46,23 +46,34 @@ from .data.irmnist import ir_setup
 from .data.mnist import mnist_setup
 from .methods import AnoGAN, AutoEncoderDetector, PNUNet, TwoStage
 from .methods.catalog import METHODS
+from .methods.estimator import Estimator, read_checkpoint
 from .methods.pnunet import MASK_MODES
-from .methods.protocol import (EPSILON, EPSILONS, GAMMAS, KNOWN_KINDS, LEFT_OUT, MNIST_CLASSES,
-                               NOISY_GAMMA as GAMMA, recipe_name)
+from .methods.protocol import EPSILON, EPSILONS, GAMMAS, KNOWN_KINDS, LEFT_OUT, MNIST_CLASSES, recipe_name
+from .methods.protocol import NOISY_GAMMA as GAMMA
 from .methods.protocol import PNUNET_SETTINGS as PNUNET_CHAPTER
 from .methods.two_stage import PSEUDO_KINDS
-from .methods.estimator import Estimator, read_checkpoint
 from .runtime import budget_scope
 
-__all__ = ["Recipe", "RECIPES", "WEIGHTS", "GAN_RECIPES", "TEXTURE_RECIPES", "load", "load_recipe",
-           "fitted", "fit_recorded", "data_hash", "build", "MNIST_GAN", "IR_GAN"]
+__all__ = [
+    "Recipe",
+    "RECIPES",
+    "WEIGHTS",
+    "GAN_RECIPES",
+    "TEXTURE_RECIPES",
+    "load",
+    "load_recipe",
+    "fitted",
+    "fit_recorded",
+    "data_hash",
+    "build",
+    "MNIST_GAN",
+    "IR_GAN",
+]
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
 
-MNIST_GAN = dict(image_size=28, latent_size=64, width=16, steps=1500, batch_size=64, lr=2e-4,
-                 seed=0, progress=False)
-IR_GAN = dict(image_size=64, latent_size=64, width=16, steps=1500, batch_size=32, lr=2e-4,
-              seed=0, progress=False)
+MNIST_GAN = dict(image_size=28, latent_size=64, width=16, steps=1500, batch_size=64, lr=2e-4, seed=0, progress=False)
+IR_GAN = dict(image_size=64, latent_size=64, width=16, steps=1500, batch_size=32, lr=2e-4, seed=0, progress=False)
 
 
 def data_hash(images: torch.Tensor, anomalies: torch.Tensor | None = None) -> str:
@@ -103,30 +114,50 @@ class Recipe:
 
 
 def _mnist(cls: int, eps: float, setup: str, gamma: float) -> Recipe:
-    return Recipe(recipe_name(cls, eps, setup, gamma), lambda: mnist_setup(cls, eps, setup),
-                  {**MNIST_GAN, "gamma": gamma})
+    return Recipe(
+        recipe_name(cls, eps, setup, gamma), lambda: mnist_setup(cls, eps, setup), {**MNIST_GAN, "gamma": gamma}
+    )
 
 
 def _recipes() -> dict[str, Recipe]:
     out = []
     for cls in MNIST_CLASSES:
-        out += [_mnist(cls, EPSILON, "clean", 1.0), _mnist(cls, EPSILON, "blind", 1.0),
-                _mnist(cls, EPSILON, "told", GAMMA), _mnist(cls, EPSILON, "paper", GAMMA)]
+        out += [
+            _mnist(cls, EPSILON, "clean", 1.0),
+            _mnist(cls, EPSILON, "blind", 1.0),
+            _mnist(cls, EPSILON, "told", GAMMA),
+            _mnist(cls, EPSILON, "paper", GAMMA),
+        ]
     out += [_mnist(0, EPSILON, "paper", g) for g in GAMMAS if g not in (GAMMA, 1.0)]
-    out += [_mnist(0, e, s, g) for e in EPSILONS if e != EPSILON
-            for s, g in (("blind", 1.0), ("paper", GAMMA)) if e > 0 or s != "blind"]
+    out += [
+        _mnist(0, e, s, g)
+        for e in EPSILONS
+        if e != EPSILON
+        for s, g in (("blind", 1.0), ("paper", GAMMA))
+        if e > 0 or s != "blind"
+    ]
     # the class nobody labelled: the paper's set-up for class 0 without the known sixes
-    out.append(Recipe(f"{recipe_name(0, EPSILON, 'paper', GAMMA)}-without{LEFT_OUT}",
-                      lambda: mnist_setup(0, EPSILON, "paper", leave_out=LEFT_OUT),
-                      {**MNIST_GAN, "gamma": GAMMA}))
-    out.append(Recipe("mnist0-eps0.1-clean-gamma1-nospectral", lambda: mnist_setup(0, EPSILON, "clean"),
-                      {**MNIST_GAN, "gamma": 1.0, "spectral": False}))
-    out += [Recipe(f"irmnist-{name}", ir_setup, {**IR_GAN, "gamma": g})
-            for name, g in (("anogan", 1.0), ("noisy", GAMMA))]
+    out.append(
+        Recipe(
+            f"{recipe_name(0, EPSILON, 'paper', GAMMA)}-without{LEFT_OUT}",
+            lambda: mnist_setup(0, EPSILON, "paper", leave_out=LEFT_OUT),
+            {**MNIST_GAN, "gamma": GAMMA},
+        )
+    )
+    out.append(
+        Recipe(
+            "mnist0-eps0.1-clean-gamma1-nospectral",
+            lambda: mnist_setup(0, EPSILON, "clean"),
+            {**MNIST_GAN, "gamma": 1.0, "spectral": False},
+        )
+    )
+    out += [
+        Recipe(f"irmnist-{name}", ir_setup, {**IR_GAN, "gamma": g}) for name, g in (("anogan", 1.0), ("noisy", GAMMA))
+    ]
     return {r.name: r for r in out}
 
 
-AE_LATENTS = (8, 32, 128, 500)   # the auto-encoder chapter's nested latent sizes
+AE_LATENTS = (8, 32, 128, 500)  # the auto-encoder chapter's nested latent sizes
 
 
 def texture_setup(name: str = "brick", known: bool = False):
@@ -142,8 +173,7 @@ def texture_setup(name: str = "brick", known: bool = False):
 
 def ae_params(loss: str) -> dict:
     """The auto-encoder chapter's network: latent 500 with the smaller sizes nested in it."""
-    return dict(image_size=None, latent_size=AE_LATENTS[-1],
-                nested=AE_LATENTS[:-1], loss=loss, seed=0)
+    return dict(image_size=None, latent_size=AE_LATENTS[-1], nested=AE_LATENTS[:-1], loss=loss, seed=0)
 
 
 def pnunet_params(masks: str) -> dict:
@@ -152,23 +182,24 @@ def pnunet_params(masks: str) -> dict:
 
 
 def _texture_recipes() -> list[Recipe]:
-    out = [Recipe(f"brick-ae-{loss}", texture_setup, ae_params(loss), AutoEncoderDetector)
-           for loss in ("l2", "ssim")]
-    out += [Recipe(f"brick-pnunet-{m}", lambda: texture_setup("brick", known=True), pnunet_params(m), PNUNet)
-            for m in MASK_MODES]
+    out = [Recipe(f"brick-ae-{loss}", texture_setup, ae_params(loss), AutoEncoderDetector) for loss in ("l2", "ssim")]
+    out += [
+        Recipe(f"brick-pnunet-{m}", lambda: texture_setup("brick", known=True), pnunet_params(m), PNUNet)
+        for m in MASK_MODES
+    ]
     # the two-stage chapter: both pseudo-anomaly settings, and the auto-encoder it is compared
     # with (catalog "ae-l2"); catalog methods take their settings from the catalog
-    out += [Recipe(f"brick-two-stage-{p}", texture_setup, dict(pseudo=p, seed=0), TwoStage)
-            for p in PSEUDO_KINDS]
-    out.append(Recipe("brick-ae-l2-latent32", texture_setup, METHODS["ae-l2"].make(seed=0).get_params(),
-                      AutoEncoderDetector))
+    out += [Recipe(f"brick-two-stage-{p}", texture_setup, dict(pseudo=p, seed=0), TwoStage) for p in PSEUDO_KINDS]
+    out.append(
+        Recipe("brick-ae-l2-latent32", texture_setup, METHODS["ae-l2"].make(seed=0).get_params(), AutoEncoderDetector)
+    )
     # the benchmark chapter's side-by-side maps: AnoGAN as the comparison runs it
     out.append(Recipe("brick-anogan", texture_setup, METHODS["anogan"].make(seed=0).get_params(), AnoGAN))
     return out
 
 
-GAN_RECIPES = _recipes()                                       # the AnoGAN chapter's runs
-TEXTURE_RECIPES = {r.name: r for r in _texture_recipes()}      # chapters 2, 5, 6 and 8
+GAN_RECIPES = _recipes()  # the AnoGAN chapter's runs
+TEXTURE_RECIPES = {r.name: r for r in _texture_recipes()}  # chapters 2, 5, 6 and 8
 RECIPES = {**GAN_RECIPES, **TEXTURE_RECIPES}
 
 
@@ -214,8 +245,11 @@ def _why_not_this_fit(ckpt: dict, det: Estimator, digest: str) -> str | None:
     have = {**ckpt["settings"], **ckpt["architecture"]}
     # a parameter the checkpoint predates matches when this detector keeps its default
     default = {k: p.default for k, p in inspect.signature(type(det).__init__).parameters.items()}
-    diff = [k for k, v in det.resolve_params().items()
-            if (have[k] != v if k in have else v != default.get(k, inspect.Parameter.empty))]
+    diff = [
+        k
+        for k, v in det.resolve_params().items()
+        if (have[k] != v if k in have else v != default.get(k, inspect.Parameter.empty))
+    ]
     if diff:
         return f"trained with other {', '.join(diff)}"
     if ckpt["log"].get("data_hash", "") != digest:
@@ -224,7 +258,8 @@ def _why_not_this_fit(ckpt: dict, det: Estimator, digest: str) -> str | None:
 
 
 def _read_fit(path: Path, det: Estimator, digest: str) -> tuple[dict | None, str | None]:
-    """``(checkpoint, None)`` when ``path`` holds that very fit (:func:`_why_not_this_fit`), else ``(None, why not)``."""
+    """``(checkpoint, None)`` when ``path`` holds that very fit (:func:`_why_not_this_fit`),
+    else ``(None, why not)``."""
     try:
         ckpt = read_checkpoint(path)
     except (FileNotFoundError, ValueError) as err:
@@ -233,8 +268,9 @@ def _read_fit(path: Path, det: Estimator, digest: str) -> tuple[dict | None, str
     return (ckpt, None) if why is None else (None, why)
 
 
-def fitted(det: Estimator, images: torch.Tensor, anomalies: torch.Tensor | None = None, *,
-           name: str, weights: Path = WEIGHTS) -> Estimator:
+def fitted(
+    det: Estimator, images: torch.Tensor, anomalies: torch.Tensor | None = None, *, name: str, weights: Path = WEIGHTS
+) -> Estimator:
     """``det`` fitted on ``images`` (and ``anomalies``): from the shipped checkpoint ``name`` when it
     is this very fit, else trained live.
 
@@ -276,7 +312,7 @@ def build(names=None, out: Path = WEIGHTS, progress: bool = True) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name in names or RECIPES:
-        with budget_scope("ci"):   # the texture recipes follow the budget; the files are ci's
+        with budget_scope("ci"):  # the texture recipes follow the budget; the files are ci's
             det = _recipe(name).train()
         # the texture networks are larger (an auto-encoder: 2.7 M weights): stored in float16
         written.append(det.save(out / f"{name}.pt", half=name in TEXTURE_RECIPES))

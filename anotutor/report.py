@@ -20,7 +20,7 @@ import numpy as np
 
 __all__ = ["write_report", "map_scale", "N_CASES"]
 
-N_CASES = 4   # highest-scoring normal and lowest-scoring defective test images shown per method
+N_CASES = 4  # highest-scoring normal and lowest-scoring defective test images shown per method
 
 
 def _roc_figure(path: Path, outcomes, test) -> None:
@@ -38,7 +38,7 @@ def _roc_figure(path: Path, outcomes, test) -> None:
         axes[0, 0].plot(fpr, tpr, label=f"{o.method} ({o.row['image_auroc']:.3f})")
         if pixel:
             maps, masks = o.detection.maps, test.masks
-            if maps.numel() > 4_000_000:   # a pixel ROC of millions of points: every 4th pixel draws the same
+            if maps.numel() > 4_000_000:  # a pixel ROC of millions of points: every 4th pixel draws the same
                 maps, masks = maps.flatten()[::4], masks.flatten()[::4]
             fpr, tpr, _ = metrics.roc_curve(maps.flatten(), masks.flatten())
             axes[0, 1].plot(fpr, tpr, label=f"{o.method} ({o.row['pixel_auroc']:.3f})")
@@ -67,10 +67,12 @@ def _cases(folder: Path, o, test, files: list[str]) -> list[tuple[str, str, str]
     for group, i in picks:
         name = f"{o.method}-{'normal' if group.startswith('normal') else 'defective'}-{len(out)}.png"
         mask = None if test.masks is None or int(test.labels[i]) == 0 else test.masks[i]
-        Image.fromarray(overlay_pixels(test.images[i], o.detection.maps[i], mask, scale=scale,
-                                       tau=o.row["tau"])).save(folder / name)
-        verdict = "" if o.row.get("image_tau") is None else (
-            ", flagged" if scores[i] >= o.row["image_tau"] else ", passed")
+        Image.fromarray(overlay_pixels(test.images[i], o.detection.maps[i], mask, scale=scale, tau=o.row["tau"])).save(
+            folder / name
+        )
+        verdict = (
+            "" if o.row.get("image_tau") is None else (", flagged" if scores[i] >= o.row["image_tau"] else ", passed")
+        )
         out.append((name, f"{files[i]}: score {scores[i]:.4g}{verdict}", group))
     return out
 
@@ -82,8 +84,16 @@ def map_scale(maps) -> float:
     return q if q > 0 else 1.0
 
 
-def write_report(out: Path, outcomes, test, files: list[str], title: str, table_md: str, notes: str = "",
-                 quality_speed: str | None = None) -> Path:
+def write_report(
+    out: Path,
+    outcomes,
+    test,
+    files: list[str],
+    title: str,
+    table_md: str,
+    notes: str = "",
+    quality_speed: str | None = None,
+) -> Path:
     """Write ``out/index.html`` (and its images under ``out/report/``) for the methods that ran.
 
     ``test``: the scored split; ``files``: its file names; ``table_md``: the
@@ -94,42 +104,60 @@ def write_report(out: Path, outcomes, test, files: list[str], title: str, table_
     ran = [o for o in outcomes if o.ran]
     folder = out / "report"
     folder.mkdir(parents=True, exist_ok=True)
-    parts = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(notes)}</p>" if notes else "",
-             "<h2>Metrics</h2>", _html_table(table_md)]
+    parts = [
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p>{html.escape(notes)}</p>" if notes else "",
+        "<h2>Metrics</h2>",
+        _html_table(table_md),
+    ]
     if ran:
         _roc_figure(folder / "roc.png", ran, test)
         parts += ["<h2>ROC curves</h2>", '<img src="report/roc.png" alt="ROC curves of every method">']
     if quality_speed:
-        parts += ["<h2>Quality and speed</h2>", f'<img src="{html.escape(quality_speed)}" alt="quality against '
-                  'inference time">']
-    parts += ["<h2>The cases to look at</h2>",
-              f"<p>Per method, the {N_CASES} normal test images with the highest scores (false alarms to "
-              f"come) and the {N_CASES} defective ones with the lowest (misses). Each image is shown beside "
-              "its map; every map of a method is on that method's one scale, 0 to the 99.9th percentile of "
-              "all its test maps (not stretched per image), pixels at or over tau outlined in cyan, the "
-              "ground truth in red.</p>"]
+        parts += [
+            "<h2>Quality and speed</h2>",
+            f'<img src="{html.escape(quality_speed)}" alt="quality against inference time">',
+        ]
+    parts += [
+        "<h2>The cases to look at</h2>",
+        f"<p>Per method, the {N_CASES} normal test images with the highest scores (false alarms to "
+        f"come) and the {N_CASES} defective ones with the lowest (misses). Each image is shown beside "
+        "its map; every map of a method is on that method's one scale, 0 to the 99.9th percentile of "
+        "all its test maps (not stretched per image), pixels at or over tau outlined in cyan, the "
+        "ground truth in red.</p>",
+    ]
     for o in ran:
         parts.append(f"<h3>{html.escape(o.title)}</h3><div class='cases'>")
         for name, caption, group in _cases(folder, o, test, files):
-            parts.append(f"<figure><img src='report/{html.escape(name)}' alt='{html.escape(caption)}'>"
-                         f"<figcaption>{html.escape(group)}<br>{html.escape(caption)}</figcaption></figure>")
+            parts.append(
+                f"<figure><img src='report/{html.escape(name)}' alt='{html.escape(caption)}'>"
+                f"<figcaption>{html.escape(group)}<br>{html.escape(caption)}</figcaption></figure>"
+            )
         parts.append("</div>")
     skipped = [o for o in outcomes if not o.ran]
     if skipped:
-        parts += ["<h2>Not run</h2><ul>"] + [f"<li>{html.escape(o.title)}: {html.escape(o.skipped)}</li>"
-                                              for o in skipped] + ["</ul>"]
-    page = ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-            f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>\n"
-            + "\n".join(p for p in parts if p) + "\n</body></html>\n")
+        parts += (
+            ["<h2>Not run</h2><ul>"]
+            + [f"<li>{html.escape(o.title)}: {html.escape(o.skipped)}</li>" for o in skipped]
+            + ["</ul>"]
+        )
+    page = (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>\n"
+        + "\n".join(p for p in parts if p)
+        + "\n</body></html>\n"
+    )
     (out / "index.html").write_text(page)
     return out / "index.html"
 
 
-_CSS = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
-        "table{border-collapse:collapse;font-size:0.9em}td,th{border:1px solid #ccc;padding:3px 8px;"
-        "text-align:right}td:first-child,th:first-child{text-align:left}img{max-width:100%}"
-        ".cases{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0;width:250px;font-size:0.8em}"
-        "figure img{width:250px;image-rendering:pixelated}")
+_CSS = (
+    "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
+    "table{border-collapse:collapse;font-size:0.9em}td,th{border:1px solid #ccc;padding:3px 8px;"
+    "text-align:right}td:first-child,th:first-child{text-align:left}img{max-width:100%}"
+    ".cases{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0;width:250px;font-size:0.8em}"
+    "figure img{width:250px;image-rendering:pixelated}"
+)
 
 
 def _html_table(md: str) -> str:

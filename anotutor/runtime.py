@@ -27,7 +27,19 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-__all__ = ["device", "seed_everything", "isolated_seed", "as_rng", "Timer", "Budget", "budget", "budget_scope", "BUDGETS", "cpu_threads", "progress"]
+__all__ = [
+    "device",
+    "seed_everything",
+    "isolated_seed",
+    "as_rng",
+    "Timer",
+    "Budget",
+    "budget",
+    "budget_scope",
+    "BUDGETS",
+    "cpu_threads",
+    "progress",
+]
 
 
 def device(prefer: str | None = None) -> torch.device:
@@ -59,8 +71,10 @@ def device(prefer: str | None = None) -> torch.device:
     except RuntimeError as err:
         raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {choice!r}") from err
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise ValueError(f"device {choice!r} was asked for, but GPU {dev.index} is not available here "
-                         f"({torch.cuda.device_count()} GPU(s): cuda:0 to cuda:{torch.cuda.device_count() - 1})")
+        raise ValueError(
+            f"device {choice!r} was asked for, but GPU {dev.index} is not available here "
+            f"({torch.cuda.device_count()} GPU(s): cuda:0 to cuda:{torch.cuda.device_count() - 1})"
+        )
     return dev
 
 
@@ -118,7 +132,7 @@ class Timer:
         if self.sync is not None and self.sync.type == "cuda":
             torch.cuda.synchronize(self.sync)
 
-    def __enter__(self) -> "Timer":
+    def __enter__(self) -> Timer:
         self._synchronise()
         self._start = time.perf_counter()
         return self
@@ -157,11 +171,11 @@ class Budget:
 
 BUDGETS = {
     # 2-core CPU, no GPU: every chapter within 3 minutes.
-    "ci": Budget("ci", image_size=64, steps=225, batch_size=16, n_train=200,
-                 n_val=40, n_test=80, search_steps=60),
+    "ci": Budget("ci", image_size=64, steps=225, batch_size=16, n_train=200, n_val=40, n_test=80, search_steps=60),
     # One GPU (e.g. Colab): larger images, ten times the training.
-    "full": Budget("full", image_size=128, steps=3000, batch_size=32, n_train=1000,
-                   n_val=100, n_test=200, search_steps=500),
+    "full": Budget(
+        "full", image_size=128, steps=3000, batch_size=32, n_train=1000, n_val=100, n_test=200, search_steps=500
+    ),
 }
 
 
@@ -186,7 +200,7 @@ def budget(name: str | None = None, **overrides) -> Budget:
 @contextmanager
 def budget_scope(name: str):
     """Run a block under budget ``name`` (``ANOTUTOR_BUDGET`` set, then restored)."""
-    budget(name)   # checks the name
+    budget(name)  # checks the name
     old = os.environ.get("ANOTUTOR_BUDGET")
     os.environ["ANOTUTOR_BUDGET"] = name
     try:
@@ -198,7 +212,7 @@ def budget_scope(name: str):
             os.environ["ANOTUTOR_BUDGET"] = old
 
 
-def as_rng(seed: "int | np.random.Generator | None" = None) -> np.random.Generator:
+def as_rng(seed: int | np.random.Generator | None = None) -> np.random.Generator:
     """A NumPy random generator from a seed (or the generator itself, passed through)."""
     if isinstance(seed, np.random.Generator):
         return seed
@@ -239,5 +253,4 @@ def progress(iterable, desc: str, enabled: bool = True, leave: bool = False, tot
     """
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, desc=desc, disable=not enabled, leave=leave, total=total,
-                mininterval=PROGRESS_INTERVAL_S)
+    return tqdm(iterable, desc=desc, disable=not enabled, leave=leave, total=total, mininterval=PROGRESS_INTERVAL_S)

@@ -50,11 +50,28 @@ import numpy as np
 from .checks import check_int, check_range
 from .runtime import as_rng
 
-__all__ = ["as_distribution", "kl", "jsd", "gan_value", "optimal_discriminator", "noisy_value",
-           "noisy_optimal_discriminator", "distorted_optimum", "noisy_mixture", "distorted_objective",
-           "skewed_jsd_value", "constrained_optimum", "clipped_optimum", "minimise_distorted", "Distortion",
-           "distortion", "random_distribution", "fake_weighted_value",
-           "fake_weighted_optimal_discriminator", "fake_weighted_objective"]
+__all__ = [
+    "as_distribution",
+    "kl",
+    "jsd",
+    "gan_value",
+    "optimal_discriminator",
+    "noisy_value",
+    "noisy_optimal_discriminator",
+    "distorted_optimum",
+    "noisy_mixture",
+    "distorted_objective",
+    "skewed_jsd_value",
+    "constrained_optimum",
+    "clipped_optimum",
+    "minimise_distorted",
+    "Distortion",
+    "distortion",
+    "random_distribution",
+    "fake_weighted_value",
+    "fake_weighted_optimal_discriminator",
+    "fake_weighted_objective",
+]
 
 
 def as_distribution(p, name: str = "p", atol: float = 1e-9) -> np.ndarray:
@@ -82,8 +99,7 @@ def kl(p, q) -> float:
     """KL(p || q); infinite where q has no mass under p."""
     p, q = as_distribution(p, "p"), as_distribution(q, "q")
     if p.shape != q.shape:
-        raise ValueError(
-            f"p and q must have the same length, got {p.size} and {q.size}")
+        raise ValueError(f"p and q must have the same length, got {p.size} and {q.size}")
     return float(np.sum(_xlogy(p, p)) - np.sum(_xlogy(p, q)))
 
 
@@ -259,8 +275,7 @@ def clipped_optimum(p_d, p_an, gamma: float) -> np.ndarray:
     return q / q.sum()
 
 
-def minimise_distorted(p_d, p_an, gamma: float, steps: int = 20000, lr: float = 1.0,
-                       tol: float = 1e-13) -> np.ndarray:
+def minimise_distorted(p_d, p_an, gamma: float, steps: int = 20000, lr: float = 1.0, tol: float = 1e-13) -> np.ndarray:
     r"""Minimise :math:`C(G) = \max_D V'(D, G)` over the simplex, numerically.
 
     Exponentiated gradient (mirror descent with the entropy): the softmax
@@ -331,10 +346,20 @@ def distortion(p_d, p_an, gamma: float, region=None) -> Distortion:
         raise ValueError(f"region must be a boolean mask of {p_d.size} bins, got shape {region.shape}")
     closed = distorted_optimum(p_d, p_an, gamma)
     constrained, k = constrained_optimum(p_d, p_an, gamma, return_level=True)
-    return Distortion(gamma=gamma, p_d=p_d, p_an=p_an, region=region, closed=closed, constrained=constrained,
-                      clipped=clipped_optimum(p_d, p_an, gamma), feasible=bool(closed.min() >= -FEASIBLE_TOL),
-                      level=k, negative_mass=float(-closed[closed < -FEASIBLE_TOL].sum()),
-                      mass_data=float(p_d[region].sum()), mass_constrained=float(constrained[region].sum()))
+    return Distortion(
+        gamma=gamma,
+        p_d=p_d,
+        p_an=p_an,
+        region=region,
+        closed=closed,
+        constrained=constrained,
+        clipped=clipped_optimum(p_d, p_an, gamma),
+        feasible=bool(closed.min() >= -FEASIBLE_TOL),
+        level=k,
+        negative_mass=float(-closed[closed < -FEASIBLE_TOL].sum()),
+        mass_data=float(p_d[region].sum()),
+        mass_constrained=float(constrained[region].sum()),
+    )
 
 
 def random_distribution(n: int, zeros: int = 0, seed=None) -> np.ndarray:

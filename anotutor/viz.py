@@ -7,18 +7,36 @@ matplotlib figure (or draws on the axes it is given).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-__all__ = ["to_display", "image_grid", "image_rows", "case_rows", "superpixel_outlines", "overlay",
-           "map_overlays",
-           "plot_curve", "plot_prf_sweep", "plot_losses",
-           "reconstruction_figure", "plot_distortion", "plot_distortions", "plot_against_baseline",
-           "residual_strip", "plot_gamma_curves", "plot_gan_runs", "plot_score_histograms",
-           "plot_search", "plot_sweep", "overlay_pixels", "plot_quality_speed"]
+__all__ = [
+    "to_display",
+    "image_grid",
+    "image_rows",
+    "case_rows",
+    "superpixel_outlines",
+    "overlay",
+    "map_overlays",
+    "plot_curve",
+    "plot_prf_sweep",
+    "plot_losses",
+    "reconstruction_figure",
+    "plot_distortion",
+    "plot_distortions",
+    "plot_against_baseline",
+    "residual_strip",
+    "plot_gamma_curves",
+    "plot_gan_runs",
+    "plot_score_histograms",
+    "plot_search",
+    "plot_sweep",
+    "overlay_pixels",
+    "plot_quality_speed",
+]
 
 
 def to_display(img) -> np.ndarray:
@@ -29,9 +47,16 @@ def to_display(img) -> np.ndarray:
     return a
 
 
-def image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8, size: float = 1.4,
-               cmap: str = "gray", vmin: float | None = 0.0, vmax: float | None = 1.0,
-               row_labels: Sequence[str] | None = None):
+def image_grid(
+    images,
+    titles: Sequence[str] | None = None,
+    ncols: int = 8,
+    size: float = 1.4,
+    cmap: str = "gray",
+    vmin: float | None = 0.0,
+    vmax: float | None = 1.0,
+    row_labels: Sequence[str] | None = None,
+):
     """A grid of images ([N, C, H, W], [N, H, W] or a list) with optional titles."""
     items = list(images)
     n = len(items)
@@ -39,8 +64,9 @@ def image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8, size
         raise ValueError("image_grid needs at least one image")
     ncols = min(ncols, n)
     nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.25 if titles else 0)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size * ncols, size * nrows + (0.25 if titles else 0)), squeeze=False
+    )
     for i, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])
@@ -57,8 +83,16 @@ def image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8, size
     return fig
 
 
-def overlay(ax, image, mask=None, heat=None, color: str = "red", alpha: float = 0.45, cmap: str = "inferno",
-            heat_max: float | None = None):
+def overlay(
+    ax,
+    image,
+    mask=None,
+    heat=None,
+    color: str = "red",
+    alpha: float = 0.45,
+    cmap: str = "inferno",
+    heat_max: float | None = None,
+):
     """Draw ``image`` on ``ax``, with a heat map (semi-transparent) and/or a mask outline on top.
 
     The heat map spans its own range, or [0, ``heat_max``] when given (a
@@ -76,9 +110,17 @@ def overlay(ax, image, mask=None, heat=None, color: str = "red", alpha: float = 
     return ax
 
 
-def map_overlays(images, maps, masks=None, titles: Sequence[str] | None = None,
-                 heat_max: float | None = None, label: str = "anomaly map", cmap: str = "turbo",
-                 alpha: float = 0.8, size: float = 2.0):
+def map_overlays(
+    images,
+    maps,
+    masks=None,
+    titles: Sequence[str] | None = None,
+    heat_max: float | None = None,
+    label: str = "anomaly map",
+    cmap: str = "turbo",
+    alpha: float = 0.8,
+    size: float = 2.0,
+):
     """A row of readable overlays: each image at full contrast, its map on top as a heat map that is
     transparent where the map is low, the true ``masks`` outlined in magenta, and one colour scale.
 
@@ -94,19 +136,19 @@ def map_overlays(images, maps, masks=None, titles: Sequence[str] | None = None,
     images, maps = list(images), list(maps)
     masks = [None] * len(images) if masks is None else list(masks)
     if not images or len(maps) != len(images) or len(masks) != len(images):
-        raise ValueError(f"map_overlays needs as many maps and masks as images, got {len(images)} "
-                         f"images, {len(maps)} maps and {len(masks)} masks")
+        raise ValueError(
+            f"map_overlays needs as many maps and masks as images, got {len(images)} "
+            f"images, {len(maps)} maps and {len(masks)} masks"
+        )
     heats = [np.asarray(to_display(m), dtype=np.float64) for m in maps]
     top = float(heat_max) if heat_max else max(max(float(h.max()) for h in heats), 1e-12)
     n = len(images)
-    fig, axes = plt.subplots(1, n, figsize=(size * n + 0.6, size + (0.3 if titles else 0)),
-                             squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(size * n + 0.6, size + (0.3 if titles else 0)), squeeze=False)
     colours = colormaps[cmap]
     for c, ax in enumerate(axes[0]):
         img = np.asarray(to_display(images[c]), dtype=np.float64)
         lo, hi = np.percentile(img, [1, 99])
-        ax.imshow(img, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1e-6,
-                  interpolation="nearest")
+        ax.imshow(img, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1e-6, interpolation="nearest")
         level = np.clip(heats[c] / top, 0.0, 1.0)
         rgba = colours(level)
         rgba[..., 3] = alpha * level
@@ -120,15 +162,22 @@ def map_overlays(images, maps, masks=None, titles: Sequence[str] | None = None,
         if titles is not None:
             ax.set_title(titles[c], fontsize=9)
     fig.tight_layout(pad=0.3)
-    bar = fig.colorbar(ScalarMappable(Normalize(0.0, top), cmap), ax=list(axes[0]),
-                       fraction=0.025, pad=0.01)
+    bar = fig.colorbar(ScalarMappable(Normalize(0.0, top), cmap), ax=list(axes[0]), fraction=0.025, pad=0.01)
     bar.set_label(label, fontsize=8)
     bar.ax.tick_params(labelsize=7)
     return fig
 
 
-def plot_curve(ax, x, y, label: str | None = None, xlabel: str = "false-positive rate",
-               ylabel: str = "true-positive rate", x_max: float | None = None, **kwargs):
+def plot_curve(
+    ax,
+    x,
+    y,
+    label: str | None = None,
+    xlabel: str = "false-positive rate",
+    ylabel: str = "true-positive rate",
+    x_max: float | None = None,
+    **kwargs,
+):
     """A ROC or PRO curve; ``x_max`` shades the region an area is integrated over."""
     ax.plot(x, y, label=label, **kwargs)
     if x_max is not None:
@@ -180,9 +229,17 @@ def plot_losses(ax, histories: dict, smooth: int = 20, ylabel: str = "training l
     return ax
 
 
-def plot_against_baseline(xs, reports: dict, baseline, columns: dict, xlabel: str = "latent size",
-                          label: str = "method", baseline_label: str = "brightness floor", log_x: bool = True,
-                          size: float = 3.6):
+def plot_against_baseline(
+    xs,
+    reports: dict,
+    baseline,
+    columns: dict,
+    xlabel: str = "latent size",
+    label: str = "method",
+    baseline_label: str = "brightness floor",
+    log_x: bool = True,
+    size: float = 3.6,
+):
     """One panel per metric: ``reports[x].<column>`` against ``x``, the baseline's value dashed.
 
     ``reports`` maps each x to an object with the metric attributes (e.g. an
@@ -264,8 +321,9 @@ def image_rows(rows, titles: Sequence[str] | None = None, size: float = 1.5):
 def case_rows(images, masks, rows, titles: Sequence[str] | None = None, size: float = 1.3):
     """:func:`image_rows` of test cases: the ``images`` on top, ``rows`` (``(label, items, cmap,
     vmax)``, e.g. a model's maps) in between and the true ``masks`` at the bottom."""
-    return image_rows([("input", images, "gray", 1.0), *rows, ("ground truth", masks, "gray", 1.0)],
-                      titles=titles, size=size)
+    return image_rows(
+        [("input", images, "gray", 1.0), *rows, ("ground truth", masks, "gray", 1.0)], titles=titles, size=size
+    )
 
 
 def superpixel_outlines(image, segments, color=(1.0, 0.2, 0.2)) -> np.ndarray:
@@ -281,16 +339,25 @@ def superpixel_outlines(image, segments, color=(1.0, 0.2, 0.2)) -> np.ndarray:
     return rgb.clip(0, 1)
 
 
-def reconstruction_figure(images, reconstructions, residuals, predicted, truth,
-                          titles: Sequence[str] | None = None, size: float = 1.5):
+def reconstruction_figure(
+    images, reconstructions, residuals, predicted, truth, titles: Sequence[str] | None = None, size: float = 1.5
+):
     """Columns of examples; rows input, reconstruction, residual, predicted mask, ground truth.
 
     The layout of Fadaeinejad's (2021) Figures 9 to 12. Residuals share one colour scale
     (0 to the largest residual shown), so a brighter spot is a larger error.
     """
-    return image_rows([("input", images, "gray", 1.0), ("reconstruction", reconstructions, "gray", 1.0),
-                       ("residual", residuals, "inferno", None), ("predicted mask", predicted, "gray", 1.0),
-                       ("ground truth", truth, "gray", 1.0)], titles, size)
+    return image_rows(
+        [
+            ("input", images, "gray", 1.0),
+            ("reconstruction", reconstructions, "gray", 1.0),
+            ("residual", residuals, "inferno", None),
+            ("predicted mask", predicted, "gray", 1.0),
+            ("ground truth", truth, "gray", 1.0),
+        ],
+        titles,
+        size,
+    )
 
 
 def plot_distortion(ax, x, d, width: float | None = None, legend: bool = True, clipped: bool = False):
@@ -303,15 +370,22 @@ def plot_distortion(ax, x, d, width: float | None = None, legend: bool = True, c
     """
     x = np.asarray(x, dtype=float)
     w = float(width) if width is not None else float(x[1] - x[0])
-    dens = {k: np.asarray(v) / w for k, v in (("p_d", d.p_d), ("an", (1 - d.gamma) * d.p_an),
-                                              ("closed", d.closed), ("con", d.constrained), ("clip", d.clipped))}
+    dens = {
+        k: np.asarray(v) / w
+        for k, v in (
+            ("p_d", d.p_d),
+            ("an", (1 - d.gamma) * d.p_an),
+            ("closed", d.closed),
+            ("con", d.constrained),
+            ("clip", d.clipped),
+        )
+    }
     ax.fill_between(x, dens["p_d"], color="0.8", label="$p_d$ (data)")
     ax.plot(x, dens["an"], color="tab:red", ls="--", lw=1.2, label=r"$(1-\gamma)\,p_{an}$")
     ax.plot(x, dens["closed"], color="k", ls=":", lw=1.4, label=r"eq. 23 $p_g^*$")
     neg = dens["closed"] < 0
     if neg.any():
-        ax.fill_between(x, np.minimum(dens["closed"], 0), 0, color="tab:red", alpha=0.3, lw=0,
-                        label="eq. 23 < 0")
+        ax.fill_between(x, np.minimum(dens["closed"], 0), 0, color="tab:red", alpha=0.3, lw=0, label="eq. 23 < 0")
     if clipped:
         ax.plot(x, dens["clip"], color="tab:orange", lw=1.2, label="clip + renormalise")
     ax.plot(x, dens["con"], color="tab:blue", lw=1.8, label=r"constrained $p_g^\dagger$")
@@ -322,8 +396,9 @@ def plot_distortion(ax, x, d, width: float | None = None, legend: bool = True, c
     top = 1.15 * max(dens["p_d"].max(), dens["con"].max())
     ax.set_ylim(max(-top, 1.1 * dens["closed"].min()) if neg.any() else -0.03 * top, top)
     ax.set_xlim(x[0], x[-1])
-    ax.set_title(f"$\\gamma$ = {d.gamma:.2f}: anomaly mode {d.mass_data:.3f} $\\to$ {d.mass_constrained:.3f}",
-                 fontsize=9)
+    ax.set_title(
+        f"$\\gamma$ = {d.gamma:.2f}: anomaly mode {d.mass_data:.3f} $\\to$ {d.mass_constrained:.3f}", fontsize=9
+    )
     ax.set_xlabel("x")
     if legend:
         ax.legend(fontsize=7, loc="upper left")
@@ -337,22 +412,22 @@ def plot_distortions(x, distortions, width: float | None = None, ncols: int = 3,
         raise ValueError("plot_distortions needs at least one Distortion")
     ncols = min(ncols, len(ds))
     nrows = int(np.ceil(len(ds) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, 0.8 * size * nrows), squeeze=False,
-                             sharex=True)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, 0.8 * size * nrows), squeeze=False, sharex=True)
     for i, ax in enumerate(axes.flat):
         if i < len(ds):
             plot_distortion(ax, x, ds[i], width, legend=False)
         else:
             ax.axis("off")
     # one legend for all panels, from the panel that draws every element
-    ax0 = max(axes.flat[:len(ds)], key=lambda a: len(a.get_legend_handles_labels()[1]))
+    ax0 = max(axes.flat[: len(ds)], key=lambda a: len(a.get_legend_handles_labels()[1]))
     fig.legend(*ax0.get_legend_handles_labels(), loc="lower center", ncol=5, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.07 if nrows > 1 else 0.12, 1, 1))
     return fig
 
 
-def plot_gamma_curves(gammas, mass: dict, tv: dict, mass_ref: float | None = None,
-                      gamma_mark: float | None = None, size: float = 5.0):
+def plot_gamma_curves(
+    gammas, mass: dict, tv: dict, mass_ref: float | None = None, gamma_mark: float | None = None, size: float = 5.0
+):
     """Two panels against gamma: the anomaly mode's mass and the TV distance to the clean data.
 
     ``mass`` and ``tv`` map a label (e.g. "constrained") to one value per
@@ -394,20 +469,17 @@ def plot_gan_runs(x, p_d, runs: dict, width: float | None = None, region=None, s
         raise ValueError("plot_gan_runs needs at least one run")
     x = np.asarray(x, dtype=float)
     w = float(width) if width is not None else float(x[1] - x[0])
-    fig, axes = plt.subplots(len(runs), 2, figsize=(10, size * len(runs)), sharex=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(len(runs), 2, figsize=(10, size * len(runs)), sharex=True, squeeze=False)
     for row, (gamma, r) in enumerate(runs.items()):
         ax = axes[row, 0]
         ax.fill_between(x, np.asarray(p_d) / w, color="0.8", label="$p_d$")
         ax.plot(x, np.asarray(r["target"]) / w, color="tab:blue", label=r"optimum $p_g^\dagger$")
-        ax.step(x, np.asarray(r["hist"]) / w, where="mid", color="k", lw=0.8,
-                label="generator samples")
+        ax.step(x, np.asarray(r["hist"]) / w, where="mid", color="k", lw=0.8, label="generator samples")
         ax.set_ylabel(f"$\\gamma$ = {gamma:g}")
         ax = axes[row, 1]
         ax.plot(x, r["d_learned"], color="tab:green", label="learned D")
         ax.plot(x, r["d_theory"], color="k", ls="--", label="$D'^*$ for this generator")
-        ax.plot(x, r["d_equilibrium"], color="tab:purple", lw=1.5, ls=":",
-                label=r"$D'^*$ once G is optimal")
+        ax.plot(x, r["d_equilibrium"], color="tab:purple", lw=1.5, ls=":", label=r"$D'^*$ once G is optimal")
         if region is not None and np.any(region):
             ax.axvspan(x[np.asarray(region)].min(), x[-1], color="tab:red", alpha=0.06)
         ax.set_ylim(0, 1)
@@ -421,8 +493,9 @@ def plot_gan_runs(x, p_d, runs: dict, width: float | None = None, region=None, s
     return fig
 
 
-def plot_score_histograms(ax, groups: dict, bins: int = 30, xlabel: str = "anomaly score",
-                          density: bool = True, log: bool = False):
+def plot_score_histograms(
+    ax, groups: dict, bins: int = 30, xlabel: str = "anomaly score", density: bool = True, log: bool = False
+):
     """Overlaid histograms of one score per item for each group (e.g. ``{"normal": s0, "anomalous": s1}``).
 
     ``log``: a logarithmic count axis (for pixel differences, mostly near 0).
@@ -485,8 +558,15 @@ def plot_sweep(ax, xs, curves: dict, xlabel: str, ylabel: str = "image AUROC", m
     return ax
 
 
-def overlay_pixels(image, heat, mask=None, scale: float | None = None, tau: float | None = None,
-                   cmap: str = "inferno", alpha: float = 0.5) -> np.ndarray:
+def overlay_pixels(
+    image,
+    heat,
+    mask=None,
+    scale: float | None = None,
+    tau: float | None = None,
+    cmap: str = "inferno",
+    alpha: float = 0.5,
+) -> np.ndarray:
     """``image`` beside itself under ``heat``, as uint8 RGB pixels [H, 2W, 3], for writing to a file.
 
     No figure is drawn (fast enough for hundreds of images). ``heat`` is
@@ -517,8 +597,13 @@ def overlay_pixels(image, heat, mask=None, scale: float | None = None, tau: floa
     return (np.concatenate([rgb, blended], axis=1) * 255).round().astype(np.uint8)
 
 
-def plot_quality_speed(ax, points: dict, xlabel: str = "inference ms per image (log scale)",
-                       ylabel: str = "pixel AUROC", floor: float | None = None):
+def plot_quality_speed(
+    ax,
+    points: dict,
+    xlabel: str = "inference ms per image (log scale)",
+    ylabel: str = "pixel AUROC",
+    floor: float | None = None,
+):
     """One labelled point per method: ``points[name] = (ms, quality)`` or ``(ms, quality, spread)``.
 
     Each label takes the first of a few places around its point (right above,
@@ -545,18 +630,23 @@ def plot_quality_speed(ax, points: dict, xlabel: str = "inference ms per image (
     ax.set_ylabel(ylabel)
     ax.autoscale_view()
     for name, (ms, q), offset in zip(order, xy.values(), _label_places(ax, order, xy)):
-        ax.annotate(name, (ms, q), textcoords="offset points", xytext=offset, fontsize=8,
-                    ha="left" if offset[0] >= 0 else "right")
+        ax.annotate(
+            name,
+            (ms, q),
+            textcoords="offset points",
+            xytext=offset,
+            fontsize=8,
+            ha="left" if offset[0] >= 0 else "right",
+        )
     return ax
 
 
 def _label_places(ax, names, xy: dict, fontsize: float = 8.0) -> list[tuple[float, float]]:
     """Offsets in points, one per name, chosen greedily so that label boxes (estimated from the
     text length) overlap neither each other nor the points (in display units)."""
-    px = ax.figure.dpi / 72.0                       # display pixels per point
+    px = ax.figure.dpi / 72.0  # display pixels per point
     points = [ax.transData.transform(xy[n]) for n in names]
-    candidates = [(5, 4), (5, -11), (-5, 4), (-5, -11), (5, 14), (5, -21), (-5, 14), (-5, -21),
-                  (5, 24), (5, -31)]
+    candidates = [(5, 4), (5, -11), (-5, 4), (-5, -11), (5, 14), (5, -21), (-5, 14), (-5, -21), (5, 24), (5, -31)]
     placed: list[tuple[float, float, float, float]] = []
     out = []
     for name, (x, y) in zip(names, points):
@@ -566,10 +656,8 @@ def _label_places(ax, names, xy: dict, fontsize: float = 8.0) -> list[tuple[floa
             left = x + dx * px - (w if dx < 0 else 0)
             bottom = y + dy * px
             box = (left, bottom, left + w, bottom + h)
-            hits_label = any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
-                             for b in placed)
-            hits_point = any(box[0] - 4 < px_ < box[2] + 4 and box[1] - 4 < py_ < box[3] + 4
-                             for px_, py_ in points)
+            hits_label = any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed)
+            hits_point = any(box[0] - 4 < px_ < box[2] + 4 and box[1] - 4 < py_ < box[3] + 4 for px_, py_ in points)
             if not hits_label and not hits_point:
                 best = (dx, dy)
                 break
@@ -596,8 +684,11 @@ def plot_paired(ax, points: dict, xlabel: str, ylabel: str, chance: float | None
             err = [[y - lo], [hi - y]]
         ax.errorbar([x], [y], yerr=err, fmt="o", capsize=3)
         ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 4 if i % 2 == 0 else -11), fontsize=8)
-    lo = min([float(p[0]) for p in points.values()] + [float(p[1]) for p in points.values()]
-             + ([chance] if chance is not None else []))
+    lo = min(
+        [float(p[0]) for p in points.values()]
+        + [float(p[1]) for p in points.values()]
+        + ([chance] if chance is not None else [])
+    )
     ax.plot([lo, 1], [lo, 1], color="0.6", lw=1, ls="--")
     if chance is not None:
         ax.axhline(chance, color="0.5", ls=":", lw=1)

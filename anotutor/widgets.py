@@ -68,12 +68,19 @@ def _label(p) -> str:
 def _same(a, b) -> bool:
     try:
         return bool(a == b)
-    except (TypeError, ValueError):   # e.g. arrays: compared by identity
+    except (TypeError, ValueError):  # e.g. arrays: compared by identity
         return a is b
 
 
-def linked_explorer(positions: Sequence, render: Callable, *, description: str = "position",
-                    value=None, labels: Sequence[str] | None = None, dpi: int = 72) -> W.VBox:
+def linked_explorer(
+    positions: Sequence,
+    render: Callable,
+    *,
+    description: str = "position",
+    value=None,
+    labels: Sequence[str] | None = None,
+    dpi: int = 72,
+) -> W.VBox:
     """A slider over ``positions`` that shows ``render(position) -> (text, figure)``, without a kernel.
 
     ``render`` is called once per position, now (it must be pure: the same
@@ -95,8 +102,10 @@ def linked_explorer(positions: Sequence, render: Callable, *, description: str =
     for j, p in enumerate(positions):
         for i in range(j):
             if _same(positions[i], p):
-                raise ValueError(f"linked_explorer ({description}): positions must be distinct, "
-                                 f"{p!r} is both position {i} and position {j}")
+                raise ValueError(
+                    f"linked_explorer ({description}): positions must be distinct, "
+                    f"{p!r} is both position {i} and position {j}"
+                )
     labels = [_label(p) for p in positions] if labels is None else [str(s) for s in labels]
     if len(labels) != len(positions):
         raise ValueError(f"linked_explorer ({description}): {len(labels)} labels for {len(positions)} positions")
@@ -116,11 +125,15 @@ def linked_explorer(positions: Sequence, render: Callable, *, description: str =
         try:
             result = render(p)
         except Exception as err:
-            raise RuntimeError(f"linked_explorer ({description}): render failed at position {i} "
-                               f"({labels[i]!r}, value {p!r}): {type(err).__name__}: {err}") from err
+            raise RuntimeError(
+                f"linked_explorer ({description}): render failed at position {i} "
+                f"({labels[i]!r}, value {p!r}): {type(err).__name__}: {err}"
+            ) from err
         if not (isinstance(result, tuple) and len(result) == 2):
-            raise TypeError(f"linked_explorer ({description}): render({p!r}) must return (text, figure), "
-                            f"got {type(result).__name__}")
+            raise TypeError(
+                f"linked_explorer ({description}): render({p!r}) must return (text, figure), "
+                f"got {type(result).__name__}"
+            )
         text, fig = result
         text = "" if text is None else str(text)
         texts.append(text)
@@ -131,8 +144,13 @@ def linked_explorer(positions: Sequence, render: Callable, *, description: str =
             parts.append(W.Image(value=png, format="png", layout=W.Layout(max_width="100%", height="auto")))
         pages.append(W.VBox(parts))
 
-    slider = W.SelectionSlider(options=list(zip(labels, positions)), index=start, description=description,
-                               continuous_update=True, layout=W.Layout(width="min(100%, 36em)"))
+    slider = W.SelectionSlider(
+        options=list(zip(labels, positions)),
+        index=start,
+        description=description,
+        continuous_update=True,
+        layout=W.Layout(width="min(100%, 36em)"),
+    )
     stack = W.Stack(pages, selected_index=start)
     link = W.jslink((slider, "index"), (stack, "selected_index"))
     box = W.VBox([slider, stack])
@@ -144,14 +162,21 @@ def linked_explorer(positions: Sequence, render: Callable, *, description: str =
 def tau_grid(top: float, tau: float | None = None, n: int = 24) -> list[float]:
     """``n`` thresholds from 0 to ``top`` (3 decimals), with ``tau`` among them."""
     grid = {round(float(t), 3) for t in np.linspace(0.0, top, n)}
-    if tau is not None:   # tau replaces the grid's points within half a step of it
+    if tau is not None:  # tau replaces the grid's points within half a step of it
         step = top / max(n - 1, 1)
         grid = {t for t in grid if abs(t - tau) >= step / 2} | {round(float(tau), 3)}
     return sorted(grid)
 
 
-def tau_explorer(maps, masks, images, tau: float = 0.1, show: int = 4, tau_max: float | None = None,
-                 positions: int | Sequence[float] = 24) -> W.VBox:
+def tau_explorer(
+    maps,
+    masks,
+    images,
+    tau: float = 0.1,
+    show: int = 4,
+    tau_max: float | None = None,
+    positions: int | Sequence[float] = 24,
+) -> W.VBox:
     """A tau slider over residual ``maps``: prints pixel precision, recall and F1
     (:func:`anotutor.metrics.precision_recall_f1`) and draws the predicted masks of
     the first ``show`` images, outlined against the ground truth.
@@ -174,8 +199,7 @@ def tau_explorer(maps, masks, images, tau: float = 0.1, show: int = 4, tau_max: 
         text = f"tau = {tau:.3f}:  precision {prf.precision:.3f}   recall {prf.recall:.3f}   F1 {prf.f1:.3f}"
         fig, axes = plt.subplots(1, len(idx), figsize=(2.2 * len(idx), 2.4), squeeze=False)
         for ax, i, heat in zip(axes[0], idx, heats):
-            viz.overlay(ax, images[i], mask=masks[i], heat=(heat >= tau).astype(float), alpha=0.5,
-                        heat_max=1.0)
+            viz.overlay(ax, images[i], mask=masks[i], heat=(heat >= tau).astype(float), alpha=0.5, heat_max=1.0)
         axes[0, 0].set_ylabel("predicted (heat)\nvs truth (red)", fontsize=8)
         fig.tight_layout(pad=0.3)
         return text, fig
@@ -192,19 +216,26 @@ def choice_explorer(options: dict, render, description: str = "choice", value=No
     return linked_explorer(keys, lambda key: render(key, options[key]), description=description, value=value)
 
 
-GAMMAS = tuple(round(g, 2) for g in np.arange(0.05, 1.0001, 0.05))   # 0.05, 0.10, ..., 1.00
+GAMMAS = tuple(round(g, 2) for g in np.arange(0.05, 1.0001, 0.05))  # 0.05, 0.10, ..., 1.00
 
 
-def gamma_explorer(x, p_d, p_an, gamma: float = 0.5, region=None, width: float | None = None,
-                   clipped: bool = True, positions: Sequence[float] = GAMMAS) -> W.VBox:
+def gamma_explorer(
+    x,
+    p_d,
+    p_an,
+    gamma: float = 0.5,
+    region=None,
+    width: float | None = None,
+    clipped: bool = True,
+    positions: Sequence[float] = GAMMAS,
+) -> W.VBox:
     """A gamma slider over ``positions`` in (0, 1] redrawing p_d, p_an and p_g* (eq. 23 and the
     constrained optimum); ``gamma`` is one of them, the one shown first.
 
     Calls :func:`anotutor.theory.distortion` and :func:`anotutor.viz.plot_distortion`.
     """
     gamma = check_range(gamma, "gamma", 0.0, 1.0, low_open=True)
-    gammas = sorted({round(check_range(g, "gamma", 0.0, 1.0, low_open=True), 3) for g in positions}
-                    | {round(gamma, 3)})
+    gammas = sorted({round(check_range(g, "gamma", 0.0, 1.0, low_open=True), 3) for g in positions} | {round(gamma, 3)})
     theory.distortion(p_d, p_an, gamma, region)  # fail here, with a clear error, on bad inputs
 
     def render(gamma):
@@ -212,11 +243,15 @@ def gamma_explorer(x, p_d, p_an, gamma: float = 0.5, region=None, width: float |
         fig, ax = plt.subplots(figsize=(9, 3.6))
         viz.plot_distortion(ax, x, d, width, legend=False, clipped=clipped)
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-        state = "eq. 23 is a distribution" if d.feasible else \
-            f"eq. 23 goes negative (mass {d.negative_mass:.3f}); level k = {d.level:.3f}"
+        state = (
+            "eq. 23 is a distribution"
+            if d.feasible
+            else f"eq. 23 goes negative (mass {d.negative_mass:.3f}); level k = {d.level:.3f}"
+        )
         ax.set_title(f"{ax.get_title()}\n{state}", fontsize=9)
         fig.tight_layout()
         return f"gamma = {gamma:.2f}: removed from the anomaly mode {d.removed:.3f}", fig
 
-    return linked_explorer(gammas, render, description="gamma", value=round(gamma, 3),
-                           labels=[f"{g:.2f}" for g in gammas])
+    return linked_explorer(
+        gammas, render, description="gamma", value=round(gamma, 3), labels=[f"{g:.2f}" for g in gammas]
+    )

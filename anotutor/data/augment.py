@@ -16,8 +16,13 @@ import torch.nn.functional as F
 __all__ = ["augment"]
 
 
-def augment(x: torch.Tensor, generator: torch.Generator | None = None, max_degrees: float = 15.0,
-            flips: bool = True, noise_std: float = 0.02) -> torch.Tensor:
+def augment(
+    x: torch.Tensor,
+    generator: torch.Generator | None = None,
+    max_degrees: float = 15.0,
+    flips: bool = True,
+    noise_std: float = 0.02,
+) -> torch.Tensor:
     """A randomly rotated (up to ``max_degrees``), flipped and noised copy of ``x`` [N, C, H, W]."""
     n = x.shape[0]
 

@@ -53,8 +53,7 @@ def elpv_root() -> Path:
     try:
         import elpv_dataset
     except ImportError as err:
-        raise ImportError(f"the ELPV solar cells come from PyPI: pip install {PACKAGE} "
-                          "(data CC BY-NC-SA 4.0)") from err
+        raise ImportError(f"the ELPV solar cells come from PyPI: pip install {PACKAGE} (data CC BY-NC-SA 4.0)") from err
     return Path(elpv_dataset.__file__).parent / "data"
 
 
@@ -75,8 +74,10 @@ def read_labels(root: str | Path) -> tuple[list[str], np.ndarray, np.ndarray]:
         except ValueError as err:
             raise ValueError(f"{path}, line {i}: probability {parts[1]!r} is not a number") from err
         if not any(abs(p - q) < 1e-3 for q in PROBABILITIES) or parts[2] not in KINDS:
-            raise ValueError(f"{path}, line {i}: probability must be one of 0, 1/3, 2/3, 1 and the "
-                             f"type one of {KINDS}, got {parts[1]} {parts[2]!r}")
+            raise ValueError(
+                f"{path}, line {i}: probability must be one of 0, 1/3, 2/3, 1 and the "
+                f"type one of {KINDS}, got {parts[1]} {parts[2]!r}"
+            )
         files.append(parts[0])
         probs.append(p)
         types.append(parts[2])
@@ -92,12 +93,21 @@ def _load(root: Path, files, size: int) -> torch.Tensor:
 
 def _split(images: torch.Tensor, labels) -> Split:
     labels = list(labels)
-    return Split(images, torch.as_tensor(labels, dtype=torch.long).reshape(-1),
-                 ["good" if v == 0 else "defective" for v in labels])
+    return Split(
+        images,
+        torch.as_tensor(labels, dtype=torch.long).reshape(-1),
+        ["good" if v == 0 else "defective" for v in labels],
+    )
 
 
-def elpv(kind: str = "mono", image_size: int | None = None, train_fraction: float = 0.6, seed: int = 0,
-         root: str | Path | None = None, n_known: int = 0) -> AnomalyDataset:
+def elpv(
+    kind: str = "mono",
+    image_size: int | None = None,
+    train_fraction: float = 0.6,
+    seed: int = 0,
+    root: str | Path | None = None,
+    n_known: int = 0,
+) -> AnomalyDataset:
     """One type's cells as train / val / test splits (see the module docstring); no masks.
 
     ``n_known`` defective cells (probability 1) become ``anomalies``, the
@@ -115,32 +125,48 @@ def elpv(kind: str = "mono", image_size: int | None = None, train_fraction: floa
     unsure = np.flatnonzero(mine & ~np.isclose(probs, 0.0) & ~np.isclose(probs, 1.0))
     n_known = check_int(n_known, "n_known", minimum=0)
     if len(good) < 4 or len(bad) < 2 + n_known:
-        raise ValueError(f"ELPV {kind}: {len(good)} defect-free and {len(bad)} defective cells; need at "
-                         f"least 4 and {2 + n_known} to split (n_known={n_known})")
+        raise ValueError(
+            f"ELPV {kind}: {len(good)} defect-free and {len(bad)} defective cells; need at "
+            f"least 4 and {2 + n_known} to split (n_known={n_known})"
+        )
     rng = as_rng(seed)
     good, bad = rng.permutation(good), rng.permutation(bad)
     known, bad = bad[:n_known], bad[n_known:]
     n_train = min(len(good) - 2, max(1, int(round(train_fraction * len(good)))))
     rest = good[n_train:]
-    g_val, g_test = rest[: len(rest) // 2], rest[len(rest) // 2:]
-    b_val, b_test = bad[: len(bad) // 2], bad[len(bad) // 2:]
+    g_val, g_test = rest[: len(rest) // 2], rest[len(rest) // 2 :]
+    b_val, b_test = bad[: len(bad) // 2], bad[len(bad) // 2 :]
     order = np.concatenate([good[:n_train], g_val, b_val, g_test, b_test, unsure, known])
     x = _load(root, [files[i] for i in order], size)
     cut = np.cumsum([n_train, len(g_val), len(b_val), len(g_test), len(b_test), len(unsure)])
     train = _split(x[: cut[0]], [0] * n_train)
-    val = _split(x[cut[0]: cut[2]], [0] * len(g_val) + [1] * len(b_val))
-    test = _split(x[cut[2]: cut[4]], [0] * len(g_test) + [1] * len(b_test))
-    anomalies = _split(x[cut[5]:], [1] * n_known)
-    info = {"source": f"{PACKAGE} (CC BY-NC-SA 4.0)", "kind": kind, "seed": seed,
-            "cells": {"train": order[: cut[0]].tolist(), "val": order[cut[0]: cut[2]].tolist(),
-                      "test": order[cut[2]: cut[4]].tolist(), "uncertain": unsure.tolist(),
-                      "anomalies": known.tolist()},
-            "uncertain": {"images": x[cut[4]: cut[5]], "probability": torch.as_tensor(probs[unsure]).float()}}
+    val = _split(x[cut[0] : cut[2]], [0] * len(g_val) + [1] * len(b_val))
+    test = _split(x[cut[2] : cut[4]], [0] * len(g_test) + [1] * len(b_test))
+    anomalies = _split(x[cut[5] :], [1] * n_known)
+    info = {
+        "source": f"{PACKAGE} (CC BY-NC-SA 4.0)",
+        "kind": kind,
+        "seed": seed,
+        "cells": {
+            "train": order[: cut[0]].tolist(),
+            "val": order[cut[0] : cut[2]].tolist(),
+            "test": order[cut[2] : cut[4]].tolist(),
+            "uncertain": unsure.tolist(),
+            "anomalies": known.tolist(),
+        },
+        "uncertain": {"images": x[cut[4] : cut[5]], "probability": torch.as_tensor(probs[unsure]).float()},
+    }
     return AnomalyDataset(f"elpv/{kind}", train, anomalies, val, test, info=info)
 
 
-def write_elpv(out: str | Path, kind: str = "mono", seed: int = 0, image_size: int = 300,
-               root: str | Path | None = None, overwrite: bool = False) -> Path:
+def write_elpv(
+    out: str | Path,
+    kind: str = "mono",
+    seed: int = 0,
+    image_size: int = 300,
+    root: str | Path | None = None,
+    overwrite: bool = False,
+) -> Path:
     """Write one type's cells in the MVTec AD layout, for ``anotutor run/compare`` (no ``ground_truth/``).
 
     ``train/good`` holds :func:`elpv`'s training cells; ``test/good`` and
@@ -151,6 +177,9 @@ def write_elpv(out: str | Path, kind: str = "mono", seed: int = 0, image_size: i
     from .folder import save_folder
 
     ds = elpv(kind, image_size=image_size, seed=seed, root=root)
-    test = Split(torch.cat([ds.val.images, ds.test.images]), torch.cat([ds.val.labels, ds.test.labels]),
-                 ds.val.kinds + ds.test.kinds)
+    test = Split(
+        torch.cat([ds.val.images, ds.test.images]),
+        torch.cat([ds.val.labels, ds.test.labels]),
+        ds.val.kinds + ds.test.kinds,
+    )
     return save_folder(out, ds.train, test, overwrite=overwrite)

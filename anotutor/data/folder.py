@@ -39,36 +39,63 @@ from ..checks import as_images, check_int, check_range
 from ..runtime import as_rng, budget
 from .splits import AnomalyDataset, Split
 
-__all__ = ["IMAGE_EXTENSIONS", "load_folder", "load_normals", "read_image", "image_files", "save_folder", "download_mvtec", "MVTEC_CATEGORIES", "MVTEC_ARCHIVE",
-           "sha256sum"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "load_folder",
+    "load_normals",
+    "read_image",
+    "image_files",
+    "save_folder",
+    "download_mvtec",
+    "MVTEC_CATEGORIES",
+    "MVTEC_ARCHIVE",
+    "sha256sum",
+]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
-MVTEC_CATEGORIES = ("bottle", "cable", "capsule", "carpet", "grid", "hazelnut", "leather", "metal_nut",
-                    "pill", "screw", "tile", "toothbrush", "transistor", "wood", "zipper")
+MVTEC_CATEGORIES = (
+    "bottle",
+    "cable",
+    "capsule",
+    "carpet",
+    "grid",
+    "hazelnut",
+    "leather",
+    "metal_nut",
+    "pill",
+    "screw",
+    "tile",
+    "toothbrush",
+    "transistor",
+    "wood",
+    "zipper",
+)
 
 # The official archive of all 15 categories (5.3 GB), as MVTec shares it.
 MVTEC_ARCHIVE = {
     "url": "https://www.mydrive.ch/shares/38536/3830184030e49fe74747669442f0f282/download/"
-           "420938113-1629952094/mvtec_anomaly_detection.tar.xz",
+    "420938113-1629952094/mvtec_anomaly_detection.tar.xz",
     "sha256": "cf4313b13603bec67abb49ca959488f7eedce2a9f7795ec54446c649ac98cd3d",
     "page": "https://www.mvtec.com/company/research/datasets/mvtec-ad",
 }
 
 
-_IGNORED = ("thumbs.db", "desktop.ini")   # files that file browsers leave in image folders
+_IGNORED = ("thumbs.db", "desktop.ini")  # files that file browsers leave in image folders
 
 
 def _images_in(folder: Path, root: Path | None = None) -> list[Path]:
     """The images of ``folder``; a ValueError naming any other file (hidden files are skipped)."""
-    files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
-             and p.name.lower() not in _IGNORED]
-    other = sorted(str(p.relative_to(root) if root else p) for p in files
-                   if p.suffix.lower() not in IMAGE_EXTENSIONS)
+    files = [
+        p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.name.lower() not in _IGNORED
+    ]
+    other = sorted(str(p.relative_to(root) if root else p) for p in files if p.suffix.lower() not in IMAGE_EXTENSIONS)
     if other:
-        raise ValueError(f"{folder} holds files that are not images ({', '.join(other[:5])}"
-                         f"{', ...' if len(other) > 5 else ''}); image folders may hold only "
-                         f"{', '.join(IMAGE_EXTENSIONS)} files. Move the others out.")
+        raise ValueError(
+            f"{folder} holds files that are not images ({', '.join(other[:5])}"
+            f"{', ...' if len(other) > 5 else ''}); image folders may hold only "
+            f"{', '.join(IMAGE_EXTENSIONS)} files. Move the others out."
+        )
     return sorted(p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS)
 
 
@@ -143,8 +170,10 @@ def _is_colour(path: Path) -> bool:
 
 def _layout_error(root: Path, what: str) -> ValueError:
     found = sorted(str(p.relative_to(root)) for p in root.glob("*/*") if p.is_dir())[:10]
-    return ValueError(f"{root} is not in the MVTec AD layout: {what}. Expected train/good/, test/good/, "
-                      f"test/<defect>/ and ground_truth/<defect>/<name>_mask.png; found folders {found}")
+    return ValueError(
+        f"{root} is not in the MVTec AD layout: {what}. Expected train/good/, test/good/, "
+        f"test/<defect>/ and ground_truth/<defect>/<name>_mask.png; found folders {found}"
+    )
 
 
 def _train_images(root: Path) -> list[Path]:
@@ -167,8 +196,11 @@ def _scan(root: Path) -> tuple[list[Path], list[tuple[Path, str, Path | None]]]:
     kind_dirs = sorted(p for p in test_dir.iterdir() if p.is_dir())
     unmasked = [p.name for p in kind_dirs if p.name != "good" and not (root / "ground_truth" / p.name).is_dir()]
     if unmasked:
-        warnings.warn(f"{root}: test kind(s) {', '.join(unmasked)} have no ground_truth/<kind> folder with "
-                      "masks; image metrics only (no pixel AUROC, AUPRO or pixel F1)", stacklevel=3)
+        warnings.warn(
+            f"{root}: test kind(s) {', '.join(unmasked)} have no ground_truth/<kind> folder with "
+            "masks; image metrics only (no pixel AUROC, AUPRO or pixel F1)",
+            stacklevel=3,
+        )
     for kind_dir in kind_dirs:
         kind = kind_dir.name
         for img in _images_in(kind_dir, root):
@@ -178,13 +210,16 @@ def _scan(root: Path) -> tuple[list[Path], list[tuple[Path, str, Path | None]]]:
                 if not mask.is_file():
                     candidates = list((root / "ground_truth" / kind).glob(f"{img.stem}_mask.*"))
                     if not candidates:
-                        raise _layout_error(root, f"no mask for {img.relative_to(root)} "
-                                                  f"(expected {mask.relative_to(root)})")
+                        raise _layout_error(
+                            root, f"no mask for {img.relative_to(root)} (expected {mask.relative_to(root)})"
+                        )
                     mask = candidates[0]
                 if _size_of(mask) != _size_of(img):
-                    raise ValueError(f"mask {mask.relative_to(root)} is {'x'.join(map(str, _size_of(mask)))} "
-                                     f"pixels but its image {img.relative_to(root)} is "
-                                     f"{'x'.join(map(str, _size_of(img)))}: a mask must have its image's size")
+                    raise ValueError(
+                        f"mask {mask.relative_to(root)} is {'x'.join(map(str, _size_of(mask)))} "
+                        f"pixels but its image {img.relative_to(root)} is "
+                        f"{'x'.join(map(str, _size_of(img)))}: a mask must have its image's size"
+                    )
             test.append((img, kind, mask))
     if not test:
         raise _layout_error(root, "test/ holds no images")
@@ -212,8 +247,11 @@ def image_files(*inputs: str | Path) -> list[Path]:
     out = []
     for item in map(Path, inputs):
         if item.is_dir():
-            out += sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-                          and not p.name.startswith("."))
+            out += sorted(
+                p
+                for p in item.rglob("*")
+                if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
+            )
         elif item.is_file():
             if item.suffix.lower() not in IMAGE_EXTENSIONS:
                 raise ValueError(f"{item} is not an image file ({', '.join(IMAGE_EXTENSIONS)})")
@@ -225,8 +263,13 @@ def image_files(*inputs: str | Path) -> list[Path]:
     return out
 
 
-def load_normals(root: str | Path, image_size: int | None = None, channels: int | None = None,
-                 max_train: int | None = None, seed: int = 0) -> tuple[torch.Tensor, list[str], int]:
+def load_normals(
+    root: str | Path,
+    image_size: int | None = None,
+    channels: int | None = None,
+    max_train: int | None = None,
+    seed: int = 0,
+) -> tuple[torch.Tensor, list[str], int]:
     """The ``train/good`` images of a folder that may hold nothing else: ``(images, files, channels)``.
 
     For fitting a model on a folder without defects (``anotutor fit``); the
@@ -247,9 +290,15 @@ def load_normals(root: str | Path, image_size: int | None = None, channels: int 
     return images, [str(p.relative_to(root)) for p in paths], c
 
 
-def load_folder(root: str | Path, image_size: int | None = None, channels: int | None = None,
-                val_fraction: float = 0.25, n_known: int = 0, max_train: int | None = None,
-                seed: int = 0) -> AnomalyDataset:
+def load_folder(
+    root: str | Path,
+    image_size: int | None = None,
+    channels: int | None = None,
+    val_fraction: float = 0.25,
+    n_known: int = 0,
+    max_train: int | None = None,
+    seed: int = 0,
+) -> AnomalyDataset:
     """Load a folder in the MVTec AD layout into the book's splits.
 
     ``channels`` is 1 (grayscale) or 3 (colour); ``None`` picks colour when the
@@ -258,9 +307,11 @@ def load_folder(root: str | Path, image_size: int | None = None, channels: int |
     """
     root = Path(root)
     if not root.exists():
-        raise FileNotFoundError(f"data folder {root} does not exist. For MVTec AD, call "
-                                f"anotutor.data.download_mvtec(category, root) or place the files by hand "
-                                f"(see {MVTEC_ARCHIVE['page']})")
+        raise FileNotFoundError(
+            f"data folder {root} does not exist. For MVTec AD, call "
+            f"anotutor.data.download_mvtec(category, root) or place the files by hand "
+            f"(see {MVTEC_ARCHIVE['page']})"
+        )
     if not root.is_dir():
         raise ValueError(f"{root} is a file, expected a folder in the MVTec AD layout")
     size = check_int(image_size if image_size is not None else budget().image_size, "image_size", minimum=16)
@@ -278,14 +329,27 @@ def load_folder(root: str | Path, image_size: int | None = None, channels: int |
     c = channels if channels is not None else (3 if _is_colour(train_paths[0]) else 1)
 
     train_x = torch.from_numpy(np.stack([_read(p, c, size) for p in train_paths]))
-    train = Split(train_x, torch.zeros(len(train_paths), dtype=torch.long), ["good"] * len(train_paths),
-                  torch.zeros(len(train_paths), size, size))
+    train = Split(
+        train_x,
+        torch.zeros(len(train_paths), dtype=torch.long),
+        ["good"] * len(train_paths),
+        torch.zeros(len(train_paths), size, size),
+    )
     test_x = torch.from_numpy(np.stack([_read(p, c, size) for p, _, _ in test_items]))
     kinds = [k for _, k, _ in test_items]
     has_masks = all(m is not None for (_, k, m) in test_items if k != "good")
-    test_m = torch.from_numpy(np.stack([np.zeros((size, size), np.float32) if m is None
-                                        else _read(m, 1, size, is_mask=True) for _, _, m in test_items])
-                              ) if has_masks else None
+    test_m = (
+        torch.from_numpy(
+            np.stack(
+                [
+                    np.zeros((size, size), np.float32) if m is None else _read(m, 1, size, is_mask=True)
+                    for _, _, m in test_items
+                ]
+            )
+        )
+        if has_masks
+        else None
+    )
     labels = torch.tensor([0 if k == "good" else 1 for k in kinds])
     pool = Split(test_x, labels, kinds, test_m)
 
@@ -302,13 +366,27 @@ def load_folder(root: str | Path, image_size: int | None = None, channels: int |
         test += idx[n_val:]
     empty = Split(torch.zeros(0, c, size, size), torch.zeros(0), [], torch.zeros(0, size, size) if has_masks else None)
     return AnomalyDataset(
-        root.name, train, pool.subset(known) if known else empty,
-        pool.subset(sorted(val)) if val else empty, pool.subset(sorted(test)),
-        info={"root": str(root), "channels": c, "image_size": size, "val_fraction": val_fraction,
-              "seed": seed, "n_known": n_known, "masks": has_masks,
-              "files": {"train": [str(p.relative_to(root)) for p in train_paths],
-                        **{name: [str(test_items[i][0].relative_to(root)) for i in sorted(idx)]
-                           for name, idx in (("anomalies", known), ("val", val), ("test", test))}}},
+        root.name,
+        train,
+        pool.subset(known) if known else empty,
+        pool.subset(sorted(val)) if val else empty,
+        pool.subset(sorted(test)),
+        info={
+            "root": str(root),
+            "channels": c,
+            "image_size": size,
+            "val_fraction": val_fraction,
+            "seed": seed,
+            "n_known": n_known,
+            "masks": has_masks,
+            "files": {
+                "train": [str(p.relative_to(root)) for p in train_paths],
+                **{
+                    name: [str(test_items[i][0].relative_to(root)) for i in sorted(idx)]
+                    for name, idx in (("anomalies", known), ("val", val), ("test", test))
+                },
+            },
+        },
     )
 
 
@@ -327,8 +405,7 @@ def _check_split(split, name: str) -> Split:
 
 def _folder_name(kind, where: str) -> str:
     if not isinstance(kind, str) or kind in ("", ".", "..") or any(c in kind for c in "/\\\0"):
-        raise ValueError(f"{where} must be usable as a folder name (no slashes, not '', '.' or '..'), "
-                         f"got {kind!r}")
+        raise ValueError(f"{where} must be usable as a folder name (no slashes, not '', '.' or '..'), got {kind!r}")
     return kind
 
 
@@ -340,8 +417,9 @@ def _to_pil(image: torch.Tensor):
     return Image.fromarray(arr[0] if arr.shape[0] == 1 else np.ascontiguousarray(arr.transpose(1, 2, 0)))
 
 
-def save_folder(root: str | Path, train: Split, test: Split, image_format: str = "png", quality: int = 95,
-                overwrite: bool = False) -> Path:
+def save_folder(
+    root: str | Path, train: Split, test: Split, image_format: str = "png", quality: int = 95, overwrite: bool = False
+) -> Path:
     """Write a train and a test :class:`Split` in the MVTec AD layout that :func:`load_folder` reads.
 
     ``train`` holds normal images only, written to ``train/good/``; each image
@@ -371,20 +449,26 @@ def save_folder(root: str | Path, train: Split, test: Split, image_format: str =
         raise ValueError(f"overwrite must be True or False, got {overwrite!r}")
     anomalous = [i for i in range(len(train)) if int(train.labels[i]) != 0]
     if anomalous:
-        raise ValueError(f"train must hold normal images only (label 0), which go to train/good; got "
-                         f"{len(anomalous)} anomalous ones, e.g. image {anomalous[0]} of kind "
-                         f"{train.kinds[anomalous[0]]!r}")
+        raise ValueError(
+            f"train must hold normal images only (label 0), which go to train/good; got "
+            f"{len(anomalous)} anomalous ones, e.g. image {anomalous[0]} of kind "
+            f"{train.kinds[anomalous[0]]!r}"
+        )
     for i, (label, kind) in enumerate(zip(test.labels.tolist(), test.kinds)):
         _folder_name(kind, f"test.kinds[{i}]")
         if (label == 0) != (kind == "good"):
-            raise ValueError(f"test image {i} has label {label} and kind {kind!r}: normal images (label 0) "
-                             f"must be of kind 'good', anomalous ones (label 1) of a defect kind")
+            raise ValueError(
+                f"test image {i} has label {label} and kind {kind!r}: normal images (label 0) "
+                f"must be of kind 'good', anomalous ones (label 1) of a defect kind"
+            )
     if root.exists() and not root.is_dir():
         raise ValueError(f"{root} is a file, expected a folder to write the MVTec AD layout into")
     if root.is_dir() and any(root.iterdir()):
         if not overwrite:
-            raise FileExistsError(f"{root} is not empty; pass overwrite=True to replace its train/, test/ and "
-                                  "ground_truth/ folders, or choose an empty or new folder")
+            raise FileExistsError(
+                f"{root} is not empty; pass overwrite=True to replace its train/, test/ and "
+                "ground_truth/ folders, or choose an empty or new folder"
+            )
         for sub in _LAYOUT:
             if (root / sub).is_dir():
                 shutil.rmtree(root / sub)
@@ -440,9 +524,14 @@ def _safe_extract(archive: Path, dest: Path, prefix: str | None) -> None:
         tar.extractall(dest, members=members)
 
 
-def download_mvtec(category: str, root: str | Path = "data/mvtec", url: str | None = None,
-                   sha256: str | None = None, archive: str | Path | None = None,
-                   timeout: float = 60.0) -> Path:
+def download_mvtec(
+    category: str,
+    root: str | Path = "data/mvtec",
+    url: str | None = None,
+    sha256: str | None = None,
+    archive: str | Path | None = None,
+    timeout: float = 60.0,
+) -> Path:
     """Fetch an MVTec AD category into ``root/category`` and return that folder.
 
     Downloads the official archive (or ``url``), checks its SHA-256 against
@@ -457,7 +546,7 @@ def download_mvtec(category: str, root: str | Path = "data/mvtec", url: str | No
     target = root / category
     if (target / "train" / "good").is_dir():
         return target
-    expected = (sha256 or (MVTEC_ARCHIVE["sha256"] if url is None else None))
+    expected = sha256 or (MVTEC_ARCHIVE["sha256"] if url is None else None)
     if expected is None:
         raise ValueError("a custom url needs its sha256, so that the download can be verified")
     root.mkdir(parents=True, exist_ok=True)
@@ -483,8 +572,10 @@ def download_mvtec(category: str, root: str | Path = "data/mvtec", url: str | No
         raise FileNotFoundError(f"archive {archive} does not exist")
     actual = sha256sum(archive)
     if actual != expected.lower():
-        raise ValueError(f"SHA-256 of {archive} is {actual}, expected {expected}: the file is corrupt, "
-                         "truncated or not the archive meant. Delete it and download again.")
+        raise ValueError(
+            f"SHA-256 of {archive} is {actual}, expected {expected}: the file is corrupt, "
+            "truncated or not the archive meant. Delete it and download again."
+        )
     _safe_extract(archive, root, category)
     if not (target / "train" / "good").is_dir():
         raise ValueError(f"{archive} did not contain {category}/train/good")

@@ -31,9 +31,19 @@ from .splits import AnomalyDataset, Split
 __all__ = ["ir_mnist", "ir_setup"]
 
 
-def ir_mnist(images: torch.Tensor, labels: torch.Tensor, grid: int = 4, cell: int = 16,
-             anomaly_digit: int = 3, n_train: int = 500, n_known: int = 10, n_val: int = 40,
-             n_test: int = 80, held_out: float = 0.3, seed: int = 0) -> AnomalyDataset:
+def ir_mnist(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    grid: int = 4,
+    cell: int = 16,
+    anomaly_digit: int = 3,
+    n_train: int = 500,
+    n_known: int = 10,
+    n_val: int = 40,
+    n_test: int = 80,
+    held_out: float = 0.3,
+    seed: int = 0,
+) -> AnomalyDataset:
     """Puzzles [N, 1, grid * cell, grid * cell] with masks: ``train`` (no ``anomaly_digit`` anywhere),
     ``anomalies`` (``n_known`` puzzles with some), ``val`` and ``test`` (half normal, half anomalous).
 
@@ -72,10 +82,10 @@ def ir_mnist(images: torch.Tensor, labels: torch.Tensor, grid: int = 4, cell: in
                 picks[bad_cells] = rng.choice(bad_pool, len(bad_cells))
             for c, d in enumerate(picks):
                 r, q = divmod(c, grid)
-                out[i, 0, r * cell:(r + 1) * cell, q * cell:(q + 1) * cell] = digits[d]
+                out[i, 0, r * cell : (r + 1) * cell, q * cell : (q + 1) * cell] = digits[d]
             for c in bad_cells:
                 r, q = divmod(int(c), grid)
-                masks[i, r * cell:(r + 1) * cell, q * cell:(q + 1) * cell] = 1.0
+                masks[i, r * cell : (r + 1) * cell, q * cell : (q + 1) * cell] = 1.0
         return out, masks
 
     def split(n: int, normal_pool, bad_pool, share_bad: float | None) -> Split:
@@ -89,17 +99,25 @@ def ir_mnist(images: torch.Tensor, labels: torch.Tensor, grid: int = 4, cell: in
     train_normal, test_normal = pools["normal"]
     train_bad, test_bad = pools["bad"]
     train = split(n_train, train_normal, train_bad, 0.0)
-    known = (split(n_known, train_normal, train_bad, None) if n_known
-             else Split(torch.zeros(0, 1, grid * cell, grid * cell), torch.zeros(0), [], None))
+    known = (
+        split(n_known, train_normal, train_bad, None)
+        if n_known
+        else Split(torch.zeros(0, 1, grid * cell, grid * cell), torch.zeros(0), [], None)
+    )
     val = split(n_val, test_normal, test_bad, 0.5)
     test = split(n_test, test_normal, test_bad, 0.5)
-    return AnomalyDataset(f"ir-mnist/{grid}x{grid}x{cell}px/anomaly={anomaly_digit}", train, known, val, test,
-                          info={"grid": grid, "cell": cell, "anomaly_digit": anomaly_digit, "seed": seed})
+    return AnomalyDataset(
+        f"ir-mnist/{grid}x{grid}x{cell}px/anomaly={anomaly_digit}",
+        train,
+        known,
+        val,
+        test,
+        info={"grid": grid, "cell": cell, "anomaly_digit": anomaly_digit, "seed": seed},
+    )
 
 
 def ir_setup(seed: int = 0):
     """The IR-MNIST puzzles of the book: 4 x 4 digits of 16 px (64 px), no 3 in training."""
     images, labels = load_mnist()
-    ds = ir_mnist(images, labels, grid=4, cell=16, n_train=800, n_known=40, n_val=40, n_test=80,
-                  seed=seed)
+    ds = ir_mnist(images, labels, grid=4, cell=16, n_train=800, n_known=40, n_val=40, n_test=80, seed=seed)
     return ds, ds.train.images, ds.anomalies.images

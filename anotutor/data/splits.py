@@ -65,16 +65,20 @@ class Split:
         """How many images of each kind."""
         return dict(sorted(Counter(self.kinds).items()))
 
-    def subset(self, index) -> "Split":
+    def subset(self, index) -> Split:
         """The images at ``index`` (a list, tensor of indices or boolean mask)."""
         idx = torch.as_tensor(index)
         if idx.dtype == torch.bool:
             idx = idx.nonzero().reshape(-1)
         idx = idx.long().reshape(-1)
-        return Split(self.images[idx], self.labels[idx], [self.kinds[i] for i in idx.tolist()],
-                     None if self.masks is None else self.masks[idx])
+        return Split(
+            self.images[idx],
+            self.labels[idx],
+            [self.kinds[i] for i in idx.tolist()],
+            None if self.masks is None else self.masks[idx],
+        )
 
-    def per_kind(self, n, seed: int = 0) -> "Split":
+    def per_kind(self, n, seed: int = 0) -> Split:
         """At most ``n`` images of each kind (``n`` an int, or a dict kind -> count), drawn at random.
 
         For a smaller test set with a stated composition, e.g.
@@ -94,7 +98,7 @@ class Split:
                 keep.append(i)
         return self.subset(sorted(keep))
 
-    def of_kind(self, *kinds: str) -> "Split":
+    def of_kind(self, *kinds: str) -> Split:
         """Only the images of the given kinds, e.g. ``test.of_kind("scratch")`` or ``test.of_kind("good", "hole")``."""
         return self.subset(self.index_of(*kinds))
 
@@ -129,7 +133,7 @@ class AnomalyDataset:
         for part in ("train", "anomalies", "val", "test"):
             split = getattr(self, part)
             counts = [f"{k} {v}" for k, v in split.counts().items()]
-            rows = [", ".join(counts[i:i + 5]) for i in range(0, len(counts), 5)] or ["-"]
+            rows = [", ".join(counts[i : i + 5]) for i in range(0, len(counts), 5)] or ["-"]
             lines.append(f"  {part:<9} {len(split):>5}  {rows[0]}")
             lines += [" " * 19 + r for r in rows[1:]]
         return "\n".join(lines)

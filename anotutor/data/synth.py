@@ -30,12 +30,21 @@ from ..checks import as_images, check_int, check_range
 from ..ops import uniform
 from ..runtime import as_rng
 
-__all__ = ["uniform_noise", "perlin_noise", "perlin_mask", "fractal_texture", "foreign_textures",
-           "perlin_anomaly", "superpixels", "slic_anomaly"]
+__all__ = [
+    "uniform_noise",
+    "perlin_noise",
+    "perlin_mask",
+    "fractal_texture",
+    "foreign_textures",
+    "perlin_anomaly",
+    "superpixels",
+    "slic_anomaly",
+]
 
 
-def uniform_noise(images: torch.Tensor, amplitude: float = 0.5, generator: torch.Generator | None = None
-                  ) -> torch.Tensor:
+def uniform_noise(
+    images: torch.Tensor, amplitude: float = 0.5, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Noise of the images' shape, uniform in [-amplitude, amplitude]."""
     x = as_images(images, "images")
     a = check_range(amplitude, "amplitude", 0.0, 1.0, low_open=True)
@@ -74,8 +83,7 @@ def perlin_noise(height: int, width: int, res: tuple[int, int] = (4, 4), seed=No
     return np.sqrt(2.0) * (top * (1 - uy) + bottom * uy)
 
 
-def perlin_mask(height: int, width: int, threshold: float = 0.5,
-                seed=None) -> np.ndarray:
+def perlin_mask(height: int, width: int, threshold: float = 0.5, seed=None) -> np.ndarray:
     """A boolean blob mask: Perlin noise of a random scale, thresholded; never empty."""
     rng = as_rng(seed)
     # lattice of 2 to 8 cells (fewer on small images): blobs of a few to a dozen
@@ -128,14 +136,14 @@ def _augment_source(t: np.ndarray, rng: np.random.Generator, k: int = 3) -> np.n
     return t
 
 
-def foreign_textures(n: int, channels: int, height: int, width: int, seed=None,
-                     augment: bool = True) -> torch.Tensor:
+def foreign_textures(n: int, channels: int, height: int, width: int, seed=None, augment: bool = True) -> torch.Tensor:
     """``n`` foreign textures [n, C, H, W] in [0, 1] to pass as ``sources``: :func:`fractal_texture`,
     each (``augment``) through three random intensity augmentations as DRAEM does with its texture
     images (gamma, brightness, invert, solarize, posterize, autocontrast) and a random quarter turn."""
     n = check_int(n, "n")
-    channels, height, width = (check_int(v, k) for v, k in ((channels, "channels"), (height, "height"),
-                                                             (width, "width")))
+    channels, height, width = (
+        check_int(v, k) for v, k in ((channels, "channels"), (height, "height"), (width, "width"))
+    )
     rng = as_rng(seed)
     out = np.empty((n, channels, height, width))
     for i in range(n):
@@ -178,9 +186,13 @@ def _prepare(images, sources):
     return x, sources
 
 
-def perlin_anomaly(images: torch.Tensor, seed=None, sources: torch.Tensor | None = None,
-                   threshold: float = 0.5, beta: tuple[float, float] = (0.0, 0.8)
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
+def perlin_anomaly(
+    images: torch.Tensor,
+    seed=None,
+    sources: torch.Tensor | None = None,
+    threshold: float = 0.5,
+    beta: tuple[float, float] = (0.0, 0.8),
+) -> tuple[torch.Tensor, torch.Tensor]:
     """DRAEM-style pseudo-anomalies on a batch; returns (images, masks [N, H, W]).
 
     ``beta`` is the range of the blending weight of the original image inside
@@ -215,18 +227,23 @@ def superpixels(image: torch.Tensor, n_segments: int = 40, compactness: float | 
         compactness = 10.0 if color else 0.1
     arr = x.permute(1, 2, 0).numpy().astype(np.float64) if color else x[0].numpy().astype(np.float64)
     for _ in range(4):
-        seg = slic(arr, n_segments=n_segments, compactness=compactness,
-                   channel_axis=-1 if color else None, start_label=0)
+        seg = slic(
+            arr, n_segments=n_segments, compactness=compactness, channel_axis=-1 if color else None, start_label=0
+        )
         if seg.max() + 1 >= max(2, n_segments // 4):
             break
         compactness *= 10  # noisy images: weigh position more until segments form
     return seg
 
 
-def slic_anomaly(images: torch.Tensor, seed=None, sources: torch.Tensor | None = None,
-                 n_segments: int = 40, regions: tuple[int, int] = (1, 3),
-                 beta: tuple[float, float] = (0.0, 0.5)
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
+def slic_anomaly(
+    images: torch.Tensor,
+    seed=None,
+    sources: torch.Tensor | None = None,
+    n_segments: int = 40,
+    regions: tuple[int, int] = (1, 3),
+    beta: tuple[float, float] = (0.0, 0.5),
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Shah and Kim's (2022) superpixel pseudo-anomalies: ``regions`` random SLIC
     superpixels per image get the foreign texture. Returns (images, masks [N, H, W])."""
     x, sources = _prepare(images, sources)

@@ -49,8 +49,9 @@ def texture_photo(name: str) -> np.ndarray:
     return img.astype(np.float64) / 255.0
 
 
-def texture_crops(name: str, n: int, image_size: int, region: str = "train", crop: int = 128,
-                  seed=None) -> torch.Tensor:
+def texture_crops(
+    name: str, n: int, image_size: int, region: str = "train", crop: int = 128, seed=None
+) -> torch.Tensor:
     """``n`` random crops [n, 1, image_size, image_size] from one region of a photograph."""
     if region not in REGIONS:
         raise ValueError(f"region must be one of {sorted(REGIONS)}, got {region!r}")
@@ -66,7 +67,7 @@ def texture_crops(name: str, n: int, image_size: int, region: str = "train", cro
     for i in range(n):
         y = rng.integers(r0, r1 - crop + 1)
         x = rng.integers(c0, c1 - crop + 1)
-        patch = photo[y:y + crop, x:x + crop]
+        patch = photo[y : y + crop, x : x + crop]
         if rng.random() < 0.5:
             patch = patch[:, ::-1]
         if rng.random() < 0.5:
@@ -74,8 +75,9 @@ def texture_crops(name: str, n: int, image_size: int, region: str = "train", cro
         out[i] = patch
     t = torch.from_numpy(out).float()[:, None]
     if crop != image_size:
-        t = F.interpolate(t, size=(image_size, image_size), mode="bilinear",
-                          antialias=crop > image_size, align_corners=False)
+        t = F.interpolate(
+            t, size=(image_size, image_size), mode="bilinear", antialias=crop > image_size, align_corners=False
+        )
     return t.clamp(0.0, 1.0)
 
 
@@ -85,14 +87,22 @@ def _defective_split(name, n, image_size, region, crop, anomaly_fraction, rng):
     kinds = ["good"] * (n - n_bad) + [DEFECT_KINDS[i % len(DEFECT_KINDS)] for i in range(n_bad)]
     masks = torch.zeros(n, image_size, image_size)
     if n_bad:
-        images[n - n_bad:], masks[n - n_bad:] = add_defects(images[n - n_bad:], kinds[n - n_bad:], rng)
+        images[n - n_bad :], masks[n - n_bad :] = add_defects(images[n - n_bad :], kinds[n - n_bad :], rng)
     labels = torch.tensor([0 if k == "good" else 1 for k in kinds])
     return Split(images, labels, kinds, masks)
 
 
-def textures(name: str = "brick", image_size: int | None = None, n_train: int | None = None,
-             n_val: int | None = None, n_test: int | None = None, n_known: int = 8,
-             anomaly_fraction: float = 0.5, crop: int = 128, seed: int = 0) -> AnomalyDataset:
+def textures(
+    name: str = "brick",
+    image_size: int | None = None,
+    n_train: int | None = None,
+    n_val: int | None = None,
+    n_test: int | None = None,
+    n_known: int = 8,
+    anomaly_fraction: float = 0.5,
+    crop: int = 128,
+    seed: int = 0,
+) -> AnomalyDataset:
     """The embedded texture data set (see the module docstring).
 
     Sizes default to the current :func:`anotutor.runtime.budget`. ``n_known``
@@ -107,10 +117,15 @@ def textures(name: str = "brick", image_size: int | None = None, n_train: int | 
     anomaly_fraction = check_range(anomaly_fraction, "anomaly_fraction", 0.0, 1.0, low_open=True, high_open=True)
     rng = as_rng(seed)
     train_images = texture_crops(name, n_train, image_size, "train", crop, rng)
-    train = Split(train_images, torch.zeros(n_train, dtype=torch.long), ["good"] * n_train,
-                  torch.zeros(n_train, image_size, image_size))
+    train = Split(
+        train_images,
+        torch.zeros(n_train, dtype=torch.long),
+        ["good"] * n_train,
+        torch.zeros(n_train, image_size, image_size),
+    )
     known = _defective_split(name, n_known, image_size, "train", crop, 1.0, rng)
     val = _defective_split(name, n_val, image_size, "val", crop, anomaly_fraction, rng)
     test = _defective_split(name, n_test, image_size, "test", crop, anomaly_fraction, rng)
-    return AnomalyDataset(f"textures/{name}", train, known, val, test,
-                          info={"source": "scikit-image", "crop": crop, "seed": seed})
+    return AnomalyDataset(
+        f"textures/{name}", train, known, val, test, info={"source": "scikit-image", "crop": crop, "seed": seed}
+    )

@@ -47,13 +47,16 @@ class Mixture1D:
 
     def pdf(self, x) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
-        return sum(w * np.exp(-0.5 * ((x - m) / s) ** 2) / (s * math.sqrt(2 * math.pi))
-                   for w, m, s in zip(self.weights, self.means, self.stds))
+        return sum(
+            w * np.exp(-0.5 * ((x - m) / s) ** 2) / (s * math.sqrt(2 * math.pi))
+            for w, m, s in zip(self.weights, self.means, self.stds)
+        )
 
     def cdf(self, x) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
-        return sum(w * 0.5 * (1 + _erf((x - m) / (s * math.sqrt(2))))
-                   for w, m, s in zip(self.weights, self.means, self.stds))
+        return sum(
+            w * 0.5 * (1 + _erf((x - m) / (s * math.sqrt(2)))) for w, m, s in zip(self.weights, self.means, self.stds)
+        )
 
     def bin_probs(self, edges) -> np.ndarray:
         """Probabilities of the bins between ``edges``, renormalised to sum to 1 on the grid."""
@@ -67,11 +70,14 @@ class Mixture1D:
         k = rng.choice(len(self.weights), size=n, p=np.asarray(self.weights) / sum(self.weights))
         return (np.asarray(self.means)[k] + np.asarray(self.stds)[k] * rng.standard_normal(n)).astype(np.float32)
 
-    def mix(self, other: "Mixture1D", fraction: float) -> "Mixture1D":
+    def mix(self, other: Mixture1D, fraction: float) -> Mixture1D:
         """(1 - fraction) * self + fraction * other, as one mixture."""
         f = check_range(fraction, "fraction", 0.0, 1.0)
-        return Mixture1D(tuple((1 - f) * w for w in self.weights) + tuple(f * w for w in other.weights),
-                         self.means + other.means, self.stds + other.stds)
+        return Mixture1D(
+            tuple((1 - f) * w for w in self.weights) + tuple(f * w for w in other.weights),
+            self.means + other.means,
+            self.stds + other.stds,
+        )
 
 
 @dataclass(frozen=True)
@@ -125,8 +131,9 @@ class Toy1D:
         return counts / max(counts.sum(), 1)
 
 
-def noisy_1d(contamination: float = 0.2, n_train: int = 4000, n_known: int = 200,
-             bins: int = 180, seed: int = 0) -> Toy1D:
+def noisy_1d(
+    contamination: float = 0.2, n_train: int = 4000, n_known: int = 200, bins: int = 180, seed: int = 0
+) -> Toy1D:
     """The book's toy problem: two normal modes at -1.5 and 1, an anomaly mode at 3.
 
     ``contamination`` is the fraction :math:`\\epsilon` of anomalies in the
@@ -141,5 +148,4 @@ def noisy_1d(contamination: float = 0.2, n_train: int = 4000, n_known: int = 200
     anomaly = Mixture1D((1.0,), (3.0,), (0.5,))
     rng = as_rng(seed)
     train = normal.mix(anomaly, contamination).sample(n_train, rng)
-    return Toy1D(normal, anomaly, contamination, np.linspace(-4.0, 5.0, bins + 1), train,
-                 anomaly.sample(n_known, rng))
+    return Toy1D(normal, anomaly, contamination, np.linspace(-4.0, 5.0, bins + 1), train, anomaly.sample(n_known, rng))

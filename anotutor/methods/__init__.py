@@ -7,17 +7,32 @@ for the theory chapter; it shares :func:`gan_step` with the image AnoGAN.
 features of a frozen ImageNet backbone (:mod:`.feature_memory`).
 """
 
-from .estimator import Estimator, NotFittedError, TrainingLog, read_checkpoint
-from .base import Detection, Detector
-from .autoencoder import AutoEncoderDetector
 from .anogan import AnoGAN
+from .autoencoder import AutoEncoderDetector
+from .base import Detection, Detector
+from .estimator import Estimator, NotFittedError, TrainingLog, read_checkpoint
 from .floor import BrightnessFloor
+from .gan1d import GAN1D
+from .gan_step import gan_step
+from .padim import PaDiM
+from .patchcore import PatchCore
 from .pnunet import PNUNet
 from .two_stage import TwoStage
-from .patchcore import PatchCore
-from .padim import PaDiM
-from .gan_step import gan_step
-from .gan1d import GAN1D
 
-__all__ = ["Estimator", "Detector", "Detection", "NotFittedError", "TrainingLog", "read_checkpoint",
-           "AutoEncoderDetector", "AnoGAN", "BrightnessFloor", "PNUNet", "TwoStage", "PatchCore", "PaDiM", "GAN1D", "gan_step"]
+__all__ = [
+    "Estimator",
+    "Detector",
+    "Detection",
+    "NotFittedError",
+    "TrainingLog",
+    "read_checkpoint",
+    "AutoEncoderDetector",
+    "AnoGAN",
+    "BrightnessFloor",
+    "PNUNet",
+    "TwoStage",
+    "PatchCore",
+    "PaDiM",
+    "GAN1D",
+    "gan_step",
+]

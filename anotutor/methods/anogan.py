@@ -40,7 +40,6 @@ batch_size=1)`` is the one-at-a-time search, for comparison.
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 
@@ -105,29 +104,49 @@ class AnoGAN(Detector):
     _view_params = ("gamma",)
     _networks = ("generator_", "discriminator_")
 
-    def __init__(self, image_size: int | None = None, latent_size: int = 64, width: int = 32,
-                 gamma: float = 1.0, lam: float = 0.1, search_steps: int | None = None,
-                 search_lr: float = 0.05, restarts: int = 1, steps: int | None = None,
-                 batch_size: int | None = None, lr: float = 2e-4, spectral: bool = True,
-                 seed: int = 0, device: str | None = None, progress: bool = True):
+    def __init__(
+        self,
+        image_size: int | None = None,
+        latent_size: int = 64,
+        width: int = 32,
+        gamma: float = 1.0,
+        lam: float = 0.1,
+        search_steps: int | None = None,
+        search_lr: float = 0.05,
+        restarts: int = 1,
+        steps: int | None = None,
+        batch_size: int | None = None,
+        lr: float = 2e-4,
+        spectral: bool = True,
+        seed: int = 0,
+        device: str | None = None,
+        progress: bool = True,
+    ):
         self._store(locals())
 
     def _anomaly_use(self) -> str | None:
         if self.gamma < 1.0:
-            return (f"gamma = {self.gamma} < 1 is Noisy-AnoGAN, which penalises known anomalies (eqs. 15 to 17; "
-                    "gamma = 1, AnoGAN, needs none)")
+            return (
+                f"gamma = {self.gamma} < 1 is Noisy-AnoGAN, which penalises known anomalies (eqs. 15 to 17; "
+                "gamma = 1, AnoGAN, needs none)"
+            )
         return None
 
     def _budget_defaults(self, b) -> dict:
-        return {"image_size": b.image_size, "steps": STEP_FACTOR * b.steps, "batch_size": 2 * b.batch_size,
-                "search_steps": b.search_steps}
+        return {
+            "image_size": b.image_size,
+            "steps": STEP_FACTOR * b.steps,
+            "batch_size": 2 * b.batch_size,
+            "search_steps": b.search_steps,
+        }
 
     # ------------------------------------------------------------------ networks
     def _build_networks(self) -> dict:
         p = self.params_
-        return {"generator_": Generator(p["image_size"], self.channels_, p["latent_size"], p["width"]),
-                "discriminator_": Discriminator(p["image_size"], self.channels_, p["width"],
-                                                spectral=p["spectral"])}
+        return {
+            "generator_": Generator(p["image_size"], self.channels_, p["latent_size"], p["width"]),
+            "discriminator_": Discriminator(p["image_size"], self.channels_, p["width"], spectral=p["spectral"]),
+        }
 
     def _prior(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """n draws of the uniform prior U(-1, 1)^nz (on the CPU, from ``generator``)."""
@@ -168,23 +187,20 @@ class AnoGAN(Detector):
         return curves
 
     # ------------------------------------------------------------------ latent search
-    def _terms(self, x: torch.Tensor, fx: torch.Tensor,
-               z: torch.Tensor) -> tuple[torch.Tensor, dict, torch.Tensor]:
+    def _terms(self, x: torch.Tensor, fx: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, dict, torch.Tensor]:
         """L'(z) per image [N], its terms, and G(z); ``fx`` = D's features of x."""
         p = self.params_
         gz = self.generator_(z)
         logit, fgz = self.discriminator_.logits_and_features(gz)
-        residual = (x - gz).abs().flatten(1).sum(1)                    # eq. 2
-        discrimination = (fx - fgz).abs().sum(1)                       # eq. 3
-        anomaly = 1.0 - torch.sigmoid(logit)                           # eq. 25, in [0, 1]
+        residual = (x - gz).abs().flatten(1).sum(1)  # eq. 2
+        discrimination = (fx - fgz).abs().sum(1)  # eq. 3
+        anomaly = 1.0 - torch.sigmoid(logit)  # eq. 25, in [0, 1]
         l_ano = (1 - p["lam"]) * residual + p["lam"] * discrimination  # eq. 4
-        loss = p["gamma"] * l_ano + (1 - p["gamma"]) * anomaly         # eq. 24
-        terms = {"residual": residual, "discrimination": discrimination,
-                 "anomaly": anomaly}
+        loss = p["gamma"] * l_ano + (1 - p["gamma"]) * anomaly  # eq. 24
+        terms = {"residual": residual, "discrimination": discrimination, "anomaly": anomaly}
         return loss, terms, gz
 
-    def search(self, images, z0: torch.Tensor | None = None, steps: int | None = None,
-               seed: int = 0) -> SearchResult:
+    def search(self, images, z0: torch.Tensor | None = None, steps: int | None = None, seed: int = 0) -> SearchResult:
         """Latent search (Algorithm 1) for a batch of images at once, from ``z0`` [N, nz] or prior draws.
 
         Returns a :class:`SearchResult` with the last ``z`` (clipped to [-1, 1]),
@@ -208,7 +224,7 @@ class AnoGAN(Detector):
             net.eval().requires_grad_(False)  # frozen: only z moves
         with torch.enable_grad():
             with torch.no_grad():
-                fx = D.features(x)            # f(x) of eq. 3, computed once
+                fx = D.features(x)  # f(x) of eq. 3, computed once
             z = z0.clone().requires_grad_(True)
             opt = torch.optim.Adam([z], lr=self.params_["search_lr"])
             curve = torch.zeros(n, x.shape[0])
@@ -222,17 +238,15 @@ class AnoGAN(Detector):
                     z.clamp_(-1.0, 1.0)  # stay in the prior's support
         with torch.no_grad():
             loss, terms, gz = self._terms(x, fx, z)  # the score L'(z) at the last z
-        return SearchResult(z=z.detach(), score=loss, terms=terms, reconstruction=gz,
-                            curve=curve)
+        return SearchResult(z=z.detach(), score=loss, terms=terms, reconstruction=gz, curve=curve)
 
     def _predict(self, x: torch.Tensor, generator: torch.Generator):
         r = self.params_["restarts"]
         n = x.shape[0]
         z0 = self._prior(n * r, generator).to(self.device_)
         res = self._search(x.repeat(r, 1, 1, 1), z0, self.params_["search_steps"])
-        best = res.score.reshape(r, n).argmin(0)             # the best start of each image
+        best = res.score.reshape(r, n).argmin(0)  # the best start of each image
         pick = best * n + torch.arange(n, device=best.device)
         gz = res.reconstruction[pick]
-        extras = {"reconstruction": gz, "z": res.z[pick],
-                  **{f"loss_{k}": v[pick] for k, v in res.terms.items()}}
+        extras = {"reconstruction": gz, "z": res.z[pick], **{f"loss_{k}": v[pick] for k, v in res.terms.items()}}
         return res.score[pick], residual_map(x, gz), extras

@@ -71,18 +71,33 @@ class AutoEncoderDetector(Detector):
     _spec = {
         "image_size": working_size(lambda v, p: supported_size(v)),
         "latent_size": integer(ARCHITECTURE, "latent_size"),
-        "nested": custom(ARCHITECTURE, lambda v, p: tuple(sorted({
-            check_int(k, "nested latent size", minimum=1, maximum=p["latent_size"] - 1) for k in v}))),
+        "nested": custom(
+            ARCHITECTURE,
+            lambda v, p: tuple(
+                sorted({check_int(k, "nested latent size", minimum=1, maximum=p["latent_size"] - 1) for k in v})
+            ),
+        ),
         "loss": choice(TRAINING, "loss", LOSSES),
         **TRAINING_SPEC,
         "augment": flag(TRAINING, "augment"),
         "latent": custom(INFERENCE, lambda v, p: _trained_size(v, p), optional=True),
     }
 
-    def __init__(self, image_size: int | None = None, latent_size: int = 100, loss: str = "l2",
-                 steps: int | None = None, batch_size: int | None = None, lr: float = 2e-3,
-                 augment: bool = True, seed: int = 0, nested: "tuple[int, ...] | list[int]" = (),
-                 latent: int | None = None, device: str | None = None, progress: bool = True):
+    def __init__(
+        self,
+        image_size: int | None = None,
+        latent_size: int = 100,
+        loss: str = "l2",
+        steps: int | None = None,
+        batch_size: int | None = None,
+        lr: float = 2e-3,
+        augment: bool = True,
+        seed: int = 0,
+        nested: tuple[int, ...] | list[int] = (),
+        latent: int | None = None,
+        device: str | None = None,
+        progress: bool = True,
+    ):
         self._store(locals())
 
     def _budget_defaults(self, b) -> dict:
@@ -102,7 +117,7 @@ class AutoEncoderDetector(Detector):
         return {}
 
     def _set_state(self, state: dict) -> None:
-        if state.get("keep") is not None:   # a checkpoint of the former at_latent view: its size is latent
+        if state.get("keep") is not None:  # a checkpoint of the former at_latent view: its size is latent
             self.params_["latent"] = _trained_size(state["keep"], self.params_)
 
     def _loss(self, x: torch.Tensor, recon: torch.Tensor) -> torch.Tensor:
@@ -115,7 +130,7 @@ class AutoEncoderDetector(Detector):
         self.model_ = self._build_networks()["model_"].to(self.device_)
         sizes = torch.tensor(p["nested"] + (p["latent_size"],))  # nested dropout draws from these
 
-        def step_loss() -> torch.Tensor:   # eq. 5 (or the SSIM loss) on a batch of normal images
+        def step_loss() -> torch.Tensor:  # eq. 5 (or the SSIM loss) on a batch of normal images
             xb = draw_batch(x, p["batch_size"], g, p["augment"]).to(self.device_)
             keep = None
             if p["nested"]:

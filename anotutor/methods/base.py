@@ -120,7 +120,7 @@ class Detector(Estimator):
         masks): the analogue of anomalib's ``learning_type``."""
         return self._anomaly_use() is not None
 
-    def fit(self, images, anomalies=None) -> "Detector":
+    def fit(self, images, anomalies=None) -> Detector:
         """Learn from normal ``images`` (and, for methods that use them, a few ``anomalies``).
 
         The checks every method shares run first, before anything is built:
@@ -139,13 +139,12 @@ class Detector(Estimator):
             raise ValueError(f"{use}: pass some as fit(images, anomalies=...)")
         least, why = self._min_train_images
         if x.shape[0] < least:
-            raise ValueError(f"{type(self).__name__} needs at least {least} training images ({why}), "
-                             f"got {x.shape[0]}")
+            raise ValueError(f"{type(self).__name__} needs at least {least} training images ({why}), got {x.shape[0]}")
         size = self.resolve_params()["image_size"]
         x = self._resize(x, size)
         a = None if a is None else self._resize(a, size)
 
-        def train(new: "Detector", g: torch.Generator) -> dict:
+        def train(new: Detector, g: torch.Generator) -> dict:
             new.channels_ = x.shape[1]
             return new._fit(x, a, g)
 
@@ -174,7 +173,7 @@ class Detector(Estimator):
         with Timer(dev) as t:
             starts = range(0, x.shape[0], batch_size)
             for i in progress_bar(starts, f"{type(self).__name__} inference", progress and len(starts) > 1):
-                s, m, e = self._predict(self._resize(x[i:i + batch_size]).to(dev), g)
+                s, m, e = self._predict(self._resize(x[i : i + batch_size]).to(dev), g)
                 scores.append(s.detach().float().cpu())
                 maps.append(m.detach().float().cpu())
                 for k, v in e.items():

@@ -48,11 +48,17 @@ class Method:
     cls: type
     settings: dict = field(default_factory=dict)
     chapter: str = ""
-    trains: bool = True     # False: no training run (the floor, the feature memories): ``steps`` does not apply
+    trains: bool = True  # False: no training run (the floor, the feature memories): ``steps`` does not apply
     own_size: bool = False  # True: the detector keeps its own working size, whatever ``image_size`` asks
 
-    def make(self, image_size: int | None = None, steps: int | None = None, seed: int = 0,
-             device: str | None = None, progress: bool = True) -> Detector:
+    def make(
+        self,
+        image_size: int | None = None,
+        steps: int | None = None,
+        seed: int = 0,
+        device: str | None = None,
+        progress: bool = True,
+    ) -> Detector:
         kw = dict(self.settings)
         if image_size is not None and not self.own_size:
             kw["image_size"] = image_size
@@ -78,22 +84,44 @@ class Method:
         return self.cls(**self.settings).get_params()
 
 
-METHODS: dict[str, Method] = {m.name: m for m in (
-    Method("floor", "floor (training mean)", BrightnessFloor, trains=False, chapter="01_data_and_metrics"),
-    Method("ae-l2", "auto-encoder, L2", AutoEncoderDetector, {"latent_size": 32, "loss": "l2"},
-           chapter="02_autoencoder"),
-    Method("ae-ssim", "auto-encoder, SSIM", AutoEncoderDetector, {"latent_size": 32, "loss": "ssim"},
-           chapter="02_autoencoder"),
-    Method("anogan", "AnoGAN", AnoGAN, {**_GAN, "gamma": 1.0}, chapter="04_anogan"),
-    Method("noisy-anogan", "Noisy-AnoGAN", AnoGAN, {**_GAN, "gamma": NOISY_GAMMA}, chapter="04_anogan"),
-    Method("pnunet", "PNUNet, negative masks", PNUNet, {"masks": "negative", **PNUNET_SETTINGS},
-           chapter="05_pnunet"),
-    Method("two-stage", "two-stage", TwoStage, {}, chapter="06_two_stage"),
-    Method("patchcore", "PatchCore (ImageNet features)", PatchCore, {}, chapter="07_feature_memories",
-           trains=False, own_size=True),
-    Method("padim", "PaDiM (ImageNet features)", PaDiM, {}, chapter="07_feature_memories",
-           trains=False, own_size=True),
-)}
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method("floor", "floor (training mean)", BrightnessFloor, trains=False, chapter="01_data_and_metrics"),
+        Method(
+            "ae-l2",
+            "auto-encoder, L2",
+            AutoEncoderDetector,
+            {"latent_size": 32, "loss": "l2"},
+            chapter="02_autoencoder",
+        ),
+        Method(
+            "ae-ssim",
+            "auto-encoder, SSIM",
+            AutoEncoderDetector,
+            {"latent_size": 32, "loss": "ssim"},
+            chapter="02_autoencoder",
+        ),
+        Method("anogan", "AnoGAN", AnoGAN, {**_GAN, "gamma": 1.0}, chapter="04_anogan"),
+        Method("noisy-anogan", "Noisy-AnoGAN", AnoGAN, {**_GAN, "gamma": NOISY_GAMMA}, chapter="04_anogan"),
+        Method(
+            "pnunet", "PNUNet, negative masks", PNUNet, {"masks": "negative", **PNUNET_SETTINGS}, chapter="05_pnunet"
+        ),
+        Method("two-stage", "two-stage", TwoStage, {}, chapter="06_two_stage"),
+        Method(
+            "patchcore",
+            "PatchCore (ImageNet features)",
+            PatchCore,
+            {},
+            chapter="07_feature_memories",
+            trains=False,
+            own_size=True,
+        ),
+        Method(
+            "padim", "PaDiM (ImageNet features)", PaDiM, {}, chapter="07_feature_memories", trains=False, own_size=True
+        ),
+    )
+}
 
 
 def names() -> list[str]:

@@ -43,8 +43,9 @@ class Outcome:
         return self.skipped is None
 
 
-def _build(name: str, anomalies: Split | None, image_size: int | None, steps, seed, device,
-           progress: bool = False) -> tuple[Detector | None, str | None]:
+def _build(
+    name: str, anomalies: Split | None, image_size: int | None, steps, seed, device, progress: bool = False
+) -> tuple[Detector | None, str | None]:
     """The detector ``name`` with these settings and None, or None and why it cannot run.
 
     The working size defaults to the budget's, given explicitly so that the
@@ -53,7 +54,7 @@ def _build(name: str, anomalies: Split | None, image_size: int | None, steps, se
     if m.needs_anomalies and (anomalies is None or len(anomalies) == 0):
         return None, "needs a few known anomalies, and the data gave none (anotutor run/compare: --known N)"
     size = image_size or budget().image_size
-    if not m.own_size:   # the feature memories enlarge every image to their own size
+    if not m.own_size:  # the feature memories enlarge every image to their own size
         why = m.make(progress=False).supports_size(size)
         if why is not None:
             return None, f"cannot run at the working size {size}: {why}"
@@ -63,15 +64,30 @@ def _build(name: str, anomalies: Split | None, image_size: int | None, steps, se
         return None, f"cannot be built with these settings: {err}"
 
 
-def plan(methods, anomalies: Split | None = None, image_size: int | None = None, steps: int | None = None,
-         seed: int = 0, device: str | None = None) -> dict[str, str | None]:
+def plan(
+    methods,
+    anomalies: Split | None = None,
+    image_size: int | None = None,
+    steps: int | None = None,
+    seed: int = 0,
+    device: str | None = None,
+) -> dict[str, str | None]:
     """``{method: None or the reason it cannot run}``, checked before anything trains."""
     return {n: _build(n, anomalies, image_size, steps, seed, device)[1] for n in resolve(methods)}
 
 
-def run_method(name: str, ds: AnomalyDataset, anomalies: Split | None = None, image_size: int | None = None,
-               steps: int | None = None, seed: int = 0, device: str | None = None, progress: bool = True,
-               unseen_kinds=None, detector: Detector | None = None) -> Outcome:
+def run_method(
+    name: str,
+    ds: AnomalyDataset,
+    anomalies: Split | None = None,
+    image_size: int | None = None,
+    steps: int | None = None,
+    seed: int = 0,
+    device: str | None = None,
+    progress: bool = True,
+    unseen_kinds=None,
+    detector: Detector | None = None,
+) -> Outcome:
     """Fit method ``name`` on ``ds.train`` (and ``anomalies`` where it uses them), score it on ``ds.test``.
 
     ``anomalies`` defaults to ``ds.anomalies``. ``unseen_kinds``: defect
@@ -85,7 +101,7 @@ def run_method(name: str, ds: AnomalyDataset, anomalies: Split | None = None, im
     if detector is not None:
         if not isinstance(detector, m.cls):
             raise ValueError(f"detector is a {type(detector).__name__}, not the {m.cls.__name__} of {m.name!r}")
-        det = detector   # an unfitted one fails in evaluate with NotFittedError
+        det = detector  # an unfitted one fails in evaluate with NotFittedError
     else:
         det, reason = _build(m.name, anomalies, image_size, steps, seed, device, progress)
         if reason is not None:

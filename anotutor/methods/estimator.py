@@ -36,9 +36,10 @@ import copy
 import inspect
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -46,7 +47,8 @@ from torch import nn
 
 from .. import __version__
 from ..ops import count_parameters
-from ..runtime import Timer, budget, device as pick_device, isolated_seed
+from ..runtime import Timer, budget, isolated_seed
+from ..runtime import device as pick_device
 from .params import ARCHITECTURE, INFERENCE, Param, canonical
 from .thresholds import Thresholds
 
@@ -74,25 +76,41 @@ class TrainingLog:
     fit_seconds: float
     curves: dict = field(default_factory=dict)
     package: str = __version__
-    data_hash: str = ""   # of the training data, where the fit recorded it (anotutor.pretrained.data_hash)
+    data_hash: str = ""  # of the training data, where the fit recorded it (anotutor.pretrained.data_hash)
 
     def summary(self) -> str:
         s = ", ".join(f"{k}={v!r}" for k, v in self.settings.items())
-        return (f"trained with {s} under the {self.budget!r} budget on {self.device} in "
-                f"{self.fit_seconds:.1f} s (anotutor {self.package})")
+        return (
+            f"trained with {s} under the {self.budget!r} budget on {self.device} in "
+            f"{self.fit_seconds:.1f} s (anotutor {self.package})"
+        )
 
     def to_state(self) -> dict:
-        return {"settings": dict(self.settings), "budget": self.budget, "device": self.device,
-                "fit_seconds": float(self.fit_seconds), "package": self.package, "data_hash": self.data_hash,
-                "curves": {k: torch.as_tensor(np.asarray(v, dtype=np.float32)) for k, v in self.curves.items()}}
+        return {
+            "settings": dict(self.settings),
+            "budget": self.budget,
+            "device": self.device,
+            "fit_seconds": float(self.fit_seconds),
+            "package": self.package,
+            "data_hash": self.data_hash,
+            "curves": {k: torch.as_tensor(np.asarray(v, dtype=np.float32)) for k, v in self.curves.items()},
+        }
 
     @classmethod
-    def from_state(cls, state: dict) -> "TrainingLog":
-        curves = {k: v.numpy() if isinstance(v, torch.Tensor) else np.asarray(v, dtype=np.float32)
-                  for k, v in state.get("curves", {}).items()}
-        return cls(dict(state["settings"]), str(state["budget"]), str(state["device"]),
-                   float(state["fit_seconds"]), curves, str(state.get("package", "?")),
-                   str(state.get("data_hash", "")))
+    def from_state(cls, state: dict) -> TrainingLog:
+        curves = {
+            k: v.numpy() if isinstance(v, torch.Tensor) else np.asarray(v, dtype=np.float32)
+            for k, v in state.get("curves", {}).items()
+        }
+        return cls(
+            dict(state["settings"]),
+            str(state["budget"]),
+            str(state["device"]),
+            float(state["fit_seconds"]),
+            curves,
+            str(state.get("package", "?")),
+            str(state.get("data_hash", "")),
+        )
 
 
 def read_checkpoint(path: str | Path) -> dict:
@@ -106,8 +124,10 @@ def read_checkpoint(path: str | Path) -> dict:
         raise ValueError(f"cannot read checkpoint {path} (corrupt, truncated or not a torch file): {err}") from err
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         found = ckpt.get("format", "no format field") if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ValueError(f"{path} is not an anotutor checkpoint of format {CHECKPOINT_FORMAT!r} (found {found!r}); "
-                         "a checkpoint written by an older anotutor must be retrained")
+        raise ValueError(
+            f"{path} is not an anotutor checkpoint of format {CHECKPOINT_FORMAT!r} (found {found!r}); "
+            "a checkpoint written by an older anotutor must be retrained"
+        )
     missing = {"class", "architecture", "settings", "networks", "state", "log"} - set(ckpt)
     if missing:
         raise ValueError(f"checkpoint {path} lacks {sorted(missing)}")
@@ -129,11 +149,19 @@ class Estimator:
     through :meth:`_run_fit`.
     """
 
-    _spec: dict[str, Param] = {}   # every parameter once: its check and kind (:mod:`.params`)
-    _architecture: tuple[str, ...] = ()   # the spec's architecture parameters, filled in from _spec
+    _spec: dict[str, Param] = {}  # every parameter once: its check and kind (:mod:`.params`)
+    _architecture: tuple[str, ...] = ()  # the spec's architecture parameters, filled in from _spec
     _networks: tuple[str, ...] = ()
     _runtime_args: tuple[str, ...] = ("device", "progress")  # how to run, not what to learn
-    _view_params: tuple[str, ...] = ()   # with_params takes these besides the inference parameters
+    _view_params: tuple[str, ...] = ()  # with_params takes these besides the inference parameters
+
+    # the runtime arguments every estimator takes, and what fit (or load) sets on every one
+    device: str | None
+    progress: bool
+    params_: dict[str, Any]  # the parameters the fit used, canonical, budget defaults filled in
+    device_: torch.device
+    log_: TrainingLog
+    threshold_: Thresholds | None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -154,7 +182,7 @@ class Estimator:
         """``params`` checked by the spec, as canonical values; a ValueError naming the field."""
         return canonical(self._spec, params) if self._spec else dict(params)
 
-    def set_params(self, **params) -> "Estimator":
+    def set_params(self, **params) -> Estimator:
         """Change constructor arguments (as scikit-learn's ``set_params``); checked first, so a bad value
         changes nothing. A fitted model keeps what it learned until the next ``fit``."""
         unknown = sorted(set(params) - set(self.param_names()))
@@ -165,12 +193,12 @@ class Estimator:
             setattr(self, k, v)
         return self
 
-    def clone(self) -> "Estimator":
+    def clone(self) -> Estimator:
         """A new, unfitted model with the same constructor arguments (and device, progress)."""
         runtime = {k: getattr(self, k) for k in self._runtime_args if hasattr(self, k)}
         return type(self)(**self.get_params(), **runtime)
 
-    def with_params(self, **settings) -> "Estimator":
+    def with_params(self, **settings) -> Estimator:
         """A view of this fitted model with other inference settings (no retraining; the networks are
         shared, and saving the view records the new settings)."""
         self._check_fitted()
@@ -193,9 +221,11 @@ class Estimator:
     def param_names(cls) -> tuple[str, ...]:
         """The configuration: the constructor's arguments, less the runtime ones (device, progress)."""
         sig = inspect.signature(cls.__init__)
-        return tuple(n for n, p in sig.parameters.items()
-                     if n != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-                     and n not in cls._runtime_args)
+        return tuple(
+            n
+            for n, p in sig.parameters.items()
+            if n != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and n not in cls._runtime_args
+        )
 
     def get_params(self) -> dict:
         """The constructor's arguments as given (``None`` where the budget decides)."""
@@ -245,7 +275,7 @@ class Estimator:
         self._check_fitted()
         return sum(count_parameters(getattr(self, n)) for n in self._networks)
 
-    def _run_fit(self, train: Callable[["Estimator", torch.Generator], dict], device=None) -> "Estimator":
+    def _run_fit(self, train: Callable[[Estimator, torch.Generator], dict], device=None) -> Estimator:
         """Run ``train(model, generator) -> curves`` on a copy; adopt its state when it succeeds.
 
         Resolves the parameters, seeds a private generator with ``seed`` (the
@@ -286,13 +316,19 @@ class Estimator:
         self._check_fitted()
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        ckpt = {"format": CHECKPOINT_FORMAT, "package": __version__, "class": type(self).__name__,
-                "architecture": {**self._architecture_of(self.params_), **self._data_architecture()},
-                "settings": {k: v for k, v in self.params_.items() if k not in self._architecture},
-                "networks": {n: {k: _stored(v, half) for k, v in getattr(self, n).state_dict().items()}
-                             for n in self._networks},
-                "state": self._get_state(), "log": self.log_.to_state(),
-                "threshold": None if getattr(self, "threshold_", None) is None else self.threshold_.to_dict()}
+        ckpt = {
+            "format": CHECKPOINT_FORMAT,
+            "package": __version__,
+            "class": type(self).__name__,
+            "architecture": {**self._architecture_of(self.params_), **self._data_architecture()},
+            "settings": {k: v for k, v in self.params_.items() if k not in self._architecture},
+            "networks": {
+                n: {k: _stored(v, half) for k, v in getattr(self, n).state_dict().items()} for n in self._networks
+            },
+            "state": self._get_state(),
+            "log": self.log_.to_state(),
+            "threshold": None if getattr(self, "threshold_", None) is None else self.threshold_.to_dict(),
+        }
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         os.close(fd)
         try:
@@ -303,7 +339,7 @@ class Estimator:
                 os.remove(tmp)
         return path
 
-    def load(self, path: str | Path) -> "Estimator":
+    def load(self, path: str | Path) -> Estimator:
         """Load a checkpoint written by :meth:`save` into this model; returns ``self``.
 
         Refuses (``ValueError`` naming the field) a checkpoint of another class
@@ -315,7 +351,7 @@ class Estimator:
         return self._load_checkpoint(read_checkpoint(path), path)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, **runtime) -> "Estimator":
+    def from_checkpoint(cls, path: str | Path, **runtime) -> Estimator:
         """Rebuild a fitted model from a checkpoint alone (``runtime``: e.g. ``device="cpu"``).
 
         Called on a base class (``Detector.from_checkpoint``) it rebuilds
@@ -324,7 +360,7 @@ class Estimator:
         return cls.from_checkpoint_dict(read_checkpoint(path), path, **runtime)
 
     @classmethod
-    def from_checkpoint_dict(cls, ckpt: dict, path: str | Path = "<checkpoint>", **runtime) -> "Estimator":
+    def from_checkpoint_dict(cls, ckpt: dict, path: str | Path = "<checkpoint>", **runtime) -> Estimator:
         """:meth:`from_checkpoint` for a checkpoint already read by :func:`read_checkpoint`."""
         name = ckpt["class"]
         klass = _REGISTRY.get(name)
@@ -335,21 +371,29 @@ class Estimator:
         model = klass(**{k: v for k, v in given.items() if k in names}, **runtime)
         return model._load_checkpoint(ckpt, path)
 
-    def _load_checkpoint(self, ckpt: dict, path) -> "Estimator":
+    def _load_checkpoint(self, ckpt: dict, path) -> Estimator:
         if ckpt["class"] != type(self).__name__:
             raise ValueError(f"{path} holds a {ckpt['class']}, not a {type(self).__name__}")
         arch = ckpt["architecture"]
         given = self.get_params()
         mine = self._normalise(self._checked(given))
-        diff = [f"{k}: checkpoint {arch.get(k)!r} vs this {type(self).__name__} {mine[k]!r}"
-                for k in self._architecture if given[k] is not None and arch.get(k) != mine[k]]
+        diff = [
+            f"{k}: checkpoint {arch.get(k)!r} vs this {type(self).__name__} {mine[k]!r}"
+            for k in self._architecture
+            if given[k] is not None and arch.get(k) != mine[k]
+        ]
         if diff:
-            raise ValueError(f"{path} holds another architecture ({'; '.join(diff)}); build the detector "
-                             f"with those values or use {type(self).__name__}.from_checkpoint(path)")
+            raise ValueError(
+                f"{path} holds another architecture ({'; '.join(diff)}); build the detector "
+                f"with those values or use {type(self).__name__}.from_checkpoint(path)"
+            )
         new = copy.copy(self)
         # a setting the checkpoint predates takes this model's value (a new inference setting's default)
-        new.params_ = {**{k: v for k, v in mine.items() if k not in self._architecture},
-                       **ckpt["settings"], **{k: arch[k] for k in self._architecture}}
+        new.params_ = {
+            **{k: v for k, v in mine.items() if k not in self._architecture},
+            **ckpt["settings"],
+            **{k: arch[k] for k in self._architecture},
+        }
         new._set_data_architecture(arch)
         new.device_ = pick_device(getattr(self, "device", None))
         try:
@@ -363,7 +407,8 @@ class Estimator:
             new.log_ = TrainingLog.from_state(ckpt["log"])
             new.threshold_ = None if ckpt.get("threshold") is None else Thresholds.from_dict(ckpt["threshold"])
         except (RuntimeError, KeyError, TypeError, ValueError) as err:
-            raise ValueError(f"checkpoint {path} does not fit a {type(self).__name__} of its own "
-                             f"architecture ({err})") from err
+            raise ValueError(
+                f"checkpoint {path} does not fit a {type(self).__name__} of its own architecture ({err})"
+            ) from err
         self.__dict__.update(new.__dict__)
         return self

@@ -41,24 +41,24 @@ class Report:
     image_auroc: float
     pixel_auroc: float | None
     aupro: float | None
-    tau: float | None              # chosen on validation
-    val_f1: float | None           # best pixel F1 on validation, at tau
+    tau: float | None  # chosen on validation
+    val_f1: float | None  # best pixel F1 on validation, at tau
     val_pixel_auroc: float | None  # on validation: for choosing settings
-    precision: float | None        # on test, at tau
+    precision: float | None  # on test, at tau
     recall: float | None
     f1: float | None
     ms_per_image: float
     fit_seconds: float
     n_parameters: int
-    image_tau: float | None = None        # best image F1 on validation
+    image_tau: float | None = None  # best image F1 on validation
     val_image_f1: float | None = None
     image_precision: float | None = None  # on test, at image_tau
     image_recall: float | None = None
     image_f1: float | None = None
-    tp: int | None = None                 # test images: defective flagged
-    fp: int | None = None                 # normal flagged
-    fn: int | None = None                 # defective passed
-    tn: int | None = None                 # normal passed
+    tp: int | None = None  # test images: defective flagged
+    fp: int | None = None  # normal flagged
+    fn: int | None = None  # defective passed
+    tn: int | None = None  # normal passed
 
     def row(self) -> dict:
         return asdict(self)
@@ -78,8 +78,14 @@ def choose_tau(val_detection: Detection, val: Split) -> metrics.PRF:
     return metrics.best_f1(val_detection.maps, val.masks)
 
 
-def evaluate(detector: Detector, val: Split, test: Split, name: str | None = None,
-             val_detection: Detection | None = None, progress: bool = False) -> tuple[Report, Detection]:
+def evaluate(
+    detector: Detector,
+    val: Split,
+    test: Split,
+    name: str | None = None,
+    val_detection: Detection | None = None,
+    progress: bool = False,
+) -> tuple[Report, Detection]:
     """Predict on ``test`` (and ``val``, unless given) and return the report and the test detection."""
     _check_split(val, "val")
     _check_split(test, "test")
@@ -95,9 +101,22 @@ def evaluate(detector: Detector, val: Split, test: Split, name: str | None = Non
         p, r, f = at.precision, at.recall, at.f1
         pix = metrics.pixel_auroc(out.maps, test.masks)
         aupro = metrics.aupro(out.maps, test.masks)
-    report = Report(name or type(detector).__name__, metrics.image_auroc(out.scores, test.labels),
-                    pix, aupro, tau, val_f1, val_pix, p, r, f, out.ms_per_image,
-                    detector.log_.fit_seconds, detector.n_parameters(), **image)
+    report = Report(
+        name or type(detector).__name__,
+        metrics.image_auroc(out.scores, test.labels),
+        pix,
+        aupro,
+        tau,
+        val_f1,
+        val_pix,
+        p,
+        r,
+        f,
+        out.ms_per_image,
+        detector.log_.fit_seconds,
+        detector.n_parameters(),
+        **image,
+    )
     return report, out
 
 
@@ -108,8 +127,17 @@ def _image_level(val_detection: Detection, val: Split, test_detection: Detection
     best = metrics.best_f1(val_detection.scores, val.labels)
     at = metrics.precision_recall_f1(test_detection.scores, test.labels, best.tau)
     c = metrics.confusion(test_detection.scores, test.labels, best.tau)
-    return {"image_tau": best.tau, "val_image_f1": best.f1, "image_precision": at.precision,
-            "image_recall": at.recall, "image_f1": at.f1, "tp": c.tp, "fp": c.fp, "fn": c.fn, "tn": c.tn}
+    return {
+        "image_tau": best.tau,
+        "val_image_f1": best.f1,
+        "image_precision": at.precision,
+        "image_recall": at.recall,
+        "image_f1": at.f1,
+        "tp": c.tp,
+        "fp": c.fp,
+        "fn": c.fn,
+        "tn": c.tn,
+    }
 
 
 def per_kind(detection: Detection, split: Split, tau: float) -> dict[str, metrics.PRF]:
@@ -132,5 +160,7 @@ def on_kinds(detection: Detection, split: Split, kinds) -> dict[str, float]:
     if split.masks is None:
         raise ValueError("pixel scores need masks")
     idx = split.index_of("good", *kinds)
-    return {"pixel_auroc": metrics.pixel_auroc(detection.maps[idx], split.masks[idx]),
-            "aupro": metrics.aupro(detection.maps[idx], split.masks[idx])}
+    return {
+        "pixel_auroc": metrics.pixel_auroc(detection.maps[idx], split.masks[idx]),
+        "aupro": metrics.aupro(detection.maps[idx], split.masks[idx]),
+    }

@@ -34,8 +34,17 @@ from .base import Detector
 from .params import ARCHITECTURE, INFERENCE, TRAINING, choice, custom, flag, integer, real, working_size
 from .scores import smooth_maps
 
-__all__ = ["patch_grid", "AGGREGATIONS", "AGGREGATION", "nearest_distances", "greedy_coreset", "greedy_coreset_stepwise",
-           "coverage_radius", "FeatureMemory", "check_strides"]
+__all__ = [
+    "patch_grid",
+    "AGGREGATIONS",
+    "AGGREGATION",
+    "nearest_distances",
+    "greedy_coreset",
+    "greedy_coreset_stepwise",
+    "coverage_radius",
+    "FeatureMemory",
+    "check_strides",
+]
 
 # at most this many query x bank distances are held at once: 8 MB of float32, which stays in a CPU's
 # last-level cache between the matrix product that writes them and the minimum that reads them
@@ -48,8 +57,9 @@ def check_strides(strides) -> tuple[int, ...]:
     try:
         s = tuple(sorted({int(v) for v in strides}))
     except (TypeError, ValueError) as err:
-        raise ValueError(f"strides must be a sequence of integers from {sorted(STRIDE_STAGE)}, "
-                         f"got {strides!r}") from err
+        raise ValueError(
+            f"strides must be a sequence of integers from {sorted(STRIDE_STAGE)}, got {strides!r}"
+        ) from err
     if not s or any(v not in STRIDE_STAGE for v in s):
         raise ValueError(f"strides must name some of {sorted(STRIDE_STAGE)}, got {strides!r}")
     return s
@@ -76,7 +86,7 @@ COMMON_SPEC = {
 
 
 AGGREGATIONS = ("stride", "stride-pad", "grid", "grid-pad")
-AGGREGATION = "stride-pad"   # PatchCore's default (chapter 8 chose it on validation data)
+AGGREGATION = "stride-pad"  # PatchCore's default (chapter 8 chose it on validation data)
 
 
 def patch_grid(maps: list[torch.Tensor], neighbourhood: int = 1, aggregation: str = AGGREGATION) -> torch.Tensor:
@@ -115,8 +125,9 @@ def patch_grid(maps: list[torch.Tensor], neighbourhood: int = 1, aggregation: st
     return torch.cat(out, dim=1)
 
 
-def nearest_distances(queries: torch.Tensor, bank: torch.Tensor, k: int = 1,
-                      chunk: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def nearest_distances(
+    queries: torch.Tensor, bank: torch.Tensor, k: int = 1, chunk: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Distances [Q, k] from each query [Q, D] to its ``k`` nearest rows of ``bank``.
 
     Euclidean distances to rows of ``bank`` [M, D], and the rows' indices
@@ -129,15 +140,16 @@ def nearest_distances(queries: torch.Tensor, bank: torch.Tensor, k: int = 1,
     it is added after the selection, to k numbers instead of M.
     """
     if queries.dim() != 2 or bank.dim() != 2 or queries.shape[1] != bank.shape[1]:
-        raise ValueError(f"queries [Q, D] and bank [M, D] must share D, got "
-                         f"{tuple(queries.shape)} and {tuple(bank.shape)}")
+        raise ValueError(
+            f"queries [Q, D] and bank [M, D] must share D, got {tuple(queries.shape)} and {tuple(bank.shape)}"
+        )
     k = check_int(k, "k", minimum=1, maximum=bank.shape[0])
     chunk = chunk or max(1, CHUNK_ELEMENTS // max(1, bank.shape[0]))
     b_sq = (bank * bank).sum(1)[None]
     bank_t = bank.T
     dists, index = [], []
     for i in range(0, queries.shape[0], chunk):
-        a = queries[i:i + chunk]
+        a = queries[i : i + chunk]
         d = torch.addmm(b_sq, a, bank_t, alpha=-2.0)
         v, j = d.topk(k, dim=1, largest=False) if k > 1 else d.min(dim=1, keepdim=True)
         dists.append((v + (a * a).sum(1, keepdim=True)).clamp_min_(0.0).sqrt_())
@@ -159,12 +171,13 @@ def _projected(features: torch.Tensor, projection: int | None, g: torch.Generato
     D = features.shape[1]
     if projection is None or projection >= D:
         return features
-    proj = torch.randn(D, projection, generator=g) / projection ** 0.5
+    proj = torch.randn(D, projection, generator=g) / projection**0.5
     return features @ proj.to(features.device, features.dtype)
 
 
-def greedy_coreset_stepwise(features: torch.Tensor, n: int, projection: int | None = 128,
-                            generator: torch.Generator | None = None) -> torch.Tensor:
+def greedy_coreset_stepwise(
+    features: torch.Tensor, n: int, projection: int | None = 128, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """:func:`greedy_coreset` as the paper writes it, one centre per pass over all points: the reference
     that the tests and ``benchmarks/patchcore_speed.py`` compare the round-based version with."""
     N = features.shape[0]
@@ -178,16 +191,21 @@ def greedy_coreset_stepwise(features: torch.Tensor, n: int, projection: int | No
     i = torch.randint(N, (1,), generator=g).to(x.device)
     for t in range(n):
         chosen[t] = i[0]
-        torch.mv(x, x[i[0]], out=d)                       # one pass over the points: x . x_i
-        torch.add(sq, d, alpha=-2.0, out=d).add_(sq[i])   # |x - x_i|^2
+        torch.mv(x, x[i[0]], out=d)  # one pass over the points: x . x_i
+        torch.add(sq, d, alpha=-2.0, out=d).add_(sq[i])  # |x - x_i|^2
         torch.minimum(min_d, d, out=min_d)
         i = min_d.argmax().view(1)
     return chosen.cpu()
 
 
-def greedy_coreset(features: torch.Tensor, n: int, projection: int | None = 128,
-                   generator: torch.Generator | None = None,
-                   progress: bool = False, candidates: int = CORESET_CANDIDATES) -> torch.Tensor:
+def greedy_coreset(
+    features: torch.Tensor,
+    n: int,
+    projection: int | None = 128,
+    generator: torch.Generator | None = None,
+    progress: bool = False,
+    candidates: int = CORESET_CANDIDATES,
+) -> torch.Tensor:
     r"""Indices [n] of a greedy k-center coreset of ``features`` [N, D].
 
     PatchCore's Algorithm 1 (Roth et al. 2022). The first centre is drawn
@@ -224,9 +242,9 @@ def greedy_coreset(features: torch.Tensor, n: int, projection: int | None = 128,
     def add_centres(new: torch.Tensor) -> None:
         c, sq_c = x[new], sq[new]
         for s in range(0, N, rows):
-            part = min_d[s:s + rows]
-            torch.minimum(part, _sq_distances(x[s:s + rows], sq[s:s + rows], c, sq_c).amin(1), out=part)
-        min_d[new] = -float("inf")   # a centre is never chosen twice, whatever the rounding of its self-distance
+            part = min_d[s : s + rows]
+            torch.minimum(part, _sq_distances(x[s : s + rows], sq[s : s + rows], c, sq_c).amin(1), out=part)
+        min_d[new] = -float("inf")  # a centre is never chosen twice, whatever the rounding of its self-distance
 
     # indices stay tensors on the device: one host synchronisation per round, not per centre
     chosen = torch.empty(n, dtype=torch.long, device=x.device)
@@ -241,7 +259,7 @@ def greedy_coreset(features: torch.Tensor, n: int, projection: int | None = 128,
             floor = vals[k]
         else:
             vals, cand = min_d.sort(descending=True)
-            floor = vals.new_tensor(-float("inf"))   # every point is a candidate: every pick is exact
+            floor = vals.new_tensor(-float("inf"))  # every point is a candidate: every pick is exact
         cand, dist = cand[:k], vals[:k].clone()
         xc, sqc = x[cand], sq[cand]
         m = min(steps, n - t)
@@ -255,7 +273,7 @@ def greedy_coreset(features: torch.Tensor, n: int, projection: int | None = 128,
         # the round's first pick is the global argmax; the rest count while they stay >= floor
         ok = int(torch.cumprod((best >= floor).long(), 0).sum().clamp_min(1))
         new = cand[picks[:ok]]
-        chosen[t:t + ok] = new
+        chosen[t : t + ok] = new
         add_centres(new)
         t += ok
         bar.update(ok)
@@ -315,7 +333,7 @@ class FeatureMemory(Detector):
     def _batches(self, x: torch.Tensor, batch_size: int = 32, desc: str = "features"):
         starts = range(0, x.shape[0], batch_size)
         for i in progress_bar(starts, f"{type(self).__name__} {desc}", self.progress and len(starts) > 2):
-            yield self._features(x[i:i + batch_size].to(self.device_))
+            yield self._features(x[i : i + batch_size].to(self.device_))
 
     def _fit(self, x: torch.Tensor, anomalies, g: torch.Generator) -> dict:
         p = self.params_
@@ -335,14 +353,16 @@ class FeatureMemory(Detector):
     def n_parameters(self) -> int:
         """Numbers the detector holds: the frozen backbone's parameters and its learned statistics."""
         self._check_fitted()
-        return count_parameters(self.backbone_) + sum(int(v.numel()) for v in self._get_state().values()
-                                                      if isinstance(v, torch.Tensor) and v.is_floating_point())
+        return count_parameters(self.backbone_) + sum(
+            int(v.numel()) for v in self._get_state().values() if isinstance(v, torch.Tensor) and v.is_floating_point()
+        )
 
     def state_mb(self) -> float:
         """Size in MB of what fit learned beside the frozen backbone: PatchCore's bank, PaDiM's Gaussians."""
         self._check_fitted()
-        return sum(v.numel() * v.element_size() for v in self._get_state().values()
-                   if isinstance(v, torch.Tensor)) / 2**20
+        return (
+            sum(v.numel() * v.element_size() for v in self._get_state().values() if isinstance(v, torch.Tensor)) / 2**20
+        )
 
     # ------------------------------------------------------------------ for subclasses
     def _learn(self, batches, n: int, g: torch.Generator) -> dict:  # pragma: no cover - abstract

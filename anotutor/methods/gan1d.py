@@ -65,16 +65,28 @@ class GAN1D(Estimator):
     }
     _networks = ("generator_", "discriminator_")
 
-    def __init__(self, gamma: float = 1.0, steps: int = 2000, batch_size: int = 512, lr: float = 1e-3,
-                 latent_dim: int = 2, hidden: int = 32, depth: int = 2, seed: int = 0, progress: bool = True):
+    def __init__(
+        self,
+        gamma: float = 1.0,
+        steps: int = 2000,
+        batch_size: int = 512,
+        lr: float = 1e-3,
+        latent_dim: int = 2,
+        hidden: int = 32,
+        depth: int = 2,
+        seed: int = 0,
+        progress: bool = True,
+    ):
         self._store(locals())
 
     def _build_networks(self) -> dict:
         p = self.params_
-        return {"generator_": MLP(p["latent_dim"], 1, p["hidden"], p["depth"]),
-                "discriminator_": MLP(1, 1, p["hidden"], p["depth"])}
+        return {
+            "generator_": MLP(p["latent_dim"], 1, p["hidden"], p["depth"]),
+            "discriminator_": MLP(1, 1, p["hidden"], p["depth"]),
+        }
 
-    def fit(self, x, anomalies=None) -> "GAN1D":
+    def fit(self, x, anomalies=None) -> GAN1D:
         real = _as_samples(x, "x")
         anom = None if anomalies is None else _as_samples(anomalies, "anomalies")
         if self.gamma < 1 and anom is None:
@@ -82,8 +94,7 @@ class GAN1D(Estimator):
         with cpu_threads(1):  # tiny MLPs: one thread beats several busy ones by far
             return self._run_fit(lambda m, g: m._train(real, anom, g), device=torch.device("cpu"))
 
-    def _train(self, real: torch.Tensor, anom: torch.Tensor | None,
-               g: torch.Generator) -> dict:
+    def _train(self, real: torch.Tensor, anom: torch.Tensor | None, g: torch.Generator) -> dict:
         p = self.params_
         nets = self._build_networks()
         self.generator_ = G = nets["generator_"]
@@ -96,12 +107,10 @@ class GAN1D(Estimator):
         decay = lambda t: min(1.0, max(0.05, 2.0 * (1 - t / steps)))  # noqa: E731
         scheds = [torch.optim.lr_scheduler.LambdaLR(o, decay) for o in (opt_g, opt_d)]
         hist = np.zeros((steps, len(GAN_CURVES)), dtype=np.float32)
-        for step in progress(range(steps), desc=f"1-D GAN (gamma = {gamma:g})",
-                             enabled=self.progress):
+        for step in progress(range(steps), desc=f"1-D GAN (gamma = {gamma:g})", enabled=self.progress):
             xb = real[torch.randint(0, real.shape[0], (bs,), generator=g)]
             z = torch.randn(bs, p["latent_dim"], generator=g)
-            ab = (anom[torch.randint(0, anom.shape[0], (bs,), generator=g)]
-                  if gamma < 1 else None)
+            ab = anom[torch.randint(0, anom.shape[0], (bs,), generator=g)] if gamma < 1 else None
             out = gan_step(G, D, opt_g, opt_d, xb, z, gamma, ab)
             for sch in scheds:
                 sch.step()

@@ -31,10 +31,16 @@ __all__ = ["gan_step", "GAN_CURVES"]
 GAN_CURVES = ("loss_d", "loss_g", "d_real", "d_fake", "d_anomaly")
 
 
-def gan_step(generator: nn.Module, discriminator: nn.Module,
-             opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
-             real: torch.Tensor, z: torch.Tensor, gamma: float = 1.0,
-             anomalies: torch.Tensor | None = None) -> dict[str, float]:
+def gan_step(
+    generator: nn.Module,
+    discriminator: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    real: torch.Tensor,
+    z: torch.Tensor,
+    gamma: float = 1.0,
+    anomalies: torch.Tensor | None = None,
+) -> dict[str, float]:
     """One D step on V' then one G step; returns the losses and mean D per input kind.
 
     ``real``: a batch of normal samples; ``z``: the generator's input for this
@@ -46,12 +52,11 @@ def gan_step(generator: nn.Module, discriminator: nn.Module,
     gamma = check_range(gamma, "gamma", 0.0, 1.0, low_open=True)
     penalised = gamma < 1.0
     if penalised and anomalies is None:
-        raise ValueError(f"gamma = {gamma} < 1 penalises known anomalies: "
-                         "pass anomalies")
+        raise ValueError(f"gamma = {gamma} < 1 penalises known anomalies: pass anomalies")
     G, D = generator, discriminator
     # 1. D takes one step down -V': real, generated and (gamma < 1) known anomalies
     fake = G(z)
-    d_real, d_fake = D(real), D(fake.detach())   # detach: this step leaves G alone
+    d_real, d_fake = D(real), D(fake.detach())  # detach: this step leaves G alone
     d_anom = D(anomalies) if penalised else None
     loss_d = noisy_gan_d_loss(d_real, d_fake, d_anom, gamma)
     opt_d.zero_grad(set_to_none=True)
@@ -62,9 +67,11 @@ def gan_step(generator: nn.Module, discriminator: nn.Module,
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     opt_g.step()
-    with torch.no_grad():   # the log: both losses, mean D on each kind of input
-        return {"loss_d": loss_d.item(), "loss_g": loss_g.item(),
-                "d_real": torch.sigmoid(d_real).mean().item(),
-                "d_fake": torch.sigmoid(d_fake).mean().item(),
-                "d_anomaly": (torch.sigmoid(d_anom).mean().item() if penalised
-                              else math.nan)}
+    with torch.no_grad():  # the log: both losses, mean D on each kind of input
+        return {
+            "loss_d": loss_d.item(),
+            "loss_g": loss_g.item(),
+            "d_real": torch.sigmoid(d_real).mean().item(),
+            "d_fake": torch.sigmoid(d_fake).mean().item(),
+            "d_anomaly": (torch.sigmoid(d_anom).mean().item() if penalised else math.nan),
+        }

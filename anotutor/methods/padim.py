@@ -43,15 +43,27 @@ class PaDiM(FeatureMemory):
 
     _spec = {
         **COMMON_SPEC,
-        "n_features": custom(ARCHITECTURE, lambda v, p: check_int(v, "n_features", minimum=1,
-                                                                    maximum=feature_dim(p["strides"], p["backbone"]))),
+        "n_features": custom(
+            ARCHITECTURE,
+            lambda v, p: check_int(v, "n_features", minimum=1, maximum=feature_dim(p["strides"], p["backbone"])),
+        ),
         "eps": real(TRAINING, "eps", 0.0, 1e3, low_open=True),
     }
     _min_train_images = (2, "a covariance needs two")
 
-    def __init__(self, image_size: int = 224, backbone: str = DEFAULT_BACKBONE, strides=(8, 16),
-                 pretrained: bool = True, n_features: int = 100, eps: float = 0.01, smooth: float = 4.0,
-                 seed: int = 0, device: str | None = None, progress: bool = True):
+    def __init__(
+        self,
+        image_size: int = 224,
+        backbone: str = DEFAULT_BACKBONE,
+        strides=(8, 16),
+        pretrained: bool = True,
+        n_features: int = 100,
+        eps: float = 0.01,
+        smooth: float = 4.0,
+        seed: int = 0,
+        device: str | None = None,
+        progress: bool = True,
+    ):
         self._store(locals())
 
     def _learn(self, batches, n: int, g: torch.Generator) -> dict:
@@ -77,18 +89,16 @@ class PaDiM(FeatureMemory):
         d = self.params_["n_features"]
         idx, mean, prec = state["channels"], state["mean"], state["precision"]
         if idx.shape != (d,) or mean.dim() != 2 or mean.shape[1] != d or prec.shape != (mean.shape[0], d, d):
-            raise ValueError(f"Gaussians of shapes {tuple(mean.shape)}, {tuple(prec.shape)} do not fit "
-                             f"{d} features")
+            raise ValueError(f"Gaussians of shapes {tuple(mean.shape)}, {tuple(prec.shape)} do not fit {d} features")
         self.channels_idx_ = idx.long()
         self.mean_, self.precision_ = mean.to(self.device_), prec.to(self.device_)
 
     def _score(self, features: torch.Tensor):
         n, _, h, w = features.shape
         if h * w != self.mean_.shape[0]:
-            raise ValueError(f"feature grid {h} x {w} does not match the fitted "
-                             f"{self.mean_.shape[0]} positions")
+            raise ValueError(f"feature grid {h} x {w} does not match the fitted {self.mean_.shape[0]} positions")
         f = features[:, self.channels_idx_.to(features.device)]
-        f = f.flatten(2).permute(0, 2, 1)                                     # [n, P, d]
+        f = f.flatten(2).permute(0, 2, 1)  # [n, P, d]
         diff = f - self.mean_[None]
         m2 = torch.einsum("npd,pde,npe->np", diff, self.precision_, diff)
         return None, m2.clamp_min(0).sqrt().view(n, h, w)

@@ -19,13 +19,27 @@ parameters declared before it (a U-Net's size rule reads ``depth``).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ..checks import check_int, check_range
 
-__all__ = ["Param", "ARCHITECTURE", "TRAINING", "INFERENCE", "KINDS", "integer", "real", "choice", "flag",
-           "working_size", "custom", "TRAINING_SPEC", "canonical"]
+__all__ = [
+    "Param",
+    "ARCHITECTURE",
+    "TRAINING",
+    "INFERENCE",
+    "KINDS",
+    "integer",
+    "real",
+    "choice",
+    "flag",
+    "working_size",
+    "custom",
+    "TRAINING_SPEC",
+    "canonical",
+]
 
 ARCHITECTURE, TRAINING, INFERENCE = "architecture", "training", "inference"
 KINDS = (ARCHITECTURE, TRAINING, INFERENCE)
@@ -49,10 +63,16 @@ def integer(kind: str, name: str, minimum: int = 1, maximum: int | None = None, 
     return Param(kind, lambda v, p: check_int(v, name, minimum=minimum, maximum=maximum), optional)
 
 
-def real(kind: str, name: str, low: float, high: float, low_open: bool = False, high_open: bool = False,
-         optional: bool = False) -> Param:
-    return Param(kind, lambda v, p: check_range(v, name, low, high, low_open=low_open, high_open=high_open),
-                 optional)
+def real(
+    kind: str,
+    name: str,
+    low: float,
+    high: float,
+    low_open: bool = False,
+    high_open: bool = False,
+    optional: bool = False,
+) -> Param:
+    return Param(kind, lambda v, p: check_range(v, name, low, high, low_open=low_open, high_open=high_open), optional)
 
 
 def choice(kind: str, name: str, options) -> Param:
@@ -75,10 +95,12 @@ def flag(kind: str, name: str) -> Param:
     return Param(kind, check)
 
 
-def working_size(rule: Callable[[Any, Mapping], object] | None = None, minimum: int = 1,
-               optional: bool = True) -> Param:
+def working_size(
+    rule: Callable[[Any, Mapping], object] | None = None, minimum: int = 1, optional: bool = True
+) -> Param:
     """The working size: an architecture parameter, ``None`` for the budget's, obeying ``rule(value,
     params)`` (a network's size rule, raising a ValueError) when given."""
+
     def check(v, p):
         v = check_int(v, "image_size", minimum=minimum)
         if rule is not None:

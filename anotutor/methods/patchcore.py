@@ -59,18 +59,18 @@ def patchcore_scores(features: torch.Tensor, bank: torch.Tensor, b: int = 9):
     the map [n, h, w] of each patch's distance to its nearest bank row.
     """
     n, d, h, w = features.shape
-    q = features.permute(0, 2, 3, 1).reshape(-1, d)              # one row per patch
-    dist, nearest = nearest_distances(q, bank, 1)                # s(m) and argmin
+    q = features.permute(0, 2, 3, 1).reshape(-1, d)  # one row per patch
+    dist, nearest = nearest_distances(q, bank, 1)  # s(m) and argmin
     dist, nearest = dist.view(n, h * w), nearest.view(n, h * w)
-    s_star, at = dist.max(dim=1)                                 # the worst patch
+    s_star, at = dist.max(dim=1)  # the worst patch
     scores = s_star
     b = min(b, bank.shape[0])
     if b >= 2:
         rows = torch.arange(n, device=dist.device)
-        q_star = q.view(n, h * w, d)[rows, at]                   # m^test,*  [n, D]
-        m_star = bank[nearest[rows, at]]                         # m^*       [n, D]
-        _, hood = nearest_distances(m_star, bank, b)             # N_b(m^*)  [n, b]
-        to_hood = (q_star[:, None] - bank[hood]).norm(dim=2)     # [n, b]
+        q_star = q.view(n, h * w, d)[rows, at]  # m^test,*  [n, D]
+        m_star = bank[nearest[rows, at]]  # m^*       [n, D]
+        _, hood = nearest_distances(m_star, bank, b)  # N_b(m^*)  [n, b]
+        to_hood = (q_star[:, None] - bank[hood]).norm(dim=2)  # [n, b]
         weight = 1.0 - torch.exp(s_star - torch.logsumexp(to_hood, dim=1))
         scores = weight * s_star
     return scores, dist.view(n, h, w)
@@ -112,10 +112,23 @@ class PatchCore(FeatureMemory):
         "max_patches": integer(TRAINING, "max_patches"),
     }
 
-    def __init__(self, image_size: int = 224, backbone: str = DEFAULT_BACKBONE, strides=(8, 16),
-                 pretrained: bool = True, neighbourhood: int = 3, aggregation: str = AGGREGATION,
-                 coreset: float = 0.01, projection: int | None = 128, reweight: int = 9, smooth: float = 8.0,
-                 max_patches: int = 1_000_000, seed: int = 0, device: str | None = None, progress: bool = True):
+    def __init__(
+        self,
+        image_size: int = 224,
+        backbone: str = DEFAULT_BACKBONE,
+        strides=(8, 16),
+        pretrained: bool = True,
+        neighbourhood: int = 3,
+        aggregation: str = AGGREGATION,
+        coreset: float = 0.01,
+        projection: int | None = 128,
+        reweight: int = 9,
+        smooth: float = 8.0,
+        max_patches: int = 1_000_000,
+        seed: int = 0,
+        device: str | None = None,
+        progress: bool = True,
+    ):
         self._store(locals())
 
     # the coreset fraction is also an inference setting: a view keeps the first rows of the greedy bank
@@ -157,17 +170,19 @@ class PatchCore(FeatureMemory):
             share = min(1.0, p["max_patches"] / (n * f.shape[2] * f.shape[3]))
             f = f.permute(0, 2, 3, 1).reshape(-1, f.shape[1])
             total += f.shape[0]
-            if share < 1.0:   # a big folder: a random share of each batch, so memory stays bounded
+            if share < 1.0:  # a big folder: a random share of each batch, so memory stays bounded
                 f = f[(torch.rand(f.shape[0], generator=g) < share).to(f.device)]
             kept.append(f)
         feats = torch.cat(kept)
         self.n_patches_, self.keep_ = total, None
         size = min(feats.shape[0], max(1, int(round(p["coreset"] * total))))
         if size >= feats.shape[0] and feats.shape[0] < total:
-            warnings.warn(f"coreset={p['coreset']} of {total} patches asks for {round(p['coreset'] * total)} "
-                          f"bank rows, but max_patches={p['max_patches']} kept {feats.shape[0]}: the bank is "
-                          "that random sample, not a greedy coreset; lower coreset or raise max_patches",
-                          stacklevel=4)
+            warnings.warn(
+                f"coreset={p['coreset']} of {total} patches asks for {round(p['coreset'] * total)} "
+                f"bank rows, but max_patches={p['max_patches']} kept {feats.shape[0]}: the bank is "
+                "that random sample, not a greedy coreset; lower coreset or raise max_patches",
+                stacklevel=4,
+            )
         if size >= feats.shape[0]:
             self.bank_ = feats
         else:
@@ -181,8 +196,9 @@ class PatchCore(FeatureMemory):
     def _set_state(self, state: dict) -> None:
         bank = state["bank"]
         if bank.dim() != 2 or bank.shape[1] != self.feature_dim or bank.shape[0] < 1:
-            raise ValueError(f"memory bank of shape {tuple(bank.shape)} does not fit features of "
-                             f"{self.feature_dim} channels")
+            raise ValueError(
+                f"memory bank of shape {tuple(bank.shape)} does not fit features of {self.feature_dim} channels"
+            )
         keep = state.get("keep")
         if keep is not None and not 1 <= keep <= bank.shape[0]:
             raise ValueError(f"coreset view of {keep} rows does not fit a bank of {bank.shape[0]}")

@@ -57,8 +57,9 @@ from ..losses import ssim_loss
 from ..models.unet import UNet, unet_size_ok
 from ..ops import uniform
 from .base import Detector
-from .scores import residual_map, smooth_maps as _smooth, top_fraction_score
 from .params import ARCHITECTURE, INFERENCE, TRAINING, TRAINING_SPEC, choice, flag, integer, real, working_size
+from .scores import residual_map, top_fraction_score
+from .scores import smooth_maps as _smooth
 from .training import draw_batch, train_steps
 
 __all__ = ["PNUNet", "MASK_MODES", "COMBINE_MODES", "NEGATIVE_SOURCES"]
@@ -116,18 +117,35 @@ class PNUNet(Detector):
         "augment": flag(TRAINING, "augment"),
     }
 
-    def __init__(self, image_size: int | None = None, width: int = 16, depth: int = 3,
-                 amplitude: float = 0.5, masks: str = "negative", negative: str = "read",
-                 combine: str = "product", negative_source: str = "pool",
-                 mask_every: int | None = None, n_masks: int = 32, smooth: float = 0.0,
-                 steps: int | None = None, batch_size: int | None = None, lr: float = 2e-3,
-                 augment: bool = True, seed: int = 0, device: str | None = None, progress: bool = True):
+    def __init__(
+        self,
+        image_size: int | None = None,
+        width: int = 16,
+        depth: int = 3,
+        amplitude: float = 0.5,
+        masks: str = "negative",
+        negative: str = "read",
+        combine: str = "product",
+        negative_source: str = "pool",
+        mask_every: int | None = None,
+        n_masks: int = 32,
+        smooth: float = 0.0,
+        steps: int | None = None,
+        batch_size: int | None = None,
+        lr: float = 2e-3,
+        augment: bool = True,
+        seed: int = 0,
+        device: str | None = None,
+        progress: bool = True,
+    ):
         self._store(locals())
 
     def _anomaly_use(self) -> str | None:
         if self.masks in ("positive", "both"):
-            return (f"masks={self.masks!r} builds positive masks from known anomalies (eq. 2; "
-                    "masks='negative' or 'none' needs none)")
+            return (
+                f"masks={self.masks!r} builds positive masks from known anomalies (eq. 2; "
+                "masks='negative' or 'none' needs none)"
+            )
         return None
 
     def _budget_defaults(self, b) -> dict:
@@ -196,7 +214,7 @@ class PNUNet(Detector):
             coin = (torch.rand(n, generator=g) < 0.5).to(xb.device)[:, None, None, None]
             m_p = torch.where(coin, m_p, torch.ones_like(m_p))
             m_n = torch.where(coin, torch.zeros_like(m_n), m_n)
-        noise = z * m_p                                                             # eq. 2
+        noise = z * m_p  # eq. 2
         if use_n:
             noise = noise * (1 - m_n) if p["negative"] == "read" else 1 - noise * m_n  # eq. 3
         if parts:
@@ -220,8 +238,8 @@ class PNUNet(Detector):
     def _loss(self, xb: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         r"""Eq. 1 on a batch of normal images ``xb``: :math:`1 - \mathrm{SSIM}(x, f_r(x + z))`,
         with ``z`` the noise of :meth:`_noise` and the noisy input clipped to [0, 1]."""
-        noisy = (xb + self._noise(xb, g)).clamp(0, 1)          # x + z, still an image
-        return ssim_loss(self.model_(noisy), xb)               # L_r = 1 - SSIM (eq. 1)
+        noisy = (xb + self._noise(xb, g)).clamp(0, 1)  # x + z, still an image
+        return ssim_loss(self.model_(noisy), xb)  # L_r = 1 - SSIM (eq. 1)
 
     def _fit(self, x: torch.Tensor, anomalies: torch.Tensor | None, g: torch.Generator) -> dict:
         p = self.params_
@@ -229,25 +247,35 @@ class PNUNet(Detector):
         self.positive_ = self.negative_ = None
         self._mask_net = None
         history = []
-        neg_pick = torch.randperm(x.shape[0], generator=g)[:p["n_masks"]]
+        neg_pick = torch.randperm(x.shape[0], generator=g)[: p["n_masks"]]
 
-        def update_masks(step: int) -> None:   # eqs. 2 and 3, every mask_every steps
+        def update_masks(step: int) -> None:  # eqs. 2 and 3, every mask_every steps
             if step == 0 or step % p["mask_every"] or p["masks"] == "none":
                 return
             if p["masks"] in ("positive", "both"):
-                self.positive_ = self._residual_masks(anomalies[:p["n_masks"]].to(self.device_)).cpu()
+                self.positive_ = self._residual_masks(anomalies[: p["n_masks"]].to(self.device_)).cpu()
             if p["masks"] in ("negative", "both"):
                 self.negative_ = self._residual_masks(x[neg_pick].to(self.device_)).cpu()
                 if p["negative_source"] == "aligned":
                     self._mask_net = copy.deepcopy(self.model_).eval()
-            history.append(torch.stack([m[0] if m is not None else torch.zeros(x.shape[-2:])
-                                        for m in (self.positive_, self.negative_)]))
+            history.append(
+                torch.stack(
+                    [m[0] if m is not None else torch.zeros(x.shape[-2:]) for m in (self.positive_, self.negative_)]
+                )
+            )
 
         def step_loss() -> torch.Tensor:
             return self._loss(draw_batch(x, p["batch_size"], g, p["augment"]).to(self.device_), g)
 
-        losses = train_steps(self.model_, p["steps"], p["lr"], step_loss, f"PNUNet (masks: {p['masks']})",
-                             self.progress, before_step=update_masks)
+        losses = train_steps(
+            self.model_,
+            p["steps"],
+            p["lr"],
+            step_loss,
+            f"PNUNet (masks: {p['masks']})",
+            self.progress,
+            before_step=update_masks,
+        )
         self.mask_history_ = torch.stack(history) if history else torch.zeros(0, 2, *x.shape[-2:])
         return {"loss": losses}
 

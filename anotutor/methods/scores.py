@@ -21,7 +21,8 @@ def top_fraction_score(maps: torch.Tensor, fraction: float = 0.01) -> torch.Tens
 
 
 def residual_map(x: torch.Tensor, reconstruction: torch.Tensor) -> torch.Tensor:
-    """The auto-encoder's residual (Fadaeinejad 2021, Algorithm 1; the book's ``eq-ae-residual``): per pixel, the largest absolute difference over channels, [N, H, W]."""
+    """The auto-encoder's residual (Fadaeinejad 2021, Algorithm 1; the book's ``eq-ae-residual``): per pixel,
+    the largest absolute difference over channels, [N, H, W]."""
     return (x - reconstruction).abs().amax(dim=1)
 
 

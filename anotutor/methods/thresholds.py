@@ -32,9 +32,11 @@ from ..data.splits import Split
 __all__ = ["Thresholds", "RULES", "fpr_threshold", "choose", "DEFAULT_FPR"]
 
 DEFAULT_FPR = 0.01
-RULES = {"f1-masks": "best F1 on validation defects with masks",
-         "f1-images": "best image F1 on validation defects (no masks); pixel tau at the false-alarm rate",
-         "fpr": "false-alarm rate on held-out normal images (no defects to learn from)"}
+RULES = {
+    "f1-masks": "best F1 on validation defects with masks",
+    "f1-images": "best image F1 on validation defects (no masks); pixel tau at the false-alarm rate",
+    "fpr": "false-alarm rate on held-out normal images (no defects to learn from)",
+}
 
 
 @dataclass(frozen=True)
@@ -65,18 +67,25 @@ class Thresholds:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Thresholds":
+    def from_dict(cls, d: dict) -> Thresholds:
         try:
-            return cls(float(d["pixel"]), float(d["image"]), str(d["rule"]),
-                       None if d.get("fpr") is None else float(d["fpr"]),
-                       int(d.get("n_normal", 0)), int(d.get("n_defective", 0)))
+            return cls(
+                float(d["pixel"]),
+                float(d["image"]),
+                str(d["rule"]),
+                None if d.get("fpr") is None else float(d["fpr"]),
+                int(d.get("n_normal", 0)),
+                int(d.get("n_defective", 0)),
+            )
         except (KeyError, TypeError) as err:
             raise ValueError(f"not a threshold record ({err}): {d!r}") from err
 
     def describe(self) -> str:
         rate = f" (asked: at most {self.fpr:g} of normal images over tau)" if self.fpr is not None else ""
-        return (f"tau {self.pixel:.4g} on pixels, {self.image:.4g} on image scores: {RULES[self.rule]}{rate}; "
-                f"chosen on {self.n_normal} normal and {self.n_defective} defective held-out images")
+        return (
+            f"tau {self.pixel:.4g} on pixels, {self.image:.4g} on image scores: {RULES[self.rule]}{rate}; "
+            f"chosen on {self.n_normal} normal and {self.n_defective} defective held-out images"
+        )
 
 
 def fpr_threshold(normal_scores, fpr: float) -> float:
@@ -124,5 +133,6 @@ def choose(detection, held_out: Split, fpr: float = DEFAULT_FPR) -> Thresholds:
     if n_bad:
         image = metrics.best_f1(detection.scores, held_out.labels)
         return Thresholds(fpr_threshold(normal_maps, fpr), image.tau, "f1-images", fpr, n_good, n_bad)
-    return Thresholds(fpr_threshold(normal_maps, fpr), fpr_threshold(detection.scores[~labels], fpr), "fpr",
-                      fpr, n_good, 0)
+    return Thresholds(
+        fpr_threshold(normal_maps, fpr), fpr_threshold(detection.scores[~labels], fpr), "fpr", fpr, n_good, 0
+    )

@@ -15,7 +15,7 @@ this one: it steps two optimisers against each other.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -26,7 +26,7 @@ from ..runtime import progress
 
 __all__ = ["draw_batch", "train_steps", "recalibrate_batchnorm", "RECALIBRATION_BATCHES"]
 
-RECALIBRATION_BATCHES = 8   # training-like batches that re-estimate BatchNorm's statistics
+RECALIBRATION_BATCHES = 8  # training-like batches that re-estimate BatchNorm's statistics
 
 
 def draw_batch(x: torch.Tensor, batch_size: int, generator: torch.Generator, augmented: bool) -> torch.Tensor:
@@ -36,9 +36,16 @@ def draw_batch(x: torch.Tensor, batch_size: int, generator: torch.Generator, aug
     return augment(xb, generator=generator) if augmented else xb
 
 
-def train_steps(net: nn.Module, steps: int, lr: float, step_loss: Callable[[], torch.Tensor], desc: str,
-                enabled: bool = True, before_step: Callable[[int], None] | None = None,
-                recalibrate: Callable[[], object] | None = None) -> np.ndarray:
+def train_steps(
+    net: nn.Module,
+    steps: int,
+    lr: float,
+    step_loss: Callable[[], torch.Tensor],
+    desc: str,
+    enabled: bool = True,
+    before_step: Callable[[int], None] | None = None,
+    recalibrate: Callable[[], object] | None = None,
+) -> np.ndarray:
     """Adam on ``net``'s parameters for ``steps`` steps of ``step_loss()``; the loss of every step."""
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     losses = np.zeros(steps, dtype=np.float32)
@@ -57,8 +64,7 @@ def train_steps(net: nn.Module, steps: int, lr: float, step_loss: Callable[[], t
     return losses
 
 
-def recalibrate_batchnorm(net: nn.Module, forward: Callable[[], object],
-                          batches: int = RECALIBRATION_BATCHES) -> None:
+def recalibrate_batchnorm(net: nn.Module, forward: Callable[[], object], batches: int = RECALIBRATION_BATCHES) -> None:
     """Re-estimate BatchNorm's running statistics under the final weights ("precise BN").
 
     During a short run at a high learning rate the weights move faster than

@@ -105,7 +105,6 @@ window is 11 px); grayscale or colour.
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -118,12 +117,22 @@ from ..models.unet import UNet, unet_size_ok
 from ..ops import count_parameters
 from ..runtime import Timer
 from .base import Detection, Detector
-from .scores import top_fraction_score
 from .params import ARCHITECTURE, INFERENCE, TRAINING, TRAINING_SPEC, choice, custom, flag, integer, real, working_size
+from .scores import top_fraction_score
 from .training import draw_batch, train_steps
 
-__all__ = ["TwoStage", "refine", "stage_networks", "design_parameters", "windows",
-           "PSEUDO_KINDS", "SOURCES", "STAGE2_READINGS", "patch_size", "colour_sources"]
+__all__ = [
+    "TwoStage",
+    "refine",
+    "stage_networks",
+    "design_parameters",
+    "windows",
+    "PSEUDO_KINDS",
+    "SOURCES",
+    "STAGE2_READINGS",
+    "patch_size",
+    "colour_sources",
+]
 
 PSEUDO_KINDS = ("perlin", "both")
 STAGE2_READINGS = ("residual", "patches")
@@ -134,7 +143,7 @@ SOURCES = ("augmented", "fractal")
 # (steps2=None), whatever sets those.
 STEP_FACTOR_1 = 0.6
 STAGE2_DIVISOR = 3
-STEP_FACTOR_2 = STEP_FACTOR_1 / STAGE2_DIVISOR   # stage 2's default share of the budget's steps
+STEP_FACTOR_2 = STEP_FACTOR_1 / STAGE2_DIVISOR  # stage 2's default share of the budget's steps
 TINT = (0.75, 1.25)  # colour pseudo-anomalies: the per-channel gains of the grey pattern's colour
 
 
@@ -144,8 +153,7 @@ def _stage_count(v) -> int:
     return int(v)
 
 
-def refine(prob: torch.Tensor, segments, mark: float = 0.5,
-           cover: float = 0.25) -> torch.Tensor:
+def refine(prob: torch.Tensor, segments, mark: float = 0.5, cover: float = 0.25) -> torch.Tensor:
     """The refined map [H, W] of one stage-1 probability map ``prob`` [H, W] and
     its superpixels.
 
@@ -157,8 +165,8 @@ def refine(prob: torch.Tensor, segments, mark: float = 0.5,
     covering less than ``cover`` of its superpixel is dropped.
     """
     seg, mark, cover = _checked_refine(prob, segments, mark, cover)  # seg: flat labels
-    marked = (prob.flatten() >= mark).float()          # 1 where stage 1 marks a pixel
-    counts = torch.bincount(seg).clamp_min(1)          # pixels per superpixel
+    marked = (prob.flatten() >= mark).float()  # 1 where stage 1 marks a pixel
+    counts = torch.bincount(seg).clamp_min(1)  # pixels per superpixel
     share = torch.bincount(seg, weights=marked, minlength=counts.numel()) / counts
     return (share >= cover).float()[seg].view_as(prob)  # each superpixel: all or none
 
@@ -182,8 +190,15 @@ def _checked_refine(prob, segments, mark, cover) -> tuple[torch.Tensor, float, f
     return seg, mark, cover
 
 
-def colour_sources(n: int, channels: int, height: int, width: int, rng: np.random.Generator,
-                   augment: bool = True, tint: tuple[float, float] = TINT) -> torch.Tensor:
+def colour_sources(
+    n: int,
+    channels: int,
+    height: int,
+    width: int,
+    rng: np.random.Generator,
+    augment: bool = True,
+    tint: tuple[float, float] = TINT,
+) -> torch.Tensor:
     """``n`` foreign textures [n, C, H, W] for colour images: one grey pattern each
     (:func:`~anotutor.data.synth.foreign_textures`, one channel, through its intensity augmentations
     when ``augment``) times a random colour, a gain per channel uniform in ``tint``, clipped to [0, 1].
@@ -201,13 +216,12 @@ def colour_sources(n: int, channels: int, height: int, width: int, rng: np.rando
 def patch_size(image_size: int, depth: int) -> int:
     """The patches reading's window: half the image, down to a multiple of 2^``depth``, at least 16
     (the SSIM window) and at most the image."""
-    unit = 2 ** depth
+    unit = 2**depth
     side = max(16, (image_size // 2) // unit * unit)
     return min(image_size, -(-side // unit) * unit)
 
 
-def windows(refined: torch.Tensor, size: int,
-            most: int = MAX_WINDOWS) -> list[tuple[int, int]]:
+def windows(refined: torch.Tensor, size: int, most: int = MAX_WINDOWS) -> list[tuple[int, int]]:
     """Top-left corners of square windows of side ``size`` over the marked regions
     of one refined map [H, W]: each connected region (the largest first, ``most``
     windows in all) is tiled by windows that cover its bounding box, each kept
@@ -241,9 +255,9 @@ def _starts(start: int, stop: int, size: int, length: int) -> list[int]:
     return [min(max(v, 0), length - size) for v in first]
 
 
-def stage_networks(channels: int, width: int, width2: int, depth: int,
-                   zero_init: bool = True, reading: str = "residual"
-                   ) -> tuple[nn.Module, nn.Module]:
+def stage_networks(
+    channels: int, width: int, width2: int, depth: int, zero_init: bool = True, reading: str = "residual"
+) -> tuple[nn.Module, nn.Module]:
     """The two U-Nets: stage 1 sees the image; stage 2, in the ``"residual"``
     reading, the image, stage 1's map and the refined map, in the ``"patches"``
     reading a patch of the image alone.
@@ -263,8 +277,7 @@ def stage_networks(channels: int, width: int, width2: int, depth: int,
     return stage1, stage2
 
 
-def design_parameters(channels: int = 3, width: int = 40, depth: int = 4, width2: int | None = None
-                      ) -> dict[str, int]:
+def design_parameters(channels: int = 3, width: int = 40, depth: int = 4, width2: int | None = None) -> dict[str, int]:
     """Parameters of the two stages at any size, counted on the ``meta`` device (nothing allocated).
 
     The defaults, colour at width 40 and depth 4, are one way to reach the
@@ -327,18 +340,35 @@ class TwoStage(Detector):
     _networks = ("stage1_", "stage2_")
     _image_extras = ()
 
-    def __init__(self, image_size: int | None = None, width: int = 8, width2: int | None = None,
-                 depth: int = 3, pseudo: str = "both", source: str = "augmented", anomaly_share: float = 0.5,
-                 n_segments: int = 64, mark: float = 0.5, cover: float = 0.25, stages: int = 2,
-                 steps: int | None = None,
-                 steps2: int | None = None, batch_size: int | None = None, lr: float = 2e-3,
-                 augment: bool = True, zero_init: bool = True, recalibrate: bool = True,
-                 stage2: str = "residual", seed: int = 0, device: str | None = None, progress: bool = True):
+    def __init__(
+        self,
+        image_size: int | None = None,
+        width: int = 8,
+        width2: int | None = None,
+        depth: int = 3,
+        pseudo: str = "both",
+        source: str = "augmented",
+        anomaly_share: float = 0.5,
+        n_segments: int = 64,
+        mark: float = 0.5,
+        cover: float = 0.25,
+        stages: int = 2,
+        steps: int | None = None,
+        steps2: int | None = None,
+        batch_size: int | None = None,
+        lr: float = 2e-3,
+        augment: bool = True,
+        zero_init: bool = True,
+        recalibrate: bool = True,
+        stage2: str = "residual",
+        seed: int = 0,
+        device: str | None = None,
+        progress: bool = True,
+    ):
         self._store(locals())
 
     def _budget_defaults(self, b) -> dict:
-        return {"image_size": b.image_size, "steps": max(1, round(STEP_FACTOR_1 * b.steps)),
-                "batch_size": b.batch_size}
+        return {"image_size": b.image_size, "steps": max(1, round(STEP_FACTOR_1 * b.steps)), "batch_size": b.batch_size}
 
     def _normalise(self, params: dict) -> dict:
         if params["width2"] is None:
@@ -349,15 +379,16 @@ class TwoStage(Detector):
 
     def _build_networks(self) -> dict:
         p = self.params_
-        stage1, stage2 = stage_networks(self.channels_, p["width"], p["width2"], p["depth"],
-                                        p["zero_init"], p["stage2"])
+        stage1, stage2 = stage_networks(
+            self.channels_, p["width"], p["width2"], p["depth"], p["zero_init"], p["stage2"]
+        )
         return {"stage1_": stage1, "stage2_": stage2}
 
     # ------------------------------------------------------------------ views and counts
     def _viewed(self) -> None:
         self.stages_ = self.params_["stages"]
 
-    def restage(self, images, **changes) -> "TwoStage":
+    def restage(self, images, **changes) -> TwoStage:
         """A new model with this one's stage 1 (the same weights, frozen) and stage 2 trained afresh on
         ``images`` with other stage-2 settings (``stage2``, ``steps2``, ``width2``, ``zero_init``).
 
@@ -369,13 +400,16 @@ class TwoStage(Detector):
         unknown = sorted(set(changes) - {"stage2", "steps2", "width2", "zero_init"})
         if unknown:
             raise ValueError(f"restage changes stage-2 settings only, not {unknown}")
-        fresh = TwoStage(**{**{k: self.params_[k] for k in self.param_names()}, **changes},
-                         device=self.device, progress=self.progress)
+        fresh = TwoStage(
+            **{**{k: self.params_[k] for k in self.param_names()}, **changes},
+            device=self.device,
+            progress=self.progress,
+        )
         x = self._resize(as_images(images, "images"), self.params_["image_size"])
         if x.shape[1] != self.channels_:
             raise ValueError(f"images have {x.shape[1]} channels, the model {self.channels_}")
 
-        def train(new: "TwoStage", g: torch.Generator) -> dict:
+        def train(new: TwoStage, g: torch.Generator) -> dict:
             new.channels_, new.stage1_, new.stages_ = self.channels_, self.stage1_, 2
             new.stage2_ = new._build_networks()["stage2_"].to(new.device_)
             rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=g)))
@@ -404,8 +438,7 @@ class TwoStage(Detector):
         self.stage_seconds_ = {k: float(v) for k, v in state["stage_seconds"].items()}
 
     # ------------------------------------------------------------------ training data
-    def _pseudo_batch(self, xb: torch.Tensor, rng: np.random.Generator
-                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _pseudo_batch(self, xb: torch.Tensor, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """A copy of the (CPU) batch with pseudo-anomalies in a share of it, and the
         masks [N, 1, H, W]."""
         n = xb.shape[0]
@@ -419,12 +452,10 @@ class TwoStage(Detector):
         out, masks = xb.clone(), torch.zeros(n, 1, *xb.shape[-2:])
         sources = None  # synth's fractal texture
         if xb.shape[1] > 1:  # colour: a grey pattern in one colour, never independent channels
-            sources = colour_sources(k, xb.shape[1], *xb.shape[-2:], rng,
-                                     augment=self.params_["source"] == "augmented")
+            sources = colour_sources(k, xb.shape[1], *xb.shape[-2:], rng, augment=self.params_["source"] == "augmented")
         elif self.params_["source"] == "augmented":
             sources = synth.foreign_textures(k, 1, *xb.shape[-2:], seed=rng)
-        for idx, make in ((chosen[:n_perlin], synth.perlin_anomaly),
-                          (chosen[n_perlin:], synth.slic_anomaly)):
+        for idx, make in ((chosen[:n_perlin], synth.perlin_anomaly), (chosen[n_perlin:], synth.slic_anomaly)):
             if len(idx):
                 idx = torch.as_tensor(idx)
                 out[idx], m = make(xb[idx], seed=rng, sources=sources)
@@ -444,12 +475,12 @@ class TwoStage(Detector):
     def _refined(self, x: torch.Tensor, p1: torch.Tensor) -> torch.Tensor:
         p = self.params_
         xc, pc = x.detach().cpu(), p1.detach().cpu()
-        out = torch.stack([refine(pc[i], synth.superpixels(xc[i], p["n_segments"]), p["mark"], p["cover"])
-                           for i in range(x.shape[0])])
+        out = torch.stack(
+            [refine(pc[i], synth.superpixels(xc[i], p["n_segments"]), p["mark"], p["cover"]) for i in range(x.shape[0])]
+        )
         return out.to(x.device)
 
-    def _stage2(self, x: torch.Tensor, z1: torch.Tensor, r: torch.Tensor
-                ) -> torch.Tensor:
+    def _stage2(self, x: torch.Tensor, z1: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
         """Stage 2's logits [N, H, W]: stage 1's logits ``z1`` plus the learned
         correction."""
         inputs = torch.cat([x, torch.sigmoid(z1)[:, None], r[:, None]], dim=1)
@@ -461,12 +492,12 @@ class TwoStage(Detector):
         runs the stage being trained on a batch with pseudo-anomalies and returns its logits and their
         target masks, both [N, 1, h, w]; the loss is eq. 4. BatchNorm is recalibrated after the run
         unless ``recalibrate=False``."""
+
         def step_loss():
             return segment_loss(*forward(*self._batch(x, g, rng)))  # eq. 4
 
         recalibrate = (lambda: forward(*self._batch(x, g, rng))) if self.params_["recalibrate"] else None
-        return train_steps(net, steps, self.params_["lr"], step_loss, desc, self.progress,
-                           recalibrate=recalibrate)
+        return train_steps(net, steps, self.params_["lr"], step_loss, desc, self.progress, recalibrate=recalibrate)
 
     def _fit(self, x: torch.Tensor, anomalies: torch.Tensor | None, g: torch.Generator) -> dict:
         p = self.params_
@@ -475,8 +506,15 @@ class TwoStage(Detector):
         self.stage1_, self.stage2_ = (nets[k].to(self.device_) for k in self._networks)
         self.stages_ = p["stages"]
         with Timer(self.device_) as t1:
-            loss1 = self._train(self.stage1_, p["steps"], f"two-stage: stage 1 ({p['pseudo']})",
-                                lambda xb, masks: (self.stage1_(xb), masks), x, g, rng)
+            loss1 = self._train(
+                self.stage1_,
+                p["steps"],
+                f"two-stage: stage 1 ({p['pseudo']})",
+                lambda xb, masks: (self.stage1_(xb), masks),
+                x,
+                g,
+                rng,
+            )
 
         with Timer(self.device_) as t2:
             loss2 = self._fit_stage2(x, g, rng)
@@ -498,12 +536,18 @@ class TwoStage(Detector):
             where = self._windows(r)
             if not where:  # stage 1 marked nothing in the whole batch: one window per image, drawn at random
                 top = xb.shape[-1] - self._patch
-                where = [(n, int(rng.integers(0, top + 1)), int(rng.integers(0, top + 1)))
-                         for n in range(xb.shape[0])]
+                where = [(n, int(rng.integers(0, top + 1)), int(rng.integers(0, top + 1))) for n in range(xb.shape[0])]
             return self.stage2_(_cut(xb, where, self._patch)), _cut(masks, where, self._patch)
 
-        return self._train(self.stage2_, self.params_["steps2"], f"two-stage: stage 2 ({reading})",
-                           residual if reading == "residual" else patches, x, g, rng)
+        return self._train(
+            self.stage2_,
+            self.params_["steps2"],
+            f"two-stage: stage 2 ({reading})",
+            residual if reading == "residual" else patches,
+            x,
+            g,
+            rng,
+        )
 
     @property
     def _patch(self) -> int:
@@ -569,7 +613,7 @@ class TwoStage(Detector):
         self._stage2_map(x[:1], z1, self._refined(x[:1], torch.sigmoid(z1)))  # warm-up
         times = {"stage1": 0.0, "refine": 0.0, "stage2": 0.0}
         for i in range(0, x.shape[0], batch_size):
-            xb = x[i:i + batch_size]
+            xb = x[i : i + batch_size]
             with Timer(self.device_) as t:
                 z1 = self._stage1(xb)
                 p1 = torch.sigmoid(z1)
@@ -587,4 +631,4 @@ class TwoStage(Detector):
 
 def _cut(t: torch.Tensor, where: list[tuple[int, int, int]], side: int) -> torch.Tensor:
     """The windows ``(image, top, left)`` of side ``side`` cut from ``t`` [N, C, H, W], stacked."""
-    return torch.stack([t[n, :, y:y + side, x:x + side] for n, y, x in where])
+    return torch.stack([t[n, :, y : y + side, x : x + side] for n, y, x in where])

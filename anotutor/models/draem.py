@@ -38,11 +38,15 @@ from torch import nn
 from ..checks import check_int
 from ..ops import count_parameters
 
-__all__ = ["DraemReference", "ReconstructiveSubNetwork", "DiscriminativeSubNetwork",
-           "draem_parameters", "DRAEM_PAPER_PARAMETERS"]
+__all__ = [
+    "DraemReference",
+    "ReconstructiveSubNetwork",
+    "DiscriminativeSubNetwork",
+    "draem_parameters",
+    "DRAEM_PAPER_PARAMETERS",
+]
 
 DRAEM_PAPER_PARAMETERS = 97.4e6  # Shah and Kim (2022), Table I
-
 
 
 def _conv(c_in: int, c_out: int) -> list[nn.Module]:
@@ -133,8 +137,9 @@ class DraemReference(nn.Module):
         return recon, self.discriminative(torch.cat([x, recon], dim=1))
 
 
-def draem_parameters(channels: int = 3, reconstructive_width: int = 128, discriminative_width: int = 64
-                     ) -> dict[str, int]:
+def draem_parameters(
+    channels: int = 3, reconstructive_width: int = 128, discriminative_width: int = 64
+) -> dict[str, int]:
     """Parameter counts of :class:`DraemReference`: ``reconstructive``, ``discriminative``, ``total``.
 
     Built on PyTorch's ``meta`` device: no memory is allocated for the ~97 M weights.

@@ -47,8 +47,12 @@ def fold_batchnorm(network: nn.Module) -> nn.Module:
         for before, name in zip([None] + names[:-1], names):
             child = parent._modules[name]
             conv = parent._modules[before] if before is not None else None
-            if (isinstance(child, nn.BatchNorm2d) and isinstance(conv, nn.Conv2d)
-                    and child.track_running_stats and child.num_features == conv.out_channels):
+            if (
+                isinstance(child, nn.BatchNorm2d)
+                and isinstance(conv, nn.Conv2d)
+                and child.track_running_stats
+                and child.num_features == conv.out_channels
+            ):
                 parent._modules[before] = fuse_conv_bn_eval(conv, child)
                 parent._modules[name] = _activation(child)
             elif child is not None:

@@ -13,9 +13,29 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["RESULTS", "load", "path", "provenance", "save", "write", "spread", "as_text", "markdown", "table",
-           "replicates", "Interval", "scored", "interval", "difference", "verdict", "joined", "grouped", "merged",
-           "intervals", "Z95"]
+__all__ = [
+    "RESULTS",
+    "load",
+    "path",
+    "provenance",
+    "save",
+    "write",
+    "spread",
+    "as_text",
+    "markdown",
+    "table",
+    "replicates",
+    "Interval",
+    "scored",
+    "interval",
+    "difference",
+    "verdict",
+    "joined",
+    "grouped",
+    "merged",
+    "intervals",
+    "Z95",
+]
 
 Z95 = 1.959964  # the normal quantile of a central 95 % interval
 
@@ -45,10 +65,14 @@ def provenance(seconds: float, clock: bool = False) -> dict:
     from .. import __version__
 
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
-    return {"date": time.strftime("%Y-%m-%d %H:%M" if clock else "%Y-%m-%d"),
-            "machine": f"{platform.node()} ({platform.machine()}, {gpu})",
-            "threads": torch.get_num_threads(), "anotutor": __version__, "torch": torch.__version__,
-            "seconds": round(float(seconds), 1)}
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M" if clock else "%Y-%m-%d"),
+        "machine": f"{platform.node()} ({platform.machine()}, {gpu})",
+        "threads": torch.get_num_threads(),
+        "anotutor": __version__,
+        "torch": torch.__version__,
+        "seconds": round(float(seconds), 1),
+    }
 
 
 def save(name: str | Path, rows, seconds: float, **settings) -> dict:
@@ -69,8 +93,9 @@ def load(name: str) -> dict:
     p = path(name)
     if not p.is_file():
         known = sorted(f.stem for f in RESULTS.glob("*.json"))
-        raise FileNotFoundError(f"no committed result {name!r} in {RESULTS}; known: {known}. "
-                                f"Run the script in benchmarks/ that writes it.")
+        raise FileNotFoundError(
+            f"no committed result {name!r} in {RESULTS}; known: {known}. Run the script in benchmarks/ that writes it."
+        )
     try:
         out = json.loads(p.read_text())
     except json.JSONDecodeError as err:
@@ -123,9 +148,15 @@ def as_text(spread_frame, digits=3, labels: dict | None = None):
     def places(m):
         return digits.get(m, 3) if isinstance(digits, dict) else digits
 
-    return pd.DataFrame({labels.get(m, m): [cell(a, b, places(m)) for a, b in
-                                            zip(spread_frame[(m, "mean")], spread_frame[(m, "std")])]
-                         for m in measures}, index=spread_frame.index)
+    return pd.DataFrame(
+        {
+            labels.get(m, m): [
+                cell(a, b, places(m)) for a, b in zip(spread_frame[(m, "mean")], spread_frame[(m, "std")])
+            ]
+            for m in measures
+        },
+        index=spread_frame.index,
+    )
 
 
 def replicates(detection, split, n_boot: int | None = None) -> dict:
@@ -153,8 +184,7 @@ def scored(detection, split, **fields) -> dict:
     model), paired with another row of the same test split by equal ``texture`` and ``seed``."""
     from .. import metrics
 
-    row = {"texture": None, "seed": 0, **fields,
-           "image_auroc": metrics.image_auroc(detection.scores, split.labels)}
+    row = {"texture": None, "seed": 0, **fields, "image_auroc": metrics.image_auroc(detection.scores, split.labels)}
     if split.masks is not None:
         row["pixel_auroc"] = metrics.pixel_auroc(detection.maps, split.masks)
     return {**row, **replicates(detection, split)}
@@ -174,15 +204,16 @@ class Interval(tuple):
     low = property(lambda self: self[1])
     high = property(lambda self: self[2])
     tie = property(lambda self: self[1] <= 0.0 <= self[2])
-    signed = property(lambda self: f"{self[0]:+.3f} [{self[1]:+.3f}, {self[2]:+.3f}]",
-                      doc="The estimate and its interval, signed: '+0.039 [+0.008, +0.073]'.")
+    signed = property(
+        lambda self: f"{self[0]:+.3f} [{self[1]:+.3f}, {self[2]:+.3f}]",
+        doc="The estimate and its interval, signed: '+0.039 [+0.008, +0.073]'.",
+    )
 
     def __str__(self) -> str:
         return f"{self[0]:.3f} [{self[1]:.3f}, {self[2]:.3f}]"
 
 
-def _combined(points: np.ndarray, reps: np.ndarray | None,
-              level: float = 0.95) -> Interval:
+def _combined(points: np.ndarray, reps: np.ndarray | None, level: float = 0.95) -> Interval:
     """The book's one uncertainty rule (chapter 1, "How sure is a number?").
 
     Mean of ``points`` (one per seed) with the percentile interval of the
@@ -195,14 +226,16 @@ def _combined(points: np.ndarray, reps: np.ndarray | None,
     point = float(np.mean(points))
     if reps is None:
         if len(points) < 2:
-            raise ValueError("a measure without bootstrap replicates needs two "
-                             "seeds or more for an interval; rerun its benchmark "
-                             "(results.replicates adds them) or add seeds")
+            raise ValueError(
+                "a measure without bootstrap replicates needs two "
+                "seeds or more for an interval; rerun its benchmark "
+                "(results.replicates adds them) or add seeds"
+            )
         lo = hi = point
-    else:   # the test images' bootstrap: percentiles of the seeds' mean replicate
+    else:  # the test images' bootstrap: percentiles of the seeds' mean replicate
         lo, hi = np.quantile(reps.mean(axis=0), [(1 - level) / 2, (1 + level) / 2])
     seed = 0.0
-    if len(points) > 1:   # the seeds' spread: 1.96 standard errors of their mean
+    if len(points) > 1:  # the seeds' spread: 1.96 standard errors of their mean
         seed = Z95 * float(np.std(points, ddof=1)) / np.sqrt(len(points))
     return Interval(point, min(lo, point - seed), max(hi, point + seed))
 
@@ -218,12 +251,15 @@ def _boot(rows, measure: str) -> tuple[np.ndarray, np.ndarray | None]:
     points = np.array([r[measure] for r in rows], dtype=float)
     if len(lacking) == len(rows):
         if len(rows) > 1:
-            return points, None        # no replicates at all: the seeds' part of the rule alone
-        raise ValueError(f"one row without {key!r} gives no interval: rerun its benchmark "
-                         f"(results.replicates adds it), or give two seeds or more")
+            return points, None  # no replicates at all: the seeds' part of the rule alone
+        raise ValueError(
+            f"one row without {key!r} gives no interval: rerun its benchmark "
+            f"(results.replicates adds it), or give two seeds or more"
+        )
     if lacking:
-        raise ValueError(f"rows of {sorted(set(lacking))} lack {key!r}: rerun their benchmark "
-                         f"(results.replicates adds it)")
+        raise ValueError(
+            f"rows of {sorted(set(lacking))} lack {key!r}: rerun their benchmark (results.replicates adds it)"
+        )
     return points, np.array([r[key] for r in rows], dtype=float)
 
 
@@ -242,7 +278,7 @@ def interval(rows, measure: str = "pixel_auroc") -> Interval:
     """
     est, lo, hi = _combined(*_boot(rows, measure))
     if any(k in measure for k in ("auroc", "aupro", "f1")):
-        lo, hi = max(lo, 0.0), min(hi, 1.0)   # an AUROC lies in [0, 1]; so does its interval
+        lo, hi = max(lo, 0.0), min(hi, 1.0)  # an AUROC lies in [0, 1]; so does its interval
     return Interval(est, lo, hi)
 
 
@@ -259,8 +295,9 @@ def difference(rows_a, rows_b, measure: str = "pixel_auroc") -> Interval:
     _paired(rows_a, rows_b)
     (pa, ra), (pb, rb) = _boot(rows_a, measure), _boot(rows_b, measure)
     if (ra is None) != (rb is None):
-        raise ValueError(f"one side has bootstrap replicates of {measure!r} and the other not; "
-                         f"rerun the benchmark that lacks them")
+        raise ValueError(
+            f"one side has bootstrap replicates of {measure!r} and the other not; rerun the benchmark that lacks them"
+        )
     return _combined(pa - pb, None if ra is None else ra - rb)
 
 
@@ -299,8 +336,13 @@ def merged(old: dict, new: dict, methods, where: str, names) -> dict:
     ``meta`` list naming the data: ``"textures"`` or ``"kinds"``), seed and the order of ``names``
     (every method's name, e.g. the catalog's)."""
     run = {k: new["meta"][k] for k in ("date", "machine", "threads", "anotutor", "torch", "seconds", "complete")}
-    meta = {**old["meta"], "merged": [*[m for m in old["meta"].get("merged", [])
-                                        if not set(m["methods"]) <= set(methods)], {**run, "methods": methods}]}
+    meta = {
+        **old["meta"],
+        "merged": [
+            *[m for m in old["meta"].get("merged", []) if not set(m["methods"]) <= set(methods)],
+            {**run, "methods": methods},
+        ],
+    }
     meta["methods"] = [n for n in names if n in set(old["meta"]["methods"]) | set(methods)]
     meta["complete"] = bool(old["meta"]["complete"] and new["meta"]["complete"])
     order = {n: i for i, n in enumerate(meta["methods"])}
@@ -313,8 +355,10 @@ def merged(old: dict, new: dict, methods, where: str, names) -> dict:
 def _paired(rows_a, rows_b) -> None:
     pairs = [(a.get("texture"), a.get("seed")) for a in rows_a]
     if not pairs or pairs != [(b.get("texture"), b.get("seed")) for b in rows_b]:
-        raise ValueError(f"difference needs rows paired by texture and seed, got {pairs} against "
-                         f"{[(b.get('texture'), b.get('seed')) for b in rows_b]}")
+        raise ValueError(
+            f"difference needs rows paired by texture and seed, got {pairs} against "
+            f"{[(b.get('texture'), b.get('seed')) for b in rows_b]}"
+        )
 
 
 def intervals(rows, measures, by=("texture", "name")):
@@ -330,8 +374,12 @@ def intervals(rows, measures, by=("texture", "name")):
     cells = {}
     for key, group in frame.groupby(by, sort=False):
         mine = [rows[i] for i in group.index]
-        cells[key] = {m: str(interval(mine, m)) if (f"{m}_boot" in group and group[f"{m}_boot"].notna().all())
-                      or len(mine) > 1 else as_text(spread(mine, [m], by)).iloc[0, 0] for m in measures}
+        cells[key] = {
+            m: str(interval(mine, m))
+            if (f"{m}_boot" in group and group[f"{m}_boot"].notna().all()) or len(mine) > 1
+            else as_text(spread(mine, [m], by)).iloc[0, 0]
+            for m in measures
+        }
     out = pd.DataFrame.from_dict(cells, orient="index")
     out.index.names = by
     return out

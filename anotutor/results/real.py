@@ -40,8 +40,9 @@ def _uncertain(row: dict, split: dict) -> dict:
     out = {}
     for key, q in (("auroc_third", THIRD), ("auroc_two_thirds", TWO_THIRDS)):
         mine = u[np.isclose(p, q, atol=1e-3)]
-        out[key] = (metrics.auroc(np.r_[good, mine], np.r_[np.zeros(good.size), np.ones(mine.size)])
-                    if mine.size else np.nan)
+        out[key] = (
+            metrics.auroc(np.r_[good, mine], np.r_[np.zeros(good.size), np.ones(mine.size)]) if mine.size else np.nan
+        )
     out["rho"] = metrics.rank_correlation(np.r_[s, u], np.r_[y, p])
     return out
 
@@ -58,13 +59,21 @@ def rows_of(result: dict, method: str, kind: str) -> list[dict]:
     for r in mine:
         labels = result["splits"][f"{kind}/{r['seed']}"]["test_labels"]
         _, reps = metrics.image_replicates(r["test_scores"], labels)
-        out.append({"texture": kind, "seed": r["seed"], "name": r["name"], "image_auroc": r["image_auroc"],
-                    "image_auroc_boot": reps})
+        out.append(
+            {
+                "texture": kind,
+                "seed": r["seed"],
+                "name": r["name"],
+                "image_auroc": r["image_auroc"],
+                "image_auroc_boot": reps,
+            }
+        )
     return out
 
 
 def _interval(rows: list[dict]):
     from . import interval
+
     return interval(rows, "image_auroc")
 
 
@@ -94,11 +103,16 @@ def numbers(result: dict, n_boot: int | None = None):
             unsure = [_uncertain(r, s) for r, s in zip(mine, splits)]
             aurocs = [r["image_auroc"] for r in mine]
             table[(kind, method)] = {
-                "title": mine[0]["name"], "image_auroc": mean, "low": lo, "high": hi,
+                "title": mine[0]["name"],
+                "image_auroc": mean,
+                "low": lo,
+                "high": hi,
                 "seed_sd": float(np.std(aurocs, ddof=1)) if len(mine) > 1 else np.nan,
                 "image_f1": float(np.mean([r["image_f1"] for r in mine])),
                 **{k: float(np.nanmean([u[k] for u in unsure])) for k in unsure[0]},
-                "ms_per_image": float(np.mean([r["ms_per_image"] for r in mine])), "n_seeds": len(mine)}
+                "ms_per_image": float(np.mean([r["ms_per_image"] for r in mine])),
+                "n_seeds": len(mine),
+            }
     frame = pd.DataFrame.from_dict(table, orient="index")
     frame.index.names = ["kind", "method"]
     return frame
@@ -109,17 +123,21 @@ def summary(result: dict, n_boot: int | None = None):
     import pandas as pd
 
     n = numbers(result, n_boot)
-    return pd.DataFrame({
-        "method": list(n["title"]),
-        "image AUROC [95 % interval]": [f"{m:.3f} [{lo:.3f}, {hi:.3f}]" for m, lo, hi in
-                                        zip(n["image_auroc"], n["low"], n["high"])],
-        "seed sd": [f"{v:.3f}" for v in n["seed_sd"]],
-        "image F1": [f"{v:.3f}" for v in n["image_f1"]],
-        "uncertain 1/3": [f"{v:.3f}" for v in n["auroc_third"]],
-        "uncertain 2/3": [f"{v:.3f}" for v in n["auroc_two_thirds"]],
-        "rho": [f"{v:.3f}" for v in n["rho"]],
-        "ms / image": [f"{v:.1f}" for v in n["ms_per_image"]],
-    }, index=n.index.get_level_values("kind")).rename_axis("kind")
+    return pd.DataFrame(
+        {
+            "method": list(n["title"]),
+            "image AUROC [95 % interval]": [
+                f"{m:.3f} [{lo:.3f}, {hi:.3f}]" for m, lo, hi in zip(n["image_auroc"], n["low"], n["high"])
+            ],
+            "seed sd": [f"{v:.3f}" for v in n["seed_sd"]],
+            "image F1": [f"{v:.3f}" for v in n["image_f1"]],
+            "uncertain 1/3": [f"{v:.3f}" for v in n["auroc_third"]],
+            "uncertain 2/3": [f"{v:.3f}" for v in n["auroc_two_thirds"]],
+            "rho": [f"{v:.3f}" for v in n["rho"]],
+            "ms / image": [f"{v:.1f}" for v in n["ms_per_image"]],
+        },
+        index=n.index.get_level_values("kind"),
+    ).rename_axis("kind")
 
 
 def means(result: dict):
@@ -158,6 +176,9 @@ def claim(result: dict, method: str, rival: str = "floor") -> dict[str, str]:
         return ", ".join(f"{v:.3f} {k}" for k, v in m.loc[name].items())
 
     gaps = difference(result, method, rival)
-    return {"cells": on_cells(method), "cells_rival": on_cells(rival),
-            "cells_verdict": verdict(result, method, rival=rival),
-            "cells_gap": ", ".join(f"{g.signed} {k}" for k, g in gaps.items())}
+    return {
+        "cells": on_cells(method),
+        "cells_rival": on_cells(rival),
+        "cells_verdict": verdict(result, method, rival=rival),
+        "cells_gap": ", ".join(f"{g.signed} {k}" for k, g in gaps.items()),
+    }
