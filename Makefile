@@ -39,10 +39,11 @@ book: $(STAMP) $(WIDGETS)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests -p no:cacheprovider
 
-# the package's lint and format check (ruff; rules and line length in pyproject.toml)
+# the package's lint, format check and type check (ruff and mypy; their settings in pyproject.toml)
 lint: $(STAMP)
 	$(BIN)/ruff check anotutor
 	$(BIN)/ruff format --check anotutor
+	$(BIN)/mypy
 
 # the chapters cell by cell with nbval (a report per cell; executes them again, outside the cache)
 nbval: $(STAMP)

@@ -462,7 +462,7 @@ def _run(args, methods: list[str], flat: bool) -> Path:
                 progress=not args.no_progress,
             )
             outcomes.append(o)
-            if not o.ran:
+            if o.row is None or o.detection is None or o.detector is None:  # skipped (o.skipped says why)
                 continue
             where = stage if flat else stage / name
             where.mkdir(exist_ok=True)

@@ -47,7 +47,7 @@ def contamination(
     """
     from .metrics import image_auroc
 
-    out = {}
+    out: dict[int, dict] = {}
     for cls in classes:
         test = tests[cls] if tests and cls in tests else mnist_test(cls)
         out[cls] = {}

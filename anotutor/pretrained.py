@@ -44,9 +44,9 @@ from . import __version__
 from .data import textures
 from .data.irmnist import ir_setup
 from .data.mnist import mnist_setup
-from .methods import AnoGAN, AutoEncoderDetector, PNUNet, TwoStage
+from .methods import AnoGAN, AutoEncoderDetector, Detector, PNUNet, TwoStage
 from .methods.catalog import METHODS
-from .methods.estimator import Estimator, read_checkpoint
+from .methods.estimator import E, Estimator, read_checkpoint
 from .methods.pnunet import MASK_MODES
 from .methods.protocol import EPSILON, EPSILONS, GAMMAS, KNOWN_KINDS, LEFT_OUT, MNIST_CLASSES, recipe_name
 from .methods.protocol import NOISY_GAMMA as GAMMA
@@ -89,7 +89,7 @@ def data_hash(images: torch.Tensor, anomalies: torch.Tensor | None = None) -> st
     return h.hexdigest()
 
 
-def fit_recorded(det: Estimator, images: torch.Tensor, anomalies: torch.Tensor | None = None):
+def fit_recorded(det: E, images: torch.Tensor, anomalies: torch.Tensor | None = None) -> E:
     """``det.fit(images[, anomalies=...])``, the data's :func:`data_hash` written into its log."""
     det = det.fit(images) if anomalies is None else det.fit(images, anomalies=anomalies)
     det.log_.data_hash = data_hash(images, anomalies)
@@ -103,12 +103,12 @@ class Recipe:
     name: str
     data: Callable
     params: dict = field(default_factory=dict)
-    method: type = AnoGAN
+    method: type[Detector] = AnoGAN
 
-    def detector(self) -> Estimator:
+    def detector(self) -> Detector:
         return self.method(**self.params)
 
-    def train(self) -> Estimator:
+    def train(self) -> Detector:
         _, x, a = self.data()
         return fit_recorded(self.detector(), x, a)
 
@@ -289,12 +289,12 @@ def fitted(
     return fit_recorded(det, images, anomalies)
 
 
-def load(name: str, train_if_missing: bool = True, weights: Path = WEIGHTS) -> AnoGAN:
+def load(name: str, train_if_missing: bool = True, weights: Path = WEIGHTS) -> Detector:
     """The fitted detector of recipe ``name``, from its shipped checkpoint or trained live."""
     return load_recipe(_recipe(name), train_if_missing, weights)
 
 
-def load_recipe(recipe: Recipe, train_if_missing: bool = True, weights: Path = WEIGHTS) -> AnoGAN:
+def load_recipe(recipe: Recipe, train_if_missing: bool = True, weights: Path = WEIGHTS) -> Detector:
     """:func:`load` for any :class:`Recipe` (e.g. one of a reader's own)."""
     path = Path(weights) / f"{recipe.name}.pt"
     ckpt, why = _read_matching(path, recipe)

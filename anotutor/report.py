@@ -63,7 +63,7 @@ def _cases(folder: Path, o, test, files: list[str]) -> list[tuple[str, str, str]
     picks = [("normal, highest scores", i) for i in good[np.argsort(-scores[good])][:N_CASES]]
     picks += [("defective, lowest scores", i) for i in bad[np.argsort(scores[bad])][:N_CASES]]
     scale = map_scale(o.detection.maps)
-    out = []
+    out: list[tuple[str, str, str]] = []
     for group, i in picks:
         name = f"{o.method}-{'normal' if group.startswith('normal') else 'defective'}-{len(out)}.png"
         mask = None if test.masks is None or int(test.labels[i]) == 0 else test.masks[i]

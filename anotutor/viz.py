@@ -648,7 +648,7 @@ def _label_places(ax, names, xy: dict, fontsize: float = 8.0) -> list[tuple[floa
     points = [ax.transData.transform(xy[n]) for n in names]
     candidates = [(5, 4), (5, -11), (-5, 4), (-5, -11), (5, 14), (5, -21), (-5, 14), (-5, -21), (5, 24), (5, -31)]
     placed: list[tuple[float, float, float, float]] = []
-    out = []
+    out: list[tuple[float, float]] = []
     for name, (x, y) in zip(names, points):
         w, h = 0.6 * fontsize * len(name) * px, 1.1 * fontsize * px
         best = candidates[0]

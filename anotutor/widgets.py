@@ -187,7 +187,7 @@ def tau_explorer(
     """
     top = float(tau_max if tau_max is not None else max(float(np.asarray(maps).max()), 1e-3))
     tau = round(min(float(tau), top), 3)
-    if isinstance(positions, numbers.Integral):
+    if isinstance(positions, (int, numbers.Integral)):  # int first: the type checker narrows on it
         taus = tau_grid(top, tau, int(positions))
     else:
         taus = sorted({round(float(t), 3) for t in positions} | {tau})

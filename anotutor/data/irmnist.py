@@ -76,7 +76,7 @@ def ir_mnist(
         masks = torch.zeros(n, grid * cell, grid * cell)
         for i in range(n):
             picks = rng.choice(normal_pool, grid * grid)
-            bad_cells = []
+            bad_cells: np.ndarray | list[int] = []
             if anomalous:
                 bad_cells = rng.choice(grid * grid, int(rng.integers(1, max_bad + 1)), replace=False)
                 picks[bad_cells] = rng.choice(bad_pool, len(bad_cells))

@@ -59,7 +59,8 @@ class Split:
 
     @property
     def image_size(self) -> tuple[int, int]:
-        return tuple(self.images.shape[-2:])
+        h, w = self.images.shape[-2:]
+        return int(h), int(w)
 
     def counts(self) -> dict[str, int]:
         """How many images of each kind."""

@@ -61,6 +61,11 @@ class SearchResult(dict):
     """What :meth:`AnoGAN.search` returns: ``z`` [N, nz], ``score`` [N] (L' at z), ``terms`` (dict of [N]
     tensors: ``residual``, ``discrimination``, ``anomaly``), ``curve`` [n, N] (L' before each step)."""
 
+    z: torch.Tensor
+    score: torch.Tensor
+    terms: dict[str, torch.Tensor]
+    reconstruction: torch.Tensor
+    curve: torch.Tensor
     __getattr__ = dict.__getitem__
 
 
@@ -87,6 +92,7 @@ class AnoGAN(Detector):
     images, one value per step).
     """
 
+    gamma: float  # a constructor argument that fit reads before params_ exists
     _spec = {
         "image_size": working_size(lambda v, p: gan_layout(v)),
         "latent_size": integer(ARCHITECTURE, "latent_size"),
@@ -178,6 +184,7 @@ class AnoGAN(Detector):
             z = self._prior(bs, g).to(self.device_)
             anom = None
             if penalised:
+                assert anomalies is not None  # fit refuses gamma < 1 without anomalies
                 na = min(bs, anomalies.shape[0])
                 anom = anomalies[torch.randint(0, anomalies.shape[0], (na,), generator=g)].to(self.device_)
             out = gan_step(G, D, opt_g, opt_d, real, z, p["gamma"], anom)

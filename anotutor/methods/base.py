@@ -65,7 +65,7 @@ class Detection:
 class Detector(Estimator):
     """Base class of the image detectors: validation, resizing, batching, timing."""
 
-    _networks = ("model_",)
+    _networks: tuple[str, ...] = ("model_",)
     _image_extras: tuple[str, ...] = ("reconstruction",)
     # The fewest training images fit accepts, and why (BatchNorm needs a batch, a covariance two
     # samples); checked before anything is built or trained.
@@ -169,7 +169,9 @@ class Detector(Estimator):
         dev = self.device_
         self._predict(self._resize(x[:1]).to(dev), torch.Generator().manual_seed(seed))  # warm-up
         g = torch.Generator().manual_seed(seed)
-        scores, maps, extras = [], [], {}
+        scores: list[torch.Tensor] = []
+        maps: list[torch.Tensor] = []
+        extras: dict[str, list[torch.Tensor]] = {}
         with Timer(dev) as t:
             starts = range(0, x.shape[0], batch_size)
             for i in progress_bar(starts, f"{type(self).__name__} inference", progress and len(starts) > 1):

@@ -64,7 +64,7 @@ class Method:
             kw["image_size"] = image_size
         if device is not None:
             kw["device"] = device
-        accepts = inspect.signature(self.cls.__init__).parameters
+        accepts = inspect.signature(self.cls).parameters
         if "seed" in accepts:
             kw["seed"] = seed
         if "progress" in accepts:

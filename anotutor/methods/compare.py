@@ -103,9 +103,10 @@ def run_method(
             raise ValueError(f"detector is a {type(detector).__name__}, not the {m.cls.__name__} of {m.name!r}")
         det = detector  # an unfitted one fails in evaluate with NotFittedError
     else:
-        det, reason = _build(m.name, anomalies, image_size, steps, seed, device, progress)
-        if reason is not None:
+        built, reason = _build(m.name, anomalies, image_size, steps, seed, device, progress)
+        if built is None:
             return Outcome(m.name, m.title, skipped=reason)
+        det = built
         known = anomalies.images if m.needs_anomalies else None
         det.fit(ds.train.images, anomalies=known)
     report, out = evaluate(det, ds.val, ds.test, name=m.title, progress=progress)

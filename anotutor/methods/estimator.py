@@ -39,7 +39,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -56,6 +56,7 @@ __all__ = ["Estimator", "NotFittedError", "TrainingLog", "read_checkpoint", "CHE
 
 CHECKPOINT_FORMAT = "anotutor-checkpoint-1"
 _REGISTRY: dict[str, type] = {}
+E = TypeVar("E", bound="Estimator")
 
 
 class NotFittedError(RuntimeError):
@@ -169,6 +170,10 @@ class Estimator:
         if "_spec" in cls.__dict__:
             cls._architecture = tuple(k for k, p in cls._spec.items() if p.kind == ARCHITECTURE)
 
+    def fit(self: E, x, anomalies=None) -> E:  # pragma: no cover - every estimator defines it
+        """Learn from ``x`` (and ``anomalies``, where the method uses known anomalies); returns ``self``."""
+        raise NotImplementedError
+
     # ------------------------------------------------------------------ parameters
     def _store(self, args: dict) -> None:
         """Store the constructor's arguments as given (``args``: its ``locals()``) and check them by
@@ -182,7 +187,7 @@ class Estimator:
         """``params`` checked by the spec, as canonical values; a ValueError naming the field."""
         return canonical(self._spec, params) if self._spec else dict(params)
 
-    def set_params(self, **params) -> Estimator:
+    def set_params(self: E, **params) -> E:
         """Change constructor arguments (as scikit-learn's ``set_params``); checked first, so a bad value
         changes nothing. A fitted model keeps what it learned until the next ``fit``."""
         unknown = sorted(set(params) - set(self.param_names()))
@@ -193,12 +198,12 @@ class Estimator:
             setattr(self, k, v)
         return self
 
-    def clone(self) -> Estimator:
+    def clone(self: E) -> E:
         """A new, unfitted model with the same constructor arguments (and device, progress)."""
         runtime = {k: getattr(self, k) for k in self._runtime_args if hasattr(self, k)}
         return type(self)(**self.get_params(), **runtime)
 
-    def with_params(self, **settings) -> Estimator:
+    def with_params(self: E, **settings) -> E:
         """A view of this fitted model with other inference settings (no retraining; the networks are
         shared, and saving the view records the new settings)."""
         self._check_fitted()
@@ -275,7 +280,7 @@ class Estimator:
         self._check_fitted()
         return sum(count_parameters(getattr(self, n)) for n in self._networks)
 
-    def _run_fit(self, train: Callable[[Estimator, torch.Generator], dict], device=None) -> Estimator:
+    def _run_fit(self: E, train: Callable[[E, torch.Generator], dict], device=None) -> E:
         """Run ``train(model, generator) -> curves`` on a copy; adopt its state when it succeeds.
 
         Resolves the parameters, seeds a private generator with ``seed`` (the
@@ -327,7 +332,7 @@ class Estimator:
             },
             "state": self._get_state(),
             "log": self.log_.to_state(),
-            "threshold": None if getattr(self, "threshold_", None) is None else self.threshold_.to_dict(),
+            "threshold": None if (t := getattr(self, "threshold_", None)) is None else t.to_dict(),
         }
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         os.close(fd)
@@ -339,7 +344,7 @@ class Estimator:
                 os.remove(tmp)
         return path
 
-    def load(self, path: str | Path) -> Estimator:
+    def load(self: E, path: str | Path) -> E:
         """Load a checkpoint written by :meth:`save` into this model; returns ``self``.
 
         Refuses (``ValueError`` naming the field) a checkpoint of another class
@@ -351,7 +356,7 @@ class Estimator:
         return self._load_checkpoint(read_checkpoint(path), path)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, **runtime) -> Estimator:
+    def from_checkpoint(cls: type[E], path: str | Path, **runtime) -> E:
         """Rebuild a fitted model from a checkpoint alone (``runtime``: e.g. ``device="cpu"``).
 
         Called on a base class (``Detector.from_checkpoint``) it rebuilds
@@ -360,7 +365,7 @@ class Estimator:
         return cls.from_checkpoint_dict(read_checkpoint(path), path, **runtime)
 
     @classmethod
-    def from_checkpoint_dict(cls, ckpt: dict, path: str | Path = "<checkpoint>", **runtime) -> Estimator:
+    def from_checkpoint_dict(cls: type[E], ckpt: dict, path: str | Path = "<checkpoint>", **runtime) -> E:
         """:meth:`from_checkpoint` for a checkpoint already read by :func:`read_checkpoint`."""
         name = ckpt["class"]
         klass = _REGISTRY.get(name)
@@ -368,10 +373,10 @@ class Estimator:
             raise ValueError(f"{path} holds a {name}, not a {cls.__name__}")
         names = klass.param_names()
         given = {**ckpt["settings"], **ckpt["architecture"]}
-        model = klass(**{k: v for k, v in given.items() if k in names}, **runtime)
+        model: E = klass(**{k: v for k, v in given.items() if k in names}, **runtime)
         return model._load_checkpoint(ckpt, path)
 
-    def _load_checkpoint(self, ckpt: dict, path) -> Estimator:
+    def _load_checkpoint(self: E, ckpt: dict, path) -> E:
         if ckpt["class"] != type(self).__name__:
             raise ValueError(f"{path} holds a {ckpt['class']}, not a {type(self).__name__}")
         arch = ckpt["architecture"]

@@ -298,6 +298,8 @@ class FeatureMemory(Detector):
     """
 
     _networks = ("backbone_",)
+    strides: tuple[int, ...] | list[int]  # constructor arguments (their subclasses' signatures)
+    backbone: str
     _image_extras = ()
     _min_train_images = (1, "")
 

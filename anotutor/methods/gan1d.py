@@ -53,6 +53,7 @@ class GAN1D(Estimator):
     ``hidden``, ``depth``.
     """
 
+    gamma: float  # a constructor argument that fit reads before params_ exists
     _spec = {
         "gamma": real(TRAINING, "gamma", 0.0, 1.0, low_open=True),
         "steps": integer(TRAINING, "steps"),
@@ -110,7 +111,7 @@ class GAN1D(Estimator):
         for step in progress(range(steps), desc=f"1-D GAN (gamma = {gamma:g})", enabled=self.progress):
             xb = real[torch.randint(0, real.shape[0], (bs,), generator=g)]
             z = torch.randn(bs, p["latent_dim"], generator=g)
-            ab = anom[torch.randint(0, anom.shape[0], (bs,), generator=g)] if gamma < 1 else None
+            ab = None if gamma >= 1 or anom is None else anom[torch.randint(0, anom.shape[0], (bs,), generator=g)]
             out = gan_step(G, D, opt_g, opt_d, xb, z, gamma, ab)
             for sch in scheds:
                 sch.step()

@@ -73,5 +73,5 @@ def gan_step(
             "loss_g": loss_g.item(),
             "d_real": torch.sigmoid(d_real).mean().item(),
             "d_fake": torch.sigmoid(d_fake).mean().item(),
-            "d_anomaly": (torch.sigmoid(d_anom).mean().item() if penalised else math.nan),
+            "d_anomaly": (math.nan if d_anom is None else torch.sigmoid(d_anom).mean().item()),
         }

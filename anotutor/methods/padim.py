@@ -73,7 +73,8 @@ class PaDiM(FeatureMemory):
         for f in batches:
             f = f[:, idx.to(f.device)].flatten(2).permute(2, 0, 1).double()  # [P, B, d]
             s, o = f.sum(1), torch.einsum("pbd,pbe->pde", f, f)
-            total, outer = (s, o) if total is None else (total + s, outer + o)
+            total, outer = (s, o) if total is None or outer is None else (total + s, outer + o)
+        assert total is not None and outer is not None  # fit needs at least one image
         mean = total / n
         cov = (outer - n * mean[:, :, None] * mean[:, None, :]) / (n - 1)
         cov += p["eps"] * torch.eye(cov.shape[-1], dtype=cov.dtype, device=cov.device)

@@ -101,6 +101,7 @@ class PNUNet(Detector):
     mask of each kind at every update, [updates, 2, H, W]) and the training log.
     """
 
+    masks: str  # a constructor argument read before fit
     _spec = {
         "depth": integer(ARCHITECTURE, "depth", maximum=6),
         "image_size": working_size(lambda v, p: unet_size_ok(v, p["depth"])),
@@ -199,16 +200,17 @@ class PNUNet(Detector):
         n = xb.shape[0]
         m_p = torch.ones(n, 1, *xb.shape[-2:], device=xb.device)
         m_n = torch.zeros_like(m_p)
-        use_p = p["masks"] in ("positive", "both") and self.positive_ is not None
-        use_n = p["masks"] in ("negative", "both") and self.negative_ is not None
-        if use_p:
-            m_p = self._draw(self.positive_, n, g).to(xb.device)[:, None]
-        if use_n:
+        positive = self.positive_ if p["masks"] in ("positive", "both") else None
+        negative = self.negative_ if p["masks"] in ("negative", "both") else None
+        use_p, use_n = positive is not None, negative is not None
+        if positive is not None:
+            m_p = self._draw(positive, n, g).to(xb.device)[:, None]
+        if negative is not None:
             if p["negative_source"] == "aligned":
                 # the image's own residual, under the reconstructor as it was at the last update
                 m_n = self._residual_masks(xb, getattr(self, "_mask_net", None))[:, None]
             else:
-                m_n = self._draw(self.negative_, n, g).to(xb.device)[:, None]
+                m_n = self._draw(negative, n, g).to(xb.device)[:, None]
         if use_p and use_n and p["combine"] == "mix":
             # each image gets either positive or negative noise: which one is its own coin
             coin = (torch.rand(n, generator=g) < 0.5).to(xb.device)[:, None, None, None]
@@ -253,6 +255,7 @@ class PNUNet(Detector):
             if step == 0 or step % p["mask_every"] or p["masks"] == "none":
                 return
             if p["masks"] in ("positive", "both"):
+                assert anomalies is not None  # fit refuses positive masks without known anomalies
                 self.positive_ = self._residual_masks(anomalies[: p["n_masks"]].to(self.device_)).cpu()
             if p["masks"] in ("negative", "both"):
                 self.negative_ = self._residual_masks(x[neg_pick].to(self.device_)).cpu()

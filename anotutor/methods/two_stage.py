@@ -273,7 +273,8 @@ def stage_networks(
     stage2 = UNet(inputs2, 1, width2, depth, out="logits")
     if zero_init and reading == "residual":
         nn.init.zeros_(stage2.head.weight)
-        nn.init.zeros_(stage2.head.bias)
+        if stage2.head.bias is not None:
+            nn.init.zeros_(stage2.head.bias)
     return stage1, stage2
 
 
@@ -285,8 +286,8 @@ def design_parameters(channels: int = 3, width: int = 40, depth: int = 4, width2
     """
     with torch.device("meta"):
         a, b = stage_networks(channels, width, width2 or width, depth)
-    a, b = count_parameters(a), count_parameters(b)
-    return {"stage1": a, "stage2": b, "total": a + b}
+    n1, n2 = count_parameters(a), count_parameters(b)
+    return {"stage1": n1, "stage2": n2, "total": n1 + n2}
 
 
 class TwoStage(Detector):
@@ -449,17 +450,18 @@ class TwoStage(Detector):
             n_perlin = k // 2 + (k % 2 if not slic_first else 0)
         else:
             n_perlin = k
-        out, masks = xb.clone(), torch.zeros(n, 1, *xb.shape[-2:])
+        h, w = xb.shape[-2:]
+        out, masks = xb.clone(), torch.zeros(n, 1, h, w)
         sources = None  # synth's fractal texture
         if xb.shape[1] > 1:  # colour: a grey pattern in one colour, never independent channels
-            sources = colour_sources(k, xb.shape[1], *xb.shape[-2:], rng, augment=self.params_["source"] == "augmented")
+            sources = colour_sources(k, xb.shape[1], h, w, rng, augment=self.params_["source"] == "augmented")
         elif self.params_["source"] == "augmented":
-            sources = synth.foreign_textures(k, 1, *xb.shape[-2:], seed=rng)
+            sources = synth.foreign_textures(k, 1, h, w, seed=rng)
         for idx, make in ((chosen[:n_perlin], synth.perlin_anomaly), (chosen[n_perlin:], synth.slic_anomaly)):
             if len(idx):
-                idx = torch.as_tensor(idx)
-                out[idx], m = make(xb[idx], seed=rng, sources=sources)
-                masks[idx, 0] = m
+                rows = torch.as_tensor(idx)
+                out[rows], m = make(xb[rows], seed=rng, sources=sources)
+                masks[rows, 0] = m
         return out, masks
 
     def _batch(self, x: torch.Tensor, g: torch.Generator, rng: np.random.Generator):

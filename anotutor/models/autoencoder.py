@@ -131,7 +131,7 @@ class ConvAutoEncoder(nn.Module):
             for part, seq in (("encoder", self.encoder), ("decoder", self.decoder)):
                 for layer in seq:
                     x = layer(x)
-                    row = {
+                    row: dict[str, str | int] = {
                         "part": part,
                         "layer": type(layer).__name__,
                         "in": "",

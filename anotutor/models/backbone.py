@@ -80,6 +80,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType, ModuleType
+from typing import Any
 
 import torch
 from torch import nn
@@ -237,7 +238,8 @@ def _lite(n: int, blocks: tuple[int, ...], channels: dict[int, int], size: int) 
         stride_channels=MappingProxyType(channels),
         key_map=_efficientnet_key,
         native_size=size,
-        **_TF_LITE,
+        mean=_TF_LITE["mean"],
+        std=_TF_LITE["std"],
     )
 
 
@@ -307,7 +309,7 @@ def imagenet_state_dict(arch: str = DEFAULT) -> dict:
     return {b.key_map(k, b.blocks): v for k, v in state.items()}
 
 
-def _timm_model(b: Backbone) -> nn.Module:
+def _timm_model(b: Backbone) -> Any:  # timm's EfficientNet class (MobileNetV2 included)
     try:
         import timm
     except ImportError as err:  # pragma: no cover - timm is a dependency of the package
@@ -363,7 +365,7 @@ class FeatureBackbone(nn.Module):
         self.eval()
         self.requires_grad_(False)
         # channels-last runs the depthwise convolutions about 1.6 times faster on a CPU
-        self.to(memory_format=torch.channels_last)
+        self.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs lack the keyword
         # the forward pass runs a copy with the BatchNorms folded (fold.py), built on first use from the
         # current weights; the module's own layers (and so its state dict) stay the published network's
         self._folded: tuple | None = None

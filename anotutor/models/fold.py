@@ -44,7 +44,7 @@ def fold_batchnorm(network: nn.Module) -> nn.Module:
 
     def walk(parent: nn.Module) -> None:
         names = list(parent._modules)
-        for before, name in zip([None] + names[:-1], names):
+        for before, name in zip([None, *names[:-1]], names):
             child = parent._modules[name]
             conv = parent._modules[before] if before is not None else None
             if (
@@ -53,6 +53,7 @@ def fold_batchnorm(network: nn.Module) -> nn.Module:
                 and child.track_running_stats
                 and child.num_features == conv.out_channels
             ):
+                assert before is not None  # conv is a module, so it has a name
                 parent._modules[before] = fuse_conv_bn_eval(conv, child)
                 parent._modules[name] = _activation(child)
             elif child is not None:

@@ -322,7 +322,7 @@ def grouped(words: dict, prep: str, rival: str | None = None) -> str:
     ``grouped({"brick": "above", "grass": "level with", "gravel": "level with"}, "on",
     "the floor")`` is ``"above the floor on brick, level with it on grass and gravel"``;
     without ``rival``, ``"above on brick, level with on grass and gravel"``."""
-    parts = []
+    parts: list[str] = []
     for w in dict.fromkeys(words.values()):
         where = joined(k for k, v in words.items() if v == w)
         who = "" if rival is None else f" {'it' if parts else rival}"
