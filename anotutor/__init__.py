@@ -3,9 +3,10 @@ from reconstruction to feature memories*.
 
 Layers, from the ground up (a module imports only from layers below it)::
 
-    runtime, checks, ops, viz    device, seeds, budget; input validation; generic tensor
-                                 operations (Gaussian blur, uniform noise, parameter
-                                 count); drawing (viz draws arrays, knows nothing above)
+    runtime, checks, ops, viz,   device, seeds, budget; input validation; generic tensor
+    log                          operations (Gaussian blur, uniform noise, parameter
+                                 count); drawing (viz draws arrays, knows nothing above);
+                                 the package's logger (the command line shows it)
     data, metrics, losses,       know nothing of models or methods; results holds the
     theory, results              committed benchmark numbers and their intervals
     models                       plain nn.Modules

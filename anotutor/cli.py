@@ -55,10 +55,13 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import logging
 import sys
 import time
 import traceback
 from pathlib import Path
+
+from .log import LOG, configure
 
 __all__ = ["main", "build_parser"]
 
@@ -80,8 +83,34 @@ def build_parser() -> argparse.ArgumentParser:
         description="Visual anomaly detectors of the anotutor book, on a folder in the MVTec AD layout.",
     )
     ap.add_argument("--version", action="version", version=f"anotutor {__version__}")
+    # -q / -v on every subcommand (SUPPRESS: an option not given leaves the top level's default)
+    talk = argparse.ArgumentParser(add_help=False)
+    said = talk.add_mutually_exclusive_group()
+    said.add_argument(
+        "-q",
+        "--quiet",
+        dest="verbosity",
+        action="store_const",
+        const=logging.WARNING,
+        default=argparse.SUPPRESS,
+        help="only warnings and errors on stderr",
+    )
+    said.add_argument(
+        "-v",
+        "--verbose",
+        dest="verbosity",
+        action="store_const",
+        const=logging.DEBUG,
+        default=argparse.SUPPRESS,
+        help="also the details of each step",
+    )
+    ap.set_defaults(verbosity=logging.INFO)
     sub = ap.add_subparsers(dest="command", required=True, metavar="{methods,run,compare,fit,predict,elpv}")
-    sub.add_parser("methods", help="list the detectors and their defaults")
+
+    def command(name: str, **kw) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[talk], **kw)
+
+    command("methods", help="list the detectors and their defaults")
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("folder", type=Path, help="a folder in the MVTec AD layout")
@@ -115,13 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--overwrite", action="store_true", help="replace an output folder that holds results")
         p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
-    run = sub.add_parser("run", help="fit and score one method")
+    run = command("run", help="fit and score one method")
     common(run)
     run.add_argument("--method", required=True, help="a detector name (see: anotutor methods)")
-    cmp_ = sub.add_parser("compare", help="fit and score several methods, one table")
+    cmp_ = command("compare", help="fit and score several methods, one table")
     common(cmp_)
     cmp_.add_argument("--methods", default="all", help="'all' or comma-separated names (default: all)")
-    fit = sub.add_parser("fit", help="train one method on train/good, choose tau, keep the model")
+    fit = command("fit", help="train one method on train/good, choose tau, keep the model")
     fit.add_argument("folder", type=Path, help="a folder with train/good (test/<kind> optional)")
     fit.add_argument("--method", required=True, help="a detector name (see: anotutor methods)")
     fit.add_argument("--out", type=Path, required=True, help="the model folder to write")
@@ -143,14 +172,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-progress",
     ):
         _copy_argument(run, fit, flag)
-    pred = sub.add_parser("predict", help="score image files or folders with a model folder of anotutor fit")
+    pred = command("predict", help="score image files or folders with a model folder of anotutor fit")
     pred.add_argument("model", type=Path, help="a model folder written by anotutor fit")
     pred.add_argument("inputs", type=Path, nargs="+", help="image files or folders (searched recursively)")
     pred.add_argument("--out", type=Path, required=True, help="the folder to write scores.csv and overlays/ to")
     pred.add_argument("--batch-size", type=int, default=16, help="images scored at once (default 16)")
     pred.add_argument("--overwrite", action="store_true", help="replace an output folder that holds results")
     pred.add_argument("--no-progress", action="store_true", help="no progress bar")
-    cells = sub.add_parser(
+    cells = command(
         "elpv",
         help="write the ELPV solar cells (pip install elpv-dataset; data CC BY-NC-SA "
         "4.0) in the MVTec AD layout, without masks",
@@ -204,12 +233,11 @@ def _fit(args) -> int:
     except (ValueError, FileNotFoundError) as err:
         raise CLIError(str(err)) from err
     info = train_and_write(plan, args.out)
-    print(
-        f"anotutor: {info['title']} trained on {info['provenance']['n_train']} images in "
-        f"{info['provenance']['fit_seconds']:.0f} s; {info['rule']}",
-        file=sys.stderr,
+    LOG.info(
+        f"{info['title']} trained on {info['provenance']['n_train']} images in "
+        f"{info['provenance']['fit_seconds']:.0f} s; {info['rule']}"
     )
-    print(f"anotutor: model in {args.out}; next: anotutor predict {args.out} IMAGES... --out OUT", file=sys.stderr)
+    LOG.info(f"model in {args.out}; next: anotutor predict {args.out} IMAGES... --out OUT")
     return 0
 
 
@@ -223,10 +251,7 @@ def _predict(args) -> int:
         raise CLIError(str(err)) from err
     rows = write_predictions(plan, args.out, args.batch_size, not args.no_progress)
     flagged = sum(r["verdict"] == "anomalous" for r in rows)
-    print(
-        f"anotutor: {len(rows)} images scored, {flagged} flagged anomalous; scores.csv and overlays/ in {args.out}",
-        file=sys.stderr,
-    )
+    LOG.info(f"{len(rows)} images scored, {flagged} flagged anomalous; scores.csv and overlays/ in {args.out}")
     return 0
 
 
@@ -276,10 +301,9 @@ def _elpv(args) -> int:
     except (ImportError, FileExistsError, FileNotFoundError, ValueError) as err:
         raise CLIError(str(err)) from err
     n = {k: len(list((root / k).glob("*/*"))) for k in ("train", "test")}
-    print(
-        f"anotutor: {n['train']} defect-free training cells and {n['test']} test cells ({args.kind}) in {root};"
-        f" next: anotutor compare {root} --methods all (image metrics only: the cells have no masks)",
-        file=sys.stderr,
+    LOG.info(
+        f"{n['train']} defect-free training cells and {n['test']} test cells ({args.kind}) in {root};"
+        f" next: anotutor compare {root} --methods all (image metrics only: the cells have no masks)"
     )
     return 0
 
@@ -440,17 +464,15 @@ def _run(args, methods: list[str], flat: bool) -> Path:
         raise CLIError("no method can run: " + "; ".join(f"{k}: {v}" for k, v in reasons.items()))
     for name, why in reasons.items():
         if why:
-            print(f"anotutor: {name} will be skipped: {why}", file=sys.stderr)
+            LOG.warning(f"{name} will be skipped: {why}")
 
     t0 = time.perf_counter()
     with staged(out) as stage:
         outcomes = []
         for name in methods:
             if reasons[name] is None:
-                print(
-                    f"anotutor: {name} on {folder_name} ({len(ds.train)} training images, "
-                    f"{len(ds.test)} test images, {size} px)",
-                    file=sys.stderr,
+                LOG.info(
+                    f"{name} on {folder_name} ({len(ds.train)} training images, {len(ds.test)} test images, {size} px)"
                 )
             o = run_method(
                 name,
@@ -478,7 +500,7 @@ def _run(args, methods: list[str], flat: bool) -> Path:
                     int(ds.val.labels.sum()),
                 )
             o.detector.save(where / "model.pt")
-            print(f"anotutor: {name}: " + ", ".join(f"{k} {v}" for k, v in _row_text(o.row).items()), file=sys.stderr)
+            LOG.info(f"{name}: " + ", ".join(f"{k} {v}" for k, v in _row_text(o.row).items()))
         meta = _meta(args, ds, size, methods, time.perf_counter() - t0)
         masks_note = (
             ""
@@ -509,7 +531,7 @@ def _run(args, methods: list[str], flat: bool) -> Path:
             None if flat else "quality_speed.png",
         )
     print(_table(outcomes))
-    print(f"\nanotutor: results in {out} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+    LOG.info(f"results in {out} ({time.perf_counter() - t0:.0f} s)")
     return out
 
 
@@ -533,6 +555,7 @@ def _quality_speed(path: Path, outcomes) -> None:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    configure(getattr(args, "verbosity", logging.INFO))
     try:
         if args.command == "methods":
             print(_methods())
@@ -554,17 +577,14 @@ def main(argv=None) -> int:
         _run(args, methods, flat=args.command == "run")
         return 0
     except CLIError as err:
-        print(f"anotutor: error: {err}", file=sys.stderr)
+        LOG.error(f"error: {err}")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("anotutor: interrupted; nothing was written", file=sys.stderr)
+        LOG.error("interrupted; nothing was written")
         return 130
     except Exception:  # a fault during training or scoring, not in what was asked: show where
         traceback.print_exc()
-        print(
-            "anotutor: unexpected error (above); nothing was written. Please report it with the command line.",
-            file=sys.stderr,
-        )
+        LOG.error("unexpected error (above); nothing was written. Please report it with the command line.")
         return EXIT_FAULT
 
 

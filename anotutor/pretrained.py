@@ -44,6 +44,7 @@ from . import __version__
 from .data import textures
 from .data.irmnist import ir_setup
 from .data.mnist import mnist_setup
+from .log import LOG, configure
 from .methods import AnoGAN, AutoEncoderDetector, Detector, PNUNet, TwoStage
 from .methods.catalog import METHODS
 from .methods.estimator import E, Estimator, read_checkpoint
@@ -317,12 +318,13 @@ def build(names=None, out: Path = WEIGHTS, progress: bool = True) -> list[Path]:
         # the texture networks are larger (an auto-encoder: 2.7 M weights): stored in float16
         written.append(det.save(out / f"{name}.pt", half=name in TEXTURE_RECIPES))
         if progress:
-            print(f"{name}: {det.log_.fit_seconds:.0f} s -> {written[-1]}", flush=True)
+            LOG.info(f"{name}: {det.log_.fit_seconds:.0f} s -> {written[-1]}")
     return written
 
 
 if __name__ == "__main__":  # python -m anotutor.pretrained [name ...]
     import sys
 
+    configure()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     build(sys.argv[1:] or None)

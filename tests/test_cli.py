@@ -292,3 +292,17 @@ def test_a_fault_during_training_is_status_1_with_its_traceback(tmp_path, capsys
     assert "unexpected error" in err and not (tmp_path / "out").exists()
     # a bad argument stays a one-line usage error, status 2
     assert "--steps" in _error(capsys, "run", root, "--method", "floor", "--out", tmp_path / "o2", "--steps", "0")
+
+
+def test_quiet_keeps_stderr_to_warnings_and_verbose_is_accepted(tmp_path, capsys):
+    root = make_folder(tmp_path / "data")
+    assert run_cli("run", root, "--method", "floor", "--out", tmp_path / "loud", *SMALL) == 0
+    loud = capsys.readouterr().err
+    assert "anotutor: floor on data" in loud and "anotutor: results in" in loud
+    assert run_cli("run", root, "--method", "floor", "--out", tmp_path / "quiet", "-q", *SMALL) == 0
+    quiet = capsys.readouterr()
+    assert "anotutor:" not in quiet.err and quiet.out.strip()        # the table still on stdout
+    assert run_cli("run", root, "--method", "floor", "--out", tmp_path / "verbose", "--verbose", *SMALL) == 0
+    assert "anotutor: floor on data" in capsys.readouterr().err
+    with pytest.raises(SystemExit):                                  # one or the other
+        cli.build_parser().parse_args(["methods", "-q", "-v"])

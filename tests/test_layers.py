@@ -14,7 +14,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "anotutor"
 LAYERS = [
-    {"runtime", "checks", "ops", "viz"},
+    {"runtime", "checks", "ops", "viz", "log"},
     {"data", "metrics", "losses", "theory", "results"},
     {"models"},
     {"methods"},

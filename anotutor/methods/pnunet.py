@@ -90,12 +90,9 @@ class PNUNet(Detector):
 
     ``fit(images, anomalies)``: ``anomalies`` are needed for positive masks.
     The default, ``masks="negative"``, needs none, so it works on a folder of
-    normal images alone; over three seeds on brick, the one book texture
-    where PNUNet works at all, it is the one mask mode above uniform noise in
-    pixel AUROC beyond the 95 % interval, on the validation split as on the test split
-    (``benchmarks/ablations.py``, chapter 5). On grass and gravel the
-    validation means prefer ``masks="none"``, by margins the book's rule
-    calls ties.
+    normal images alone; chapter 5 compares the mask modes on validation
+    splits (``benchmarks/ablations.py``) and says why this one is the
+    default.
     Learned state: ``model_`` (the reconstructor), the mask pools
     ``positive_`` and ``negative_`` [n, H, W], ``mask_history_`` (the first
     mask of each kind at every update, [updates, 2, H, W]) and the training log.

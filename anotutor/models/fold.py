@@ -5,11 +5,11 @@ In evaluation mode a BatchNorm is an affine map per channel,
 convolution followed by an affine map per output channel is again a
 convolution: its weights scaled by :math:`\\gamma / \\sqrt{\\sigma^2 +
 \\epsilon}` and a bias added. Folding removes one pass over every
-activation map, which on a CPU is what depthwise networks wait on (the
-frozen EfficientNet-Lite0 of the feature memories runs about 1.5 times
-faster). The arithmetic is torch's :func:`torch.nn.utils.fusion.fuse_conv_bn_eval`;
-this module only finds the pairs. timm's ``BatchNormAct2d`` (a BatchNorm
-with its activation) becomes its activation alone.
+activation map, which on a CPU is what depthwise networks wait on (chapter
+8's speed section). The arithmetic is torch's
+:func:`torch.nn.utils.fusion.fuse_conv_bn_eval`; this module only finds the
+pairs. timm's ``BatchNormAct2d`` (a BatchNorm with its activation) becomes
+its activation alone.
 """
 
 from __future__ import annotations
