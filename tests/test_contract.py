@@ -22,7 +22,7 @@ class _Latent(Detector):
     """
 
     _architecture = ("image_size", "scale")
-    _image_extras = ()
+    _extras_resize: dict[str, str] = {}
 
     def __init__(self, image_size: int = 16, scale: float = 50.0, seed: int = 0, device=None):
         self.image_size, self.scale, self.seed, self.device = image_size, scale, seed, device

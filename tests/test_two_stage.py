@@ -10,7 +10,8 @@ from anotutor.methods import Detector, NotFittedError, TwoStage
 from anotutor.methods import two_stage as ts
 from anotutor.losses import segment_loss
 from anotutor.metrics import pixel_auroc
-from anotutor.methods.two_stage import refine
+from anotutor.methods import refinement
+from anotutor.methods.refinement import refine
 from anotutor.models.draem import DraemReference, draem_parameters
 from anotutor.ops import count_parameters
 from images import inside_over_outside, ramps, square_truth
@@ -235,16 +236,16 @@ def test_windows_cover_each_marked_region_inside_the_image():
     r = torch.zeros(40, 40)
     r[2:6, 30:39] = 1      # a small region near the corner: one window, pushed inside
     r[10:35, 5:12] = 1     # a tall region: tiled along its height
-    got = ts.windows(r, 16)
+    got = refinement.windows(r, 16)
     assert all(0 <= y <= 24 and 0 <= x <= 24 for y, x in got)
     covered = torch.zeros(40, 40)
     for y, x in got:
         covered[y:y + 16, x:x + 16] = 1
     assert bool((covered[r > 0] == 1).all())        # every marked pixel lies in a window
     assert got[0][1] <= 5 and len(got) == 3           # the largest region first, two windows for it
-    assert ts.windows(torch.zeros(40, 40), 16) == []
-    assert len(ts.windows(r, 16, most=1)) == 1
-    assert ts.patch_size(64, 3) == 32 and ts.patch_size(16, 2) == 16 and ts.patch_size(48, 4) == 16
+    assert refinement.windows(torch.zeros(40, 40), 16) == []
+    assert len(refinement.windows(r, 16, most=1)) == 1
+    assert refinement.patch_size(64, 3) == 32 and refinement.patch_size(16, 2) == 16 and refinement.patch_size(48, 4) == 16
 
 
 def test_patches_reading_pastes_stage_2_into_stage_1_inside_the_windows(gray, tmp_path):
@@ -257,7 +258,7 @@ def test_patches_reading_pastes_stage_2_into_stage_1_inside_the_windows(gray, tm
     r = torch.zeros(2, 32, 32)
     r[0, 20:24, 2:6] = 1              # one marked region in image 0, none in image 1
     out, inside = det._pasted(x, p1, r)
-    (y, x0), = ts.windows(r[0], side)
+    (y, x0), = refinement.windows(r[0], side)
     expected = p1.clone()
     with torch.no_grad():            # stage 2 on the image patch alone, pasted at the window
         expected[0, y:y + side, x0:x0 + side] = torch.sigmoid(det.stage2_(x[:1, :, y:y + side, x0:x0 + side]))[0, 0]

@@ -21,9 +21,9 @@ inference needs gradients (AnoGAN's latent search) opens
 ``torch.enable_grad()`` inside its ``_predict`` and returns detached tensors.
 ``generator`` is a CPU ``torch.Generator`` seeded by ``predict``'s ``seed``,
 for inference that draws random numbers (a random search start). Extras
-named in ``_image_extras`` (reconstructions) are resized to the input size
-and clamped to [0, 1]; every other extra (a latent code, logits) comes back
-as the method returned it.
+named in ``_extras_resize`` (a reconstruction, a per-stage map) are resized
+to the input size by their interpolation mode and clamped to [0, 1]; every
+other extra (a latent code, logits) comes back as the method returned it.
 """
 
 from __future__ import annotations
@@ -66,7 +66,9 @@ class Detector(Estimator):
     """Base class of the image detectors: validation, resizing, batching, timing."""
 
     _networks: tuple[str, ...] = ("model_",)
-    _image_extras: tuple[str, ...] = ("reconstruction",)
+    # extras that are images [N, C, h, w] or maps [N, h, w] at the working size: resized to the input's size
+    # by this interpolation mode each (and kept in [0, 1]); other extras are returned as they are
+    _extras_resize: dict[str, str] = {"reconstruction": "bilinear"}
     # The fewest training images fit accepts, and why (BatchNorm needs a batch, a covariance two
     # samples); checked before anything is built or trained.
     _min_train_images: tuple[int, str] = (2, "BatchNorm needs a batch")
@@ -186,8 +188,12 @@ class Detector(Estimator):
         out_extras = {}
         for k, v in extras.items():
             v = torch.cat(v)
-            if k in self._image_extras and v.shape[-2:] != (h, w):
-                v = F.interpolate(v.float(), size=(h, w), mode="bilinear", align_corners=False).clamp(0, 1)
+            mode = self._extras_resize.get(k)
+            if mode is not None and v.shape[-2:] != (h, w):
+                flat = v.dim() == 3  # a map: resized as one channel
+                kw = {"align_corners": False} if mode == "bilinear" else {}
+                v = F.interpolate(v[:, None] if flat else v.float(), size=(h, w), mode=mode, **kw).clamp(0, 1)
+                v = v[:, 0] if flat else v
             out_extras[k] = v
         return Detection(torch.cat(scores), maps_t.clamp_min(0), t.ms_per(x.shape[0]), out_extras)
 

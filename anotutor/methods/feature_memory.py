@@ -300,7 +300,7 @@ class FeatureMemory(Detector):
     _networks = ("backbone_",)
     strides: tuple[int, ...] | list[int]  # constructor arguments (their subclasses' signatures)
     backbone: str
-    _image_extras = ()
+    _extras_resize: dict[str, str] = {}
     _min_train_images = (1, "")
 
     @property

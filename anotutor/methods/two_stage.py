@@ -21,10 +21,8 @@ structure in all its channels: drawn in each channel apart it was
 multicoloured noise, and a model trained on it learned to find colour noise
 and missed defects that differ from the part in brightness and structure
 alone (``benchmarks/two_stage_colour.md``; grayscale images are unchanged).
-(Measured on the three textures, stage 1, two seeds: with the plain pattern
-the network learns to find *that pattern*, and the image AUROC was
-0.87, 0.50 and 0.72 on brick, grass and gravel; with the augmented one 0.96,
-0.86 and 0.85.) The
+With the plain pattern the network learns to find *that pattern*; chapter
+6's reproducibility notes measure what the augmentations buy. The
 target :math:`y` is the exact inserted mask (all zeros for a normal image),
 and the loss is the paper's eqs. 1 to 4 on :math:`\hat y = \sigma(f(x))`,
 
@@ -35,14 +33,8 @@ and the loss is the paper's eqs. 1 to 4 on :math:`\hat y = \sigma(f(x))`,
 has the same minimiser and keeps the term on the SSIM term's scale. SSIM is
 the one of :mod:`anotutor.losses`, with Wang et al.'s denominator.)
 
-**Refinement** (:func:`refine`). The input image is cut into SLIC
-superpixels (:func:`~anotutor.data.synth.superpixels`, ``n_segments`` of
-them, on the image as it comes, anomaly included). A pixel is *marked* when
-its stage-1 probability is at least ``mark``; a superpixel becomes a whole
-patch of the refined map (value 1) when at least a share ``cover`` of its
-pixels is marked, and is dropped (value 0) otherwise. A partly found anomaly
-that follows the image's edges is thereby completed, and an isolated speck
-that marks a small part of its superpixel disappears.
+**Refinement** (:func:`~anotutor.methods.refinement.refine`): the stage-1
+map completed or dropped superpixel by superpixel (:mod:`.refinement`).
 
 **Stage 2**, our reading (the paper says only that the second model "is
 trained on small patches" extracted by comparing the stage-1 prediction with
@@ -92,36 +84,32 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ..checks import as_images, check_int, check_range
+from ..checks import as_images, check_int
 from ..data import synth
 from ..losses import segment_loss
 from ..models.unet import UNet, unet_size_ok
 from ..ops import count_parameters
 from ..runtime import Timer
-from .base import Detection, Detector
+from .base import Detector
 from .params import ARCHITECTURE, INFERENCE, TRAINING, TRAINING_SPEC, choice, custom, flag, integer, real, working_size
+from .refinement import cut_windows, patch_size, refine, windows
 from .scores import top_fraction_score
 from .training import draw_batch, train_steps
 
 __all__ = [
     "TwoStage",
-    "refine",
     "stage_networks",
     "design_parameters",
-    "windows",
     "PSEUDO_KINDS",
     "SOURCES",
     "STAGE2_READINGS",
-    "patch_size",
     "colour_sources",
 ]
 
 PSEUDO_KINDS = ("perlin", "both")
 STAGE2_READINGS = ("residual", "patches")
-MAX_WINDOWS = 4  # patches reading: at most this many windows per image, the largest marked regions first
 SOURCES = ("augmented", "fractal")
 # default steps, as shares of the budget's: under ci (225) 135 + 45 steps. Stage 2 gets a third of
 # stage 1's steps (steps2=None), whatever sets those.
@@ -135,43 +123,6 @@ def _stage_count(v) -> int:
     if isinstance(v, bool) or v not in (1, 2):
         raise ValueError(f"stages must be 1 or 2, got {v!r}")
     return int(v)
-
-
-def refine(prob: torch.Tensor, segments, mark: float = 0.5, cover: float = 0.25) -> torch.Tensor:
-    """The refined map [H, W] of one stage-1 probability map ``prob`` [H, W] and
-    its superpixels.
-
-    ``segments`` [H, W] holds integer superpixel labels (any non-negative
-    integers, e.g. from :func:`anotutor.data.synth.superpixels`). A pixel is
-    marked when ``prob >= mark``; every pixel of a superpixel of which at
-    least a share ``cover`` is marked gets 1, every other pixel 0. So a mark
-    on part of a superpixel grows into the whole superpixel, and a speck
-    covering less than ``cover`` of its superpixel is dropped.
-    """
-    seg, mark, cover = _checked_refine(prob, segments, mark, cover)  # seg: flat labels
-    marked = (prob.flatten() >= mark).float()  # 1 where stage 1 marks a pixel
-    counts = torch.bincount(seg).clamp_min(1)  # pixels per superpixel
-    share = torch.bincount(seg, weights=marked, minlength=counts.numel()) / counts
-    return (share >= cover).float()[seg].view_as(prob)  # each superpixel: all or none
-
-
-def _checked_refine(prob, segments, mark, cover) -> tuple[torch.Tensor, float, float]:
-    """:func:`refine`'s arguments checked: the labels as a flat long tensor on ``prob``'s device."""
-    if not isinstance(prob, torch.Tensor) or prob.dim() != 2:
-        raise ValueError(f"prob must be a tensor [H, W], got {getattr(prob, 'shape', type(prob).__name__)}")
-    seg = torch.as_tensor(np.asarray(segments) if not isinstance(segments, torch.Tensor) else segments)
-    if tuple(seg.shape) != tuple(prob.shape):
-        raise ValueError(f"segments of shape {tuple(seg.shape)} do not match prob of shape {tuple(prob.shape)}")
-    if seg.is_floating_point() or seg.dtype == torch.bool:
-        raise ValueError(f"segments must hold integer labels, got dtype {seg.dtype}")
-    if bool(torch.isnan(prob).any()):
-        raise ValueError("prob contains NaN")
-    mark = check_range(mark, "mark", 0.0, 1.0, low_open=True)
-    cover = check_range(cover, "cover", 0.0, 1.0, low_open=True)
-    seg = seg.long().flatten().to(prob.device)
-    if bool((seg < 0).any()):
-        raise ValueError("segments must hold non-negative labels")
-    return seg, mark, cover
 
 
 def colour_sources(
@@ -195,48 +146,6 @@ def colour_sources(
     grey = synth.foreign_textures(n, 1, height, width, seed=rng, augment=augment)
     gains = torch.from_numpy(rng.uniform(*tint, size=(n, channels, 1, 1))).float()
     return (grey * gains).clamp(0.0, 1.0)
-
-
-def patch_size(image_size: int, depth: int) -> int:
-    """The patches reading's window: half the image, down to a multiple of 2^``depth``, at least 16
-    (the SSIM window) and at most the image."""
-    unit = 2**depth
-    side = max(16, (image_size // 2) // unit * unit)
-    return min(image_size, -(-side // unit) * unit)
-
-
-def windows(refined: torch.Tensor, size: int, most: int = MAX_WINDOWS) -> list[tuple[int, int]]:
-    """Top-left corners of square windows of side ``size`` over the marked regions
-    of one refined map [H, W]: each connected region (the largest first, ``most``
-    windows in all) is tiled by windows that cover its bounding box, each kept
-    inside the image."""
-    from scipy import ndimage
-
-    h, w = refined.shape
-    labels, n = ndimage.label(refined.detach().cpu().numpy() > 0.5)
-    if n == 0:
-        return []
-    sizes = np.bincount(labels.ravel())[1:]
-    boxes = ndimage.find_objects(labels)
-    out = []
-    for k in np.argsort(-sizes, kind="stable"):
-        ys, xs = boxes[k]
-        for y in _starts(ys.start, ys.stop, size, h):
-            for x in _starts(xs.start, xs.stop, size, w):
-                if (y, x) not in out:
-                    out.append((y, x))
-                if len(out) == most:
-                    return out
-    return out
-
-
-def _starts(start: int, stop: int, size: int, length: int) -> list[int]:
-    """Window starts that cover [start, stop) with windows of ``size``, kept inside [0, length)."""
-    if stop - start <= size:
-        first = [(start + stop - size) // 2]
-    else:
-        first = list(range(start, stop - size, size)) + [stop - size]
-    return [min(max(v, 0), length - size) for v in first]
 
 
 def stage_networks(
@@ -323,7 +232,7 @@ class TwoStage(Detector):
         "recalibrate": flag(TRAINING, "recalibrate"),
     }
     _networks = ("stage1_", "stage2_")
-    _image_extras = ()
+    _extras_resize = {"stage1": "bilinear", "refined": "nearest", "windows": "nearest"}
 
     def __init__(
         self,
@@ -523,7 +432,7 @@ class TwoStage(Detector):
             if not where:  # stage 1 marked nothing in the whole batch: one window per image, drawn at random
                 top = xb.shape[-1] - self._patch
                 where = [(n, int(rng.integers(0, top + 1)), int(rng.integers(0, top + 1))) for n in range(xb.shape[0])]
-            return self.stage2_(_cut(xb, where, self._patch)), _cut(masks, where, self._patch)
+            return self.stage2_(cut_windows(xb, where, self._patch)), cut_windows(masks, where, self._patch)
 
         return self._train(
             self.stage2_,
@@ -566,7 +475,7 @@ class TwoStage(Detector):
         out, inside, side = p1.clone(), torch.zeros_like(p1), self._patch
         where = self._windows(r)
         if where:
-            p2 = torch.sigmoid(self.stage2_(_cut(x, where, side)))[:, 0]
+            p2 = torch.sigmoid(self.stage2_(cut_windows(x, where, side)))[:, 0]
             first = torch.zeros_like(p1, dtype=torch.bool)
             for (n, y, x0), patch in zip(where, p2):
                 region = (n, slice(y, y + side), slice(x0, x0 + side))
@@ -575,18 +484,6 @@ class TwoStage(Detector):
                 first[region] = True
             inside = first.float()
         return out, inside
-
-    @torch.no_grad()
-    def predict(self, images, batch_size: int = 64, seed: int = 0, progress: bool = False) -> Detection:
-        """:meth:`Detector.predict`, with the per-stage maps of ``extras`` at the input's size too."""
-        out = super().predict(images, batch_size, seed, progress)
-        h, w = out.maps.shape[-2:]
-        for k, mode in (("stage1", "bilinear"), ("refined", "nearest"), ("windows", "nearest")):
-            v = out.extras.get(k)
-            if v is not None and v.shape[-2:] != (h, w):
-                kw = {"align_corners": False} if mode == "bilinear" else {}
-                out.extras[k] = F.interpolate(v[:, None], size=(h, w), mode=mode, **kw)[:, 0].clamp(0, 1)
-        return out
 
     @torch.no_grad()
     def stage_ms(self, images, batch_size: int = 64) -> dict[str, float]:
@@ -613,8 +510,3 @@ class TwoStage(Detector):
         out = {k: 1000.0 * v / x.shape[0] for k, v in times.items()}
         out["total"] = sum(out.values())
         return out
-
-
-def _cut(t: torch.Tensor, where: list[tuple[int, int, int]], side: int) -> torch.Tensor:
-    """The windows ``(image, top, left)`` of side ``side`` cut from ``t`` [N, C, H, W], stacked."""
-    return torch.stack([t[n, :, y : y + side, x : x + side] for n, y, x in where])
