@@ -240,7 +240,7 @@ def predict_files(model_dir, inputs, out, batch_size: int = 16, progress: bool =
 def prepare_predict(model_dir, inputs) -> dict:
     """Read and check the model folder and list the image files, scoring nothing (a ValueError here is
     the caller's input)."""
-    from .data.folder import image_files
+    from .data.images import image_files
 
     det, info = read_model(model_dir)
     return {"det": det, "info": info, "files": image_files(*inputs), "model_dir": model_dir}
@@ -251,7 +251,7 @@ def write_predictions(plan: dict, out, batch_size: int = 16, progress: bool = Tr
     from PIL import Image
 
     from .checks import check_int
-    from .data.folder import read_image, resized
+    from .data.images import read_image, resized
     from .runtime import progress as bar
     from .viz import overlay_pixels
 

@@ -6,7 +6,10 @@
 * :mod:`.elpv`      real solar-cell defects from PyPI (image labels only)
 * :mod:`.parts`     digits as parts, aligned or rotated (where PaDiM's per-position model stops)
 * :mod:`.irmnist`   IR-MNIST: puzzles of digits with one anomalous class, and pixel masks
-* :mod:`.folder`    the MVTec AD folder layout (read and written) and its verified download
+* :mod:`.folder`    a reader's folder in the MVTec AD layout, loaded into splits
+* :mod:`.images`    image files decoded (any format, size, grey or colour) and listed
+* :mod:`.writer`    splits written into the MVTec AD layout
+* :mod:`.mvtec`     the MVTec AD categories and its verified download
 * :mod:`.synth`     training-time pseudo-anomalies (uniform, Perlin, SLIC)
 * :mod:`.splits`    the split objects all of them return
 * :mod:`.toy1d`     a 1-D mixture with a known anomaly mode, for the GAN theory
@@ -14,14 +17,16 @@
 
 from .defects import DEFECT_KINDS, add_defect, add_defects
 from .elpv import elpv
-from .folder import MVTEC_CATEGORIES, download_mvtec, load_folder, save_folder
+from .folder import load_folder
 from .irmnist import ir_mnist, ir_setup
 from .mnist import load_mnist, mnist_setup, noisy_anogan_split
+from .mvtec import MVTEC_CATEGORIES, download_mvtec
 from .parts import digit_parts
 from .splits import AnomalyDataset, Split
 from .synth import perlin_anomaly, perlin_mask, perlin_noise, slic_anomaly, superpixels, uniform_noise
 from .textures import REGIONS, TEXTURES, texture_crops, texture_photo, textures
 from .toy1d import Mixture1D, Toy1D, noisy_1d
+from .writer import save_folder
 
 __all__ = [
     "AnomalyDataset",

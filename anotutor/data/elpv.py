@@ -38,7 +38,7 @@ import torch
 
 from ..checks import check_int, check_range
 from ..runtime import as_rng, budget
-from .folder import _read
+from .images import decode
 from .splits import AnomalyDataset, Split
 
 __all__ = ["elpv", "write_elpv", "elpv_root", "read_labels", "KINDS", "PROBABILITIES"]
@@ -88,7 +88,7 @@ def read_labels(root: str | Path) -> tuple[list[str], np.ndarray, np.ndarray]:
 
 def _load(root: Path, files, size: int) -> torch.Tensor:
     """The cells as grayscale [N, 1, size, size], read and resized as :func:`.folder.load_folder` reads images."""
-    return torch.from_numpy(np.stack([_read(root / f, 1, size) for f in files])).float()
+    return torch.from_numpy(np.stack([decode(root / f, 1, size) for f in files])).float()
 
 
 def _split(images: torch.Tensor, labels) -> Split:
@@ -174,7 +174,7 @@ def write_elpv(
     carves its own validation split from them). The uncertain cells are not
     written. ``image_size`` 300 keeps the cells as the package stores them.
     """
-    from .folder import save_folder
+    from .writer import save_folder
 
     ds = elpv(kind, image_size=image_size, seed=seed, root=root)
     test = Split(
