@@ -13,7 +13,8 @@ Layers, from the ground up (a module imports only from layers below it)::
     methods                      training, inference, evaluation, thresholds
     widgets, pretrained,         sliders; the shipped checkpoints and their recipes;
     contamination                the AnoGAN chapter's experiment on the shipped runs
-    report, deploy, cli          the anotutor command: run, compare, fit, predict
+    report, deploy, cli,         the anotutor command: run, compare, fit, predict (cli),
+    parser, outputs              its arguments (parser) and the files it writes (outputs)
 """
 
 __version__ = "0.1.0"

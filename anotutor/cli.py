@@ -52,8 +52,6 @@ already holds files is refused unless ``--overwrite``.
 
 from __future__ import annotations
 
-import argparse
-import csv
 import json
 import logging
 import sys
@@ -62,6 +60,8 @@ import traceback
 from pathlib import Path
 
 from .log import LOG, configure
+from .outputs import metrics_table, quality_speed_plot, row_text, write_overlays, write_scores
+from .parser import build_parser
 
 __all__ = ["main", "build_parser"]
 
@@ -72,141 +72,6 @@ EXIT_FAULT = 1  # an unexpected error while training or scoring: the traceback i
 class CLIError(Exception):
     """A problem with what was asked: printed as one line, exit status 2 (any other error: status 1
     with its traceback)."""
-
-
-# ---------------------------------------------------------------------------- the parser
-def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
-
-    ap = argparse.ArgumentParser(
-        prog="anotutor",
-        description="Visual anomaly detectors of the anotutor book, on a folder in the MVTec AD layout.",
-    )
-    ap.add_argument("--version", action="version", version=f"anotutor {__version__}")
-    # -q / -v on every subcommand (SUPPRESS: an option not given leaves the top level's default)
-    talk = argparse.ArgumentParser(add_help=False)
-    said = talk.add_mutually_exclusive_group()
-    said.add_argument(
-        "-q",
-        "--quiet",
-        dest="verbosity",
-        action="store_const",
-        const=logging.WARNING,
-        default=argparse.SUPPRESS,
-        help="only warnings and errors on stderr",
-    )
-    said.add_argument(
-        "-v",
-        "--verbose",
-        dest="verbosity",
-        action="store_const",
-        const=logging.DEBUG,
-        default=argparse.SUPPRESS,
-        help="also the details of each step",
-    )
-    ap.set_defaults(verbosity=logging.INFO)
-    sub = ap.add_subparsers(dest="command", required=True, metavar="{methods,run,compare,fit,predict,elpv}")
-
-    def command(name: str, **kw) -> argparse.ArgumentParser:
-        return sub.add_parser(name, parents=[talk], **kw)
-
-    command("methods", help="list the detectors and their defaults")
-
-    def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("folder", type=Path, help="a folder in the MVTec AD layout")
-        p.add_argument(
-            "--image-size",
-            type=int,
-            default=None,
-            help="working size in pixels (default: the budget's, 64 on a CPU, 128 on a GPU)",
-        )
-        p.add_argument("--steps", type=int, default=None, help="training steps (default: each method's own)")
-        p.add_argument("--seed", type=int, default=0, help="seed of the training and of the splits")
-        p.add_argument(
-            "--known",
-            type=int,
-            default=0,
-            help="defective images given to the methods that use known anomalies (default 0)",
-        )
-        p.add_argument(
-            "--val-fraction", type=float, default=0.25, help="share of each test kind used to choose tau (default 0.25)"
-        )
-        p.add_argument("--max-train", type=int, default=None, help="use at most this many training images")
-        p.add_argument(
-            "--channels",
-            type=int,
-            choices=(1, 3),
-            default=None,
-            help="1 grayscale, 3 colour (default: colour when the first training image has colour)",
-        )
-        p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: the best there is)")
-        p.add_argument("--out", type=Path, default=None, help="output folder (default: runs/<folder>-<what>)")
-        p.add_argument("--overwrite", action="store_true", help="replace an output folder that holds results")
-        p.add_argument("--no-progress", action="store_true", help="no progress bars")
-
-    run = command("run", help="fit and score one method")
-    common(run)
-    run.add_argument("--method", required=True, help="a detector name (see: anotutor methods)")
-    cmp_ = command("compare", help="fit and score several methods, one table")
-    common(cmp_)
-    cmp_.add_argument("--methods", default="all", help="'all' or comma-separated names (default: all)")
-    fit = command("fit", help="train one method on train/good, choose tau, keep the model")
-    fit.add_argument("folder", type=Path, help="a folder with train/good (test/<kind> optional)")
-    fit.add_argument("--method", required=True, help="a detector name (see: anotutor methods)")
-    fit.add_argument("--out", type=Path, required=True, help="the model folder to write")
-    fit.add_argument(
-        "--fpr",
-        type=float,
-        default=None,
-        help="without defects (or masks): the share of held-out normal images (pixels) allowed over tau (default 0.01)",
-    )
-    for flag in (
-        "--image-size",
-        "--steps",
-        "--seed",
-        "--val-fraction",
-        "--max-train",
-        "--channels",
-        "--device",
-        "--overwrite",
-        "--no-progress",
-    ):
-        _copy_argument(run, fit, flag)
-    pred = command("predict", help="score image files or folders with a model folder of anotutor fit")
-    pred.add_argument("model", type=Path, help="a model folder written by anotutor fit")
-    pred.add_argument("inputs", type=Path, nargs="+", help="image files or folders (searched recursively)")
-    pred.add_argument("--out", type=Path, required=True, help="the folder to write scores.csv and overlays/ to")
-    pred.add_argument("--batch-size", type=int, default=16, help="images scored at once (default 16)")
-    pred.add_argument("--overwrite", action="store_true", help="replace an output folder that holds results")
-    pred.add_argument("--no-progress", action="store_true", help="no progress bar")
-    cells = command(
-        "elpv",
-        help="write the ELPV solar cells (pip install elpv-dataset; data CC BY-NC-SA "
-        "4.0) in the MVTec AD layout, without masks",
-    )
-    cells.add_argument("--out", type=Path, required=True, help="the folder to write")
-    cells.add_argument("--kind", choices=("mono", "poly"), default="mono", help="cell type (default mono)")
-    cells.add_argument("--seed", type=int, default=0, help="seed of the split into train and test")
-    cells.add_argument("--image-size", type=int, default=300, help="pixels (default 300, the cells' own)")
-    cells.add_argument("--overwrite", action="store_true", help="replace a folder that holds a data set")
-    cells.add_argument(
-        "--root",
-        type=Path,
-        default=None,
-        help="cells in the package's layout, labels.csv beside images/ (default: the installed package)",
-    )
-    return ap
-
-
-def _copy_argument(src: argparse.ArgumentParser, dst: argparse.ArgumentParser, flag: str) -> None:
-    """Give ``dst`` the option ``flag`` of ``src``, with its type, default and help."""
-    action = next(a for a in src._actions if flag in a.option_strings)
-    kw = {"default": action.default, "help": action.help}
-    if action.nargs == 0:
-        kw["action"] = "store_true"
-    else:
-        kw.update(type=action.type, choices=action.choices)
-    dst.add_argument(flag, **kw)
 
 
 # ---------------------------------------------------------------------------- commands
@@ -357,74 +222,6 @@ def _load(args):
     return ds, size
 
 
-def _write_scores(path: Path, files: list[str], test, det_out, row: dict) -> None:
-    """One line per test image: its score, the verdict at the image threshold, the share of pixels at tau."""
-    tau, image_tau = row["tau"], row.get("image_tau")
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["file", "kind", "label", "score", "max_map", "share_at_or_above_tau", "verdict"])
-        for i, name in enumerate(files):
-            m, score = det_out.maps[i], float(det_out.scores[i])
-            share = "" if tau is None else f"{float((m >= tau).float().mean()):.6f}"
-            verdict = "" if image_tau is None else ("defective" if score >= image_tau else "normal")
-            w.writerow(
-                [name, test.kinds[i], int(test.labels[i]), f"{score:.6g}", f"{float(m.max()):.6g}", share, verdict]
-            )
-
-
-def _write_overlays(folder: Path, files: list[str], test, det_out, tau) -> None:
-    from PIL import Image
-
-    from .report import map_scale
-    from .viz import overlay_pixels
-
-    scale = map_scale(det_out.maps)
-    for i, name in enumerate(files):
-        rel = Path(name)  # test/<kind>/<file>
-        target = folder / rel.parent.name / f"{rel.stem}.png"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        mask = None if test.masks is None or int(test.labels[i]) == 0 else test.masks[i]
-        Image.fromarray(overlay_pixels(test.images[i], det_out.maps[i], mask, scale=scale, tau=tau)).save(target)
-
-
-def _row_text(row: dict) -> dict:
-    def f(v, d=3, missing="–"):
-        return missing if v is None else f"{v:.{d}f}"
-
-    px = "no masks" if row["pixel_auroc"] is None else "–"
-    return {
-        "image AUROC": f(row["image_auroc"]),
-        "image F1": f(row.get("image_f1")),
-        "pixel AUROC": f(row["pixel_auroc"], missing=px),
-        "AUPRO": f(row["aupro"], missing=px),
-        "pixel F1 at tau": f(row["f1"], missing=px),
-        "tau": f(row["tau"], 4, missing=px),
-        "fit s": f(row["fit_seconds"], 1),
-        "ms / image": f(row["ms_per_image"], 2),
-        "parameters": f"{row['n_parameters']:,}",
-    }
-
-
-def _table(outcomes) -> str:
-    from .results import table
-
-    head = [
-        "method",
-        "image AUROC",
-        "image F1",
-        "pixel AUROC",
-        "AUPRO",
-        "pixel F1 at tau",
-        "tau",
-        "fit s",
-        "ms / image",
-        "parameters",
-    ]
-    rows = [[o.method, *(_row_text(o.row).values() if o.ran else ["–"] * (len(head) - 1))] for o in outcomes]
-    notes = [f"- {o.method} did not run: {o.skipped}" for o in outcomes if not o.ran]
-    return "\n".join([table(head, rows, right=1)] + ([""] + notes if notes else []))
-
-
 def _meta(args, ds, size, methods, seconds) -> dict:
     from .results import provenance
     from .runtime import budget, device
@@ -488,8 +285,8 @@ def _run(args, methods: list[str], flat: bool) -> Path:
                 continue
             where = stage if flat else stage / name
             where.mkdir(exist_ok=True)
-            _write_scores(where / "scores.csv", ds.info["files"]["test"], ds.test, o.detection, o.row)
-            _write_overlays(where / "overlays", ds.info["files"]["test"], ds.test, o.detection, o.row["tau"])
+            write_scores(where / "scores.csv", ds.info["files"]["test"], ds.test, o.detection, o.row)
+            write_overlays(where / "overlays", ds.info["files"]["test"], ds.test, o.detection, o.row["tau"])
             if o.row["tau"] is not None and o.row.get("image_tau") is not None:  # the model keeps its tau
                 o.detector.threshold_ = Thresholds(
                     o.row["tau"],
@@ -500,7 +297,7 @@ def _run(args, methods: list[str], flat: bool) -> Path:
                     int(ds.val.labels.sum()),
                 )
             o.detector.save(where / "model.pt")
-            LOG.info(f"{name}: " + ", ".join(f"{k} {v}" for k, v in _row_text(o.row).items()))
+            LOG.info(f"{name}: " + ", ".join(f"{k} {v}" for k, v in row_text(o.row).items()))
         meta = _meta(args, ds, size, methods, time.perf_counter() - t0)
         masks_note = (
             ""
@@ -515,42 +312,24 @@ def _run(args, methods: list[str], flat: bool) -> Path:
             f"# anotutor on {folder_name}\n\n{meta['date']}, {meta['machine']}, {meta['device']}, "
             f"{meta['threads']} threads, anotutor {meta['anotutor']}. {size} px, {meta['channels']} channel(s), "
             f"seed {args.seed}; thresholds chosen on {len(ds.val)} validation images, scores on {len(ds.test)} "
-            f"test images.{masks_note}\n\n{_table(outcomes)}\n"
+            f"test images.{masks_note}\n\n{metrics_table(outcomes)}\n"
         )
         if not flat:
-            _quality_speed(stage / "quality_speed.png", outcomes)
+            quality_speed_plot(stage / "quality_speed.png", outcomes)
         write_report(
             stage,
             outcomes,
             ds.test,
             ds.info["files"]["test"],
             f"anotutor on {folder_name}",
-            _table(outcomes),
+            metrics_table(outcomes),
             f"{meta['date']}, {size} px, seed {args.seed}; thresholds chosen on "
             f"{len(ds.val)} validation images, scores on {len(ds.test)} test images.{masks_note}",
             None if flat else "quality_speed.png",
         )
-    print(_table(outcomes))
+    print(metrics_table(outcomes))
     LOG.info(f"results in {out} ({time.perf_counter() - t0:.0f} s)")
     return out
-
-
-def _quality_speed(path: Path, outcomes) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .viz import plot_quality_speed
-
-    pixel = any(o.ran and o.row["pixel_auroc"] is not None for o in outcomes)
-    key = "pixel_auroc" if pixel else "image_auroc"
-    pts = {o.method: (o.row["ms_per_image"], o.row[key]) for o in outcomes if o.ran and o.row[key] is not None}
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    plot_quality_speed(ax, pts, ylabel="pixel AUROC" if pixel else "image AUROC (no masks)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def main(argv=None) -> int:

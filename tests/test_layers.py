@@ -19,7 +19,7 @@ LAYERS = [
     {"models"},
     {"methods"},
     {"widgets", "pretrained", "contamination"},
-    {"report", "deploy", "cli", "__main__"},
+    {"report", "deploy", "cli", "parser", "outputs", "__main__"},
 ]
 
 
