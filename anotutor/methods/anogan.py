@@ -138,7 +138,7 @@ class AnoGAN(Detector):
             )
         return None
 
-    def _budget_defaults(self, b) -> dict:
+    def _defaults(self, params: dict, b) -> dict:
         return {
             "image_size": b.image_size,
             "steps": STEP_FACTOR * b.steps,

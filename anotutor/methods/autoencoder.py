@@ -100,7 +100,7 @@ class AutoEncoderDetector(Detector):
     ):
         self._store(locals())
 
-    def _budget_defaults(self, b) -> dict:
+    def _defaults(self, params: dict, b) -> dict:
         return {"image_size": b.image_size, "steps": STEP_FACTOR * b.steps, "batch_size": b.batch_size}
 
     @property

@@ -240,19 +240,17 @@ class Estimator:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
 
-    def _budget_defaults(self, b) -> dict:
-        """Values of the parameters given as ``None``, from budget ``b``."""
+    def _defaults(self, params: dict, b) -> dict:
+        """The values that parameters given as ``None`` take: from budget ``b``, or derived from the other
+        ``params`` as given (e.g. a second stage's steps from the first's). The one place a detector
+        computes its defaults; none by default."""
         return {}
 
-    def _normalise(self, params: dict) -> dict:
-        """Canonical form of resolved parameters (e.g. a sorted tuple); the identity by default."""
-        return params
-
     def resolve_params(self) -> dict:
-        """The parameters a fit would use now: ``None`` replaced by the current budget's value."""
-        defaults = self._budget_defaults(budget())
-        p = {k: (defaults[k] if v is None and k in defaults else v) for k, v in self.get_params().items()}
-        return self._normalise(self._checked(p))
+        """The parameters a fit would use now: ``None`` replaced by :meth:`_defaults` under the current budget."""
+        given = self.get_params()
+        defaults = self._defaults(given, budget())
+        return self._checked({k: (defaults[k] if v is None and k in defaults else v) for k, v in given.items()})
 
     def _architecture_of(self, params: dict) -> dict:
         return {k: params[k] for k in self._architecture}
@@ -381,7 +379,7 @@ class Estimator:
             raise ValueError(f"{path} holds a {ckpt['class']}, not a {type(self).__name__}")
         arch = ckpt["architecture"]
         given = self.get_params()
-        mine = self._normalise(self._checked(given))
+        mine = self._checked(given)
         diff = [
             f"{k}: checkpoint {arch.get(k)!r} vs this {type(self).__name__} {mine[k]!r}"
             for k in self._architecture

@@ -43,7 +43,7 @@ class BrightnessFloor(Detector):
     def __init__(self, image_size: int | None = None, device: str | None = None):
         self._store(locals())
 
-    def _budget_defaults(self, b) -> dict:
+    def _defaults(self, params: dict, b) -> dict:
         return {"image_size": b.image_size}
 
     def _build_networks(self) -> dict:

@@ -146,13 +146,15 @@ class PNUNet(Detector):
             )
         return None
 
-    def _budget_defaults(self, b) -> dict:
-        return {"image_size": b.image_size, "steps": STEP_FACTOR * b.steps, "batch_size": b.batch_size}
-
-    def _normalise(self, params: dict) -> dict:
-        if params["mask_every"] is None and params.get("steps") is not None:
-            params = {**params, "mask_every": max(1, params["steps"] // 4)}
-        return params
+    def _defaults(self, params: dict, b) -> dict:
+        steps = params["steps"] if params["steps"] is not None else STEP_FACTOR * b.steps
+        # masks are updated four times in a run, whatever its length
+        return {
+            "image_size": b.image_size,
+            "steps": steps,
+            "batch_size": b.batch_size,
+            "mask_every": max(1, steps // 4),
+        }
 
     def _build_networks(self) -> dict:
         p = self.params_

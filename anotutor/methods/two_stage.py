@@ -261,15 +261,15 @@ class TwoStage(Detector):
     ):
         self._store(locals())
 
-    def _budget_defaults(self, b) -> dict:
-        return {"image_size": b.image_size, "steps": max(1, round(STEP_FACTOR_1 * b.steps)), "batch_size": b.batch_size}
-
-    def _normalise(self, params: dict) -> dict:
-        if params["width2"] is None:
-            params = {**params, "width2": params["width"]}
-        if params["steps2"] is None and params["steps"] is not None:
-            params = {**params, "steps2": max(1, params["steps"] // STAGE2_DIVISOR)}
-        return params
+    def _defaults(self, params: dict, b) -> dict:
+        steps = params["steps"] if params["steps"] is not None else max(1, round(STEP_FACTOR_1 * b.steps))
+        return {
+            "image_size": b.image_size,
+            "steps": steps,
+            "batch_size": b.batch_size,
+            "width2": params["width"],
+            "steps2": max(1, steps // STAGE2_DIVISOR),  # stage 2 gets a third of stage 1's steps
+        }
 
     def _build_networks(self) -> dict:
         p = self.params_
