@@ -10,6 +10,7 @@ from anotutor.data.toy1d import noisy_1d
 from anotutor.methods import (GAN1D, AnoGAN, AutoEncoderDetector, BrightnessFloor, Detector,
                               Estimator, NotFittedError, PNUNet, read_checkpoint)
 from anotutor.methods.evaluate import evaluate
+from anotutor.methods.params import working_size
 
 
 class _Latent(Detector):
@@ -252,3 +253,45 @@ def test_estimator_registry_refuses_unrelated_classes(detectors, tmp_path):
     assert isinstance(Estimator.from_checkpoint(path), BrightnessFloor)
     with pytest.raises(ValueError, match="not a GAN1D"):
         GAN1D.from_checkpoint(path)
+
+
+class _MeanNet(nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(channels))
+
+
+class _SixNames(Detector):
+    """The base module's example: a detector written with the six names the contract asks for, no more."""
+
+    _spec = {"image_size": working_size()}
+    _networks = ("model_",)
+
+    def __init__(self, image_size=32, device=None, progress=True):
+        self._store(locals())
+
+    def _build_networks(self):
+        return {"model_": _MeanNet(self.channels_)}
+
+    def _fit(self, x, anomalies, generator):
+        self.model_ = self._build_networks()["model_"].to(self.device_)
+        self.model_.mean.copy_(x.mean(dim=(0, 2, 3)))
+        return {}
+
+    def _predict(self, x, generator):
+        m = (x - self.model_.mean[None, :, None, None]).abs().amax(dim=1)
+        return m.flatten(1).amax(1), m, {}
+
+
+def test_a_detector_of_six_names_gets_the_whole_contract(tmp_path, images):
+    det = _SixNames(image_size=16).fit(images)
+    out = det.predict(images[:3])
+    assert out.scores.shape == (3,) and out.maps.shape == (3, 24, 24)      # maps at the input's size
+    back = Detector.from_checkpoint(det.save(tmp_path / "six.pt"))
+    assert isinstance(back, _SixNames) and torch.equal(back.predict(images[:3]).maps, out.maps)
+    with pytest.raises(ValueError, match="another architecture"):
+        _SixNames(image_size=8).load(tmp_path / "six.pt")
+    with pytest.raises(ValueError):
+        det.predict(torch.full((1, 1, 24, 24), float("nan")))
+    with pytest.raises(NotFittedError):
+        _SixNames().predict(images)

@@ -13,6 +13,35 @@ search loss); a threshold ``tau`` lives on the same scale.
 
 Parameters, the training log and checkpoints follow :mod:`.estimator`.
 
+**What a new detector supplies.** Six names; everything else (input
+checks, resizing, batching, timing, views, checkpoints, thresholds) is the
+base classes'::
+
+    class MeanImage(Detector):
+        _spec = {"image_size": working_size()}          # 1. every parameter once, with its check and kind
+        _networks = ("model_",)                          # 2. the attributes that hold its networks
+
+        def __init__(self, image_size=32, device=None, progress=True):
+            self._store(locals())                        # 3. the constructor's arguments, checked
+
+        def _build_networks(self):                       # 4. fresh networks from params_ (load uses it too)
+            return {"model_": MeanNet(self.channels_)}
+
+        def _fit(self, x, anomalies, generator):         # 5. learn; return the training curves
+            ...
+
+        def _predict(self, x, generator):                # 6. (scores [N], maps [N, h, w], extras)
+            ...
+
+Optional, where a method needs them: ``_defaults(params, budget)`` (the
+values of parameters left ``None``), ``_get_state``/``_set_state`` (learned
+state besides the networks' weights), ``_extras_resize`` (which extras are
+maps or images at the working size), ``_min_train_images``,
+``_anomaly_use`` (when known anomalies are required), ``_view_params`` and
+``_viewed`` (a training setting a view may change, and the state that
+follows it). ``tests/test_contract.py`` holds a detector written with the
+six names alone.
+
 For a subclass: ``_fit(x, anomalies, generator) -> curves`` and
 ``_predict(x, generator) -> (scores, maps, extras)`` receive images already
 validated and resized to ``params_["image_size"]``, on ``device_``.
