@@ -12,7 +12,9 @@ Layers, from the ground up (a module imports only from layers below it)::
     models                       plain nn.Modules
     methods                      training, inference, evaluation, thresholds
     widgets, pretrained,         sliders; the shipped checkpoints and their recipes;
-    contamination                the AnoGAN chapter's experiment on the shipped runs
+    contamination, catalog,      the AnoGAN chapter's experiment on the shipped runs; the
+    compare, protocol            book's methods by name with their chapters' settings, one
+                                 method run on a data set, the experiments' constants
     report, deploy, cli,         the anotutor command: run, compare, fit, predict (cli),
     parser, outputs              its arguments (parser) and the files it writes (outputs)
 """

@@ -121,7 +121,7 @@ def _predict(args) -> int:
 
 
 def _methods() -> str:
-    from .methods.catalog import METHODS
+    from .catalog import METHODS
     from .runtime import budget
 
     lines = [f"defaults under the {budget().name!r} budget (ANOTUTOR_BUDGET=ci|full)"]
@@ -242,8 +242,8 @@ def _meta(args, ds, size, methods, seconds) -> dict:
 
 
 def _run(args, methods: list[str], flat: bool) -> Path:
+    from .compare import plan, run_method
     from .deploy import staged
-    from .methods.compare import plan, run_method
     from .methods.thresholds import Thresholds
     from .report import write_report
 
@@ -345,7 +345,7 @@ def main(argv=None) -> int:
             return _fit(args)
         if args.command == "predict":
             return _predict(args)
-        from .methods.catalog import resolve
+        from .catalog import resolve
 
         try:
             methods = resolve(args.method if args.command == "run" else args.methods)

@@ -1,7 +1,7 @@
 """The AnoGAN chapter's contamination experiment: the shipped MNIST runs scored on held-out digits.
 
 Does Noisy-AnoGAN win back what unlabelled anomalies in the training data
-cost AnoGAN? Every run of one normal class (:data:`~anotutor.methods.protocol.SETUPS`)
+cost AnoGAN? Every run of one normal class (:data:`~anotutor.protocol.SETUPS`)
 is scored on the same test digits (:func:`mnist_test`), drawn from a split
 no shipped run trained on (:func:`held_out_digits`). The runs come from
 :mod:`anotutor.pretrained` (``benchmarks/contamination.py`` commits the table).
@@ -10,8 +10,8 @@ no shipped run trained on (:func:`held_out_digits`). The runs come from
 from __future__ import annotations
 
 from .data.mnist import mnist_setup
-from .methods.protocol import EPSILONS, MNIST_CLASSES, SETUPS, mnist_name
 from .pretrained import load
+from .protocol import EPSILONS, MNIST_CLASSES, SETUPS, mnist_name
 
 __all__ = ["held_out_digits", "mnist_test", "contamination"]
 

@@ -109,10 +109,10 @@ def prepare_fit(
     (:data:`NORMAL_HOLDOUT`, at least :data:`MIN_HOLDOUT`) and sets tau at the
     false-alarm rate ``fpr`` (default :data:`~anotutor.methods.thresholds.DEFAULT_FPR`).
     """
+    from .catalog import METHODS, resolve
     from .checks import check_range
     from .data.folder import load_folder, load_normals
     from .data.splits import Split
-    from .methods.catalog import METHODS, resolve
     from .methods.thresholds import DEFAULT_FPR
     from .runtime import as_rng
 

@@ -41,18 +41,18 @@ from pathlib import Path
 import torch
 
 from . import __version__
+from .catalog import METHODS
 from .data import textures
 from .data.irmnist import ir_setup
 from .data.mnist import mnist_setup
 from .log import LOG, configure
 from .methods import AnoGAN, AutoEncoderDetector, Detector, PNUNet, TwoStage
-from .methods.catalog import METHODS
 from .methods.estimator import E, Estimator, read_checkpoint
 from .methods.pnunet import MASK_MODES
-from .methods.protocol import EPSILON, EPSILONS, GAMMAS, KNOWN_KINDS, LEFT_OUT, MNIST_CLASSES, recipe_name
-from .methods.protocol import NOISY_GAMMA as GAMMA
-from .methods.protocol import PNUNET_SETTINGS as PNUNET_CHAPTER
 from .methods.two_stage import PSEUDO_KINDS
+from .protocol import EPSILON, EPSILONS, GAMMAS, KNOWN_KINDS, LEFT_OUT, MNIST_CLASSES, recipe_name
+from .protocol import NOISY_GAMMA as GAMMA
+from .protocol import PNUNET_SETTINGS as PNUNET_CHAPTER
 from .runtime import budget_scope
 
 __all__ = [
@@ -165,7 +165,7 @@ def texture_setup(name: str = "brick", known: bool = False):
     """The data of a texture chapter's run: ``(dataset, train images, known anomalies or None)``.
 
     Under the current budget (the shipped files are the ``ci`` one's);
-    ``known``: the anomalies of :data:`~anotutor.methods.protocol.KNOWN_KINDS`
+    ``known``: the anomalies of :data:`~anotutor.protocol.KNOWN_KINDS`
     that PNUNet's positive masks learn from.
     """
     ds = textures(name)
@@ -178,7 +178,7 @@ def ae_params(loss: str) -> dict:
 
 
 def pnunet_params(masks: str) -> dict:
-    """The PNUNet chapter's variants: :data:`~anotutor.methods.protocol.PNUNET_SETTINGS`, seed 0."""
+    """The PNUNet chapter's variants: :data:`~anotutor.protocol.PNUNET_SETTINGS`, seed 0."""
     return dict(masks=masks, seed=0, **PNUNET_CHAPTER)
 
 

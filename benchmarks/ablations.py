@@ -42,7 +42,7 @@ import torch
 from anotutor import data, results
 from anotutor.methods import PNUNet, TwoStage
 from anotutor.methods.evaluate import evaluate, on_kinds
-from anotutor.methods.protocol import (KNOWN_KINDS, PNUNET_SETTINGS, PNUNET_VARIANTS, TWO_STAGE_DESIGN,
+from anotutor.protocol import (KNOWN_KINDS, PNUNET_SETTINGS, PNUNET_VARIANTS, TWO_STAGE_DESIGN,
                                        TWO_STAGE_PSEUDO, two_stage_stage2, unseen_kinds)
 from anotutor.runtime import budget
 

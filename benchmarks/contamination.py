@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 
 from anotutor import contamination, results
-from anotutor.methods import protocol
+from anotutor import protocol
 from anotutor.runtime import budget
 
 

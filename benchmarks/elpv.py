@@ -31,8 +31,8 @@ import torch
 
 from anotutor import results
 from anotutor.data.elpv import KINDS, elpv
-from anotutor.methods.catalog import names, resolve
-from anotutor.methods.compare import run_method
+from anotutor.catalog import names, resolve
+from anotutor.compare import run_method
 from anotutor.results.real import summary
 
 ROOT = Path(__file__).resolve().parents[1]

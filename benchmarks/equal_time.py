@@ -2,7 +2,7 @@
 
 The benchmark table trains each method for its own chapter's length, so the
 methods get 33 to 155 s each; a method can win there by being given more
-time. Here each trained method of :mod:`anotutor.methods.catalog` first runs
+time. Here each trained method of :mod:`anotutor.catalog` first runs
 short probe fits to measure its seconds per training step on this machine,
 then trains for as many steps as fit in ``--seconds``
 (two probes of 10 and 30 steps separate the cost of a step from a fit's set-up) (default 30 s, about
@@ -25,9 +25,9 @@ from pathlib import Path
 import torch
 
 from anotutor import data, results
-from anotutor.methods.catalog import METHODS
-from anotutor.methods.compare import run_method
-from anotutor.methods.protocol import KNOWN_KINDS
+from anotutor.catalog import METHODS
+from anotutor.compare import run_method
+from anotutor.protocol import KNOWN_KINDS
 
 ROOT = Path(__file__).resolve().parents[1]
 METHOD_NAMES = ("ae-l2", "anogan", "pnunet", "two-stage")

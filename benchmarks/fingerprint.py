@@ -3,7 +3,7 @@
 A refactor of the package (issue 40: a smaller contract, one module per
 method, files split) must not change a committed number, a shipped
 checkpoint or a chapter's result. This script fits every method of
-:data:`anotutor.methods.catalog.METHODS` for a few steps on small crops
+:data:`anotutor.catalog.METHODS` for a few steps on small crops
 (fixed seeds), and records for each what the fit learned and what it
 predicts:
 
@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from anotutor import data
-from anotutor.methods.catalog import METHODS
+from anotutor.catalog import METHODS
 
 SIZE, N_TRAIN, N_TEST, STEPS = 32, 24, 8, 3
 

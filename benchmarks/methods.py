@@ -5,9 +5,9 @@ and seeds the model, and every row carries bootstrap replicates of its test
 AUROCs (:func:`anotutor.results.replicates`), so the chapter's intervals and
 paired differences are computed from the committed rows.
 
-Each method (:mod:`anotutor.methods.catalog`) is fitted with its chapter's
+Each method (:mod:`anotutor.catalog`) is fitted with its chapter's
 settings on the texture's normal training images, tau is chosen on the
-validation split, and the test split is scored (:mod:`anotutor.methods.compare`).
+validation split, and the test split is scored (:mod:`anotutor.compare`).
 Noisy-AnoGAN, the one method that uses known anomalies, gets those of two
 defect kinds only (``KNOWN_KINDS``: scratch, crack); every method is also
 scored on the kinds no method saw (``unseen_*``: hole, stain), so the
@@ -32,9 +32,9 @@ from pathlib import Path
 import torch
 
 from anotutor import data, results
-from anotutor.methods.catalog import names, resolve
-from anotutor.methods.compare import run_method
-from anotutor.methods.protocol import KNOWN_KINDS, unseen_kinds
+from anotutor.catalog import names, resolve
+from anotutor.compare import run_method
+from anotutor.protocol import KNOWN_KINDS, unseen_kinds
 
 ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = ["image_auroc", "pixel_auroc", "unseen_pixel_auroc", "aupro", "f1", "ms_per_image", "fit_seconds",

@@ -26,7 +26,7 @@ import torch
 
 from anotutor import data, metrics, results
 from anotutor.data.splits import Split
-from anotutor.methods.catalog import METHODS
+from anotutor.catalog import METHODS
 from anotutor.methods.thresholds import choose
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -43,7 +43,7 @@ from anotutor.data.splits import AnomalyDataset, Split
 from anotutor.data import synth
 from anotutor.methods import TwoStage
 from anotutor.methods import two_stage as ts
-from anotutor.methods.catalog import make
+from anotutor.catalog import make
 from anotutor.runtime import as_rng
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,7 +16,7 @@ from PIL import Image
 
 from anotutor import cli
 from anotutor.methods import Estimator
-from anotutor.methods.catalog import METHODS
+from anotutor.catalog import METHODS
 
 SMALL = ["--image-size", "32", "--steps", "2", "--no-progress", "--val-fraction", "0.4"]
 
@@ -254,7 +254,7 @@ def test_an_output_folder_with_results_is_kept_unless_overwrite(tmp_path, capsys
 
 
 def test_a_failure_midway_leaves_nothing_half_written(tmp_path, capsys, monkeypatch):
-    from anotutor.methods import compare
+    from anotutor import compare
 
     root = make_folder(tmp_path / "data")
     out = tmp_path / "out"
@@ -278,7 +278,7 @@ def test_a_failure_midway_leaves_nothing_half_written(tmp_path, capsys, monkeypa
 
 
 def test_a_fault_during_training_is_status_1_with_its_traceback(tmp_path, capsys, monkeypatch):
-    from anotutor.methods import compare
+    from anotutor import compare
 
     root = make_folder(tmp_path / "data")
 

@@ -1,4 +1,4 @@
-"""The catalog of methods and the rules of the comparison (anotutor.methods.catalog, .compare)."""
+"""The catalog of methods and the rules of the comparison (anotutor.catalog, .compare)."""
 
 import numpy as np
 import pytest
@@ -6,8 +6,8 @@ import torch
 
 from anotutor import data, viz
 from anotutor.methods import BrightnessFloor, Detector, TwoStage
-from anotutor.methods.catalog import METHODS, make, resolve
-from anotutor.methods.compare import MEASURES, plan, run_method
+from anotutor.catalog import METHODS, make, resolve
+from anotutor.compare import MEASURES, plan, run_method
 from anotutor.methods.two_stage import design_parameters
 
 from images import ramps, with_square

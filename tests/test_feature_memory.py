@@ -267,7 +267,7 @@ def test_one_greedy_run_holds_every_smaller_coreset(tmp_path):
 
 
 def test_the_catalog_builds_both_at_their_own_working_size():
-    from anotutor.methods.catalog import METHODS, make
+    from anotutor.catalog import METHODS, make
 
     for name, cls in (("patchcore", PatchCore), ("padim", PaDiM)):
         det = make(name, image_size=32, steps=7, seed=3, progress=False)

@@ -18,7 +18,7 @@ LAYERS = [
     {"data", "metrics", "losses", "theory", "results"},
     {"models"},
     {"methods"},
-    {"widgets", "pretrained", "contamination"},
+    {"widgets", "pretrained", "contamination", "catalog", "compare", "protocol"},
     {"report", "deploy", "cli", "parser", "outputs", "__main__"},
 ]
 

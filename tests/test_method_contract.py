@@ -1,7 +1,7 @@
 """The Detector contract, checked on every method of the catalog (generated from ``catalog.METHODS``).
 
 The model is scikit-learn's ``parametrize_with_checks``: each detector of
-:data:`anotutor.methods.catalog.METHODS`, built at a tiny size and length,
+:data:`anotutor.catalog.METHODS`, built at a tiny size and length,
 goes through the same checks, so a method added to the catalog is checked
 without a line of test code. ``test_contract.py`` tests the machinery
 (checkpoints, budgets, the views) on hand-picked cases.
@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from anotutor.methods import Detector
-from anotutor.methods.catalog import METHODS
+from anotutor.catalog import METHODS
 from anotutor.methods.estimator import _REGISTRY
 from anotutor.methods.params import INFERENCE
 

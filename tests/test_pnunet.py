@@ -235,7 +235,7 @@ def test_aligned_negative_masks_are_each_images_own_residual():
 
 
 def test_the_ablation_variants_include_the_confound_checks():
-    from anotutor.methods.protocol import MATCHED_SHARE, PNUNET_VARIANTS as VARIANTS
+    from anotutor.protocol import MATCHED_SHARE, PNUNET_VARIANTS as VARIANTS
 
     assert VARIANTS["negative, aligned"] == {"masks": "negative", "negative_source": "aligned"}
     assert VARIANTS["none, matched"]["amplitude"] == pytest.approx(0.5 * MATCHED_SHARE)

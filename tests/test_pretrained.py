@@ -5,7 +5,7 @@ import torch
 
 from anotutor import __version__, contamination as C, pretrained as P
 from anotutor.data import mnist_setup
-from anotutor.methods import protocol as E
+from anotutor import protocol as E
 from anotutor.methods import AnoGAN
 
 

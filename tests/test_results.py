@@ -5,8 +5,8 @@ import json
 import pytest
 
 from anotutor import data, results
-from anotutor.methods.protocol import KNOWN_KINDS, PNUNET_SETTINGS as CHAPTER_SETTINGS
-from anotutor.methods.protocol import PNUNET_VARIANTS as VARIANTS
+from anotutor.protocol import KNOWN_KINDS, PNUNET_SETTINGS as CHAPTER_SETTINGS
+from anotutor.protocol import PNUNET_VARIANTS as VARIANTS
 
 
 def test_bad_names_and_missing_or_corrupt_files_get_clear_errors(tmp_path, monkeypatch):
@@ -71,7 +71,7 @@ def test_spread_is_the_mean_and_sample_std_per_group_in_first_seen_order():
 
 
 def test_the_committed_method_table_covers_every_method_texture_and_seed():
-    from anotutor.methods.catalog import METHODS
+    from anotutor.catalog import METHODS
 
     bench = results.load("methods")
     meta, rows = bench["meta"], bench["rows"]
@@ -86,7 +86,7 @@ def test_the_committed_method_table_covers_every_method_texture_and_seed():
 def test_the_committed_contamination_check_is_what_the_shipped_weights_give():
     """Every class and set-up is there, and one run searched again gives its committed AUROC."""
     from anotutor import contamination as C, metrics, pretrained as P
-    from anotutor.methods import protocol as E
+    from anotutor import protocol as E
 
     bench = results.load("contamination")
     got = {(r["class"], r["setup"]): r["image_auroc"] for r in bench["rows"]}

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..data.splits import AnomalyDataset, Split
-from ..runtime import budget
-from .base import Detection, Detector
 from .catalog import METHODS, resolve
-from .evaluate import evaluate, on_kinds
+from .data.splits import AnomalyDataset, Split
+from .methods.base import Detection, Detector
+from .methods.evaluate import evaluate, on_kinds
+from .runtime import budget
 
 __all__ = ["Outcome", "plan", "run_method", "run_methods", "MEASURES"]
 

@@ -23,16 +23,16 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass, field
 
-from ..checks import check_int
-from .anogan import AnoGAN
-from .autoencoder import AutoEncoderDetector
-from .base import Detector
-from .floor import BrightnessFloor
-from .padim import PaDiM
-from .patchcore import PatchCore
-from .pnunet import PNUNet
+from .checks import check_int
+from .methods.anogan import AnoGAN
+from .methods.autoencoder import AutoEncoderDetector
+from .methods.base import Detector
+from .methods.floor import BrightnessFloor
+from .methods.padim import PaDiM
+from .methods.patchcore import PatchCore
+from .methods.pnunet import PNUNet
+from .methods.two_stage import TwoStage
 from .protocol import NOISY_GAMMA, PNUNET_SETTINGS
-from .two_stage import TwoStage
 
 __all__ = ["Method", "METHODS", "make", "names", "resolve", "NOISY_GAMMA"]
 

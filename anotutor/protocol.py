@@ -6,7 +6,7 @@ settings, the ablations' variants.
   kind (:func:`unseen_kinds`) is scored apart, so a comparison does not
   favour the method that saw the test defects' generator.
 * the chapters' settings (:data:`PNUNET_SETTINGS`, :data:`NOISY_GAMMA`),
-  which :mod:`~anotutor.methods.catalog` and the shipped weights use, and
+  which :mod:`~anotutor.catalog` and the shipped weights use, and
   the AnoGAN chapter's contamination experiment (:data:`MNIST_CLASSES`,
   :data:`EPSILON`, :data:`GAMMAS`, :data:`SETUPS`, the runs' names);
 * the ablations' variants (:data:`PNUNET_VARIANTS`, :data:`TWO_STAGE_PSEUDO`,
@@ -16,8 +16,8 @@ settings, the ablations' variants.
 
 from __future__ import annotations
 
-from .pnunet import MASK_MODES
-from .two_stage import PSEUDO_KINDS, STAGE2_READINGS, STEP_FACTOR_1, STEP_FACTOR_2
+from .methods.pnunet import MASK_MODES
+from .methods.two_stage import PSEUDO_KINDS, STAGE2_READINGS, STEP_FACTOR_1, STEP_FACTOR_2
 
 __all__ = [
     "KNOWN_KINDS",
