@@ -18,27 +18,13 @@ __all__ = ["LOG", "configure"]
 LOG = logging.getLogger("anotutor")
 
 
-class _Stderr(logging.StreamHandler):
-    """A handler that writes to whatever ``sys.stderr`` is when a record comes (a test may have replaced it)."""
-
-    def __init__(self) -> None:
-        super().__init__(sys.stderr)
-
-    @property  # type: ignore[override]
-    def stream(self):
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value) -> None:  # StreamHandler sets it once; the property reads sys.stderr instead
-        pass
-
-
 def configure(level: int = logging.INFO) -> None:
-    """Show the package's records of ``level`` and above on stderr as ``anotutor: message`` (once, however
-    often it is called)."""
-    for h in [h for h in LOG.handlers if isinstance(h, _Stderr)]:
+    """Show the package's records of ``level`` and above on stderr (the ``sys.stderr`` of this call) as
+    ``anotutor: message``; a second call replaces the first one's handler."""
+    for h in [h for h in LOG.handlers if h.get_name() == "anotutor-stderr"]:
         LOG.removeHandler(h)
-    handler = _Stderr()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.set_name("anotutor-stderr")
     handler.setFormatter(logging.Formatter("anotutor: %(message)s"))
     LOG.addHandler(handler)
     LOG.setLevel(level)
