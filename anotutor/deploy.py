@@ -251,7 +251,7 @@ def write_predictions(plan: dict, out, batch_size: int = 16, progress: bool = Tr
     from PIL import Image
 
     from .checks import check_int
-    from .data.images import read_image, resized
+    from .data.images import read_image, resize
     from .runtime import progress as bar
     from .viz import overlay_pixels
 
@@ -265,7 +265,7 @@ def write_predictions(plan: dict, out, batch_size: int = 16, progress: bool = Tr
         for start in bar(range(0, len(files), batch_size), "anotutor predict", progress and len(files) > batch_size):
             chunk = files[start : start + batch_size]
             originals = [read_image(p, c) for p in chunk]  # each file decoded once
-            found = det.predict(torch.stack([resized(im, size) for im in originals]))  # as in training
+            found = det.predict(torch.stack([resize(im, size) for im in originals]))  # as in training
             for k, (path, own) in enumerate(zip(chunk, originals)):
                 m = torch.nn.functional.interpolate(
                     found.maps[k][None, None], size=own.shape[-2:], mode="bilinear", align_corners=False

@@ -11,6 +11,7 @@ from anotutor.methods import (GAN1D, AnoGAN, AutoEncoderDetector, BrightnessFloo
                               Estimator, NotFittedError, PNUNet, read_checkpoint)
 from anotutor.methods.evaluate import evaluate
 from anotutor.methods.params import working_size
+from anotutor.models.scoring import ScoringModule
 
 
 class _Latent(Detector):
@@ -255,10 +256,14 @@ def test_estimator_registry_refuses_unrelated_classes(detectors, tmp_path):
         GAN1D.from_checkpoint(path)
 
 
-class _MeanNet(nn.Module):
+class _MeanScorer(ScoringModule):
     def __init__(self, channels: int):
         super().__init__()
         self.register_buffer("mean", torch.zeros(channels))
+
+    def explain(self, x, generator=None):
+        m = (x - self.mean[None, :, None, None]).abs().amax(dim=1)
+        return m.flatten(1).amax(1), m, {}
 
 
 class _SixNames(Detector):
@@ -271,22 +276,23 @@ class _SixNames(Detector):
         self._store(locals())
 
     def _build_networks(self):
-        return {"model_": _MeanNet(self.channels_)}
+        return {"model_": _MeanScorer(self.channels_)}
 
     def _fit(self, x, anomalies, generator):
         self.model_ = self._build_networks()["model_"].to(self.device_)
         self.model_.mean.copy_(x.mean(dim=(0, 2, 3)))
         return {}
 
-    def _predict(self, x, generator):
-        m = (x - self.model_.mean[None, :, None, None]).abs().amax(dim=1)
-        return m.flatten(1).amax(1), m, {}
+    def _module(self):
+        return self.model_
 
 
 def test_a_detector_of_six_names_gets_the_whole_contract(tmp_path, images):
     det = _SixNames(image_size=16).fit(images)
     out = det.predict(images[:3])
     assert out.scores.shape == (3,) and out.maps.shape == (3, 24, 24)      # maps at the input's size
+    scores, maps = det.torch_model()(det._resize(images[:3]))               # the module alone, at 16 px
+    assert maps.shape == (3, 16, 16) and torch.equal(scores, det._predict(det._resize(images[:3]), None)[0])
     back = Detector.from_checkpoint(det.save(tmp_path / "six.pt"))
     assert isinstance(back, _SixNames) and torch.equal(back.predict(images[:3]).maps, out.maps)
     with pytest.raises(ValueError, match="another architecture"):

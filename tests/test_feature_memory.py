@@ -156,7 +156,7 @@ def test_patchcore_map_and_score_equal_a_direct_computation():
     qf = q.permute(0, 2, 3, 1).reshape(n, h * w, d)
     dist = torch.cdist(qf.double(), bank.double())                    # [n, hw, M]
     nearest, which = dist.min(dim=2)
-    scores, maps = det._score(q)
+    scores, maps = det.torch_model().patch_scores(q)
     torch.testing.assert_close(maps.double(), nearest.view(n, h, w), rtol=0, atol=1e-3)
     for i in range(n):   # eq. 7 written out
         p = int(nearest[i].argmax())
@@ -166,7 +166,7 @@ def test_patchcore_map_and_score_equal_a_direct_computation():
         s = (1 - torch.exp(nearest[i, p]) / torch.exp(to).sum()) * nearest[i, p]
         assert float(scores[i]) == pytest.approx(float(s), rel=1e-3)
     plain = PatchCore(image_size=64, coreset=1.0, smooth=0.0, reweight=0, progress=False).fit(train)
-    torch.testing.assert_close(plain._score(q)[0].double(), nearest.max(1).values, rtol=0, atol=1e-3)
+    torch.testing.assert_close(plain.torch_model().patch_scores(q)[0].double(), nearest.max(1).values, rtol=0, atol=1e-3)
 
 
 def test_patchcore_coreset_keeps_the_fraction_asked_for():
@@ -183,7 +183,7 @@ def test_padim_distance_is_the_mahalanobis_distance():
     det = PaDiM(image_size=64, n_features=12, eps=0.05, smooth=0.0, progress=False).fit(train)
     f = det._features(det._resize(train))[:, det.channels_idx_].numpy().astype(np.float64)
     q = det._features(det._resize(test))[:, det.channels_idx_].numpy().astype(np.float64)
-    _, maps = det._score(det._features(det._resize(test)))
+    _, maps = det.torch_model().patch_scores(det._features(det._resize(test)))
     for (i, j) in [(0, 0), (3, 5), (7, 7)]:
         x = f[:, :, i, j]
         cov = np.cov(x, rowvar=False) + 0.05 * np.eye(12)
@@ -288,7 +288,7 @@ def test_a_big_folder_is_subsampled_before_the_coreset():
 def test_nearest_is_the_patch_map_of_eq_pc_patch():
     det = PatchCore(image_size=64, coreset=0.5, smooth=0.0, progress=False).fit(_images(3))
     f = det.patch_features(with_square(_images(2, seed=1)))
-    _, maps = det._score(f)
+    _, maps = det.torch_model().patch_scores(f)
     flat = f.permute(0, 2, 3, 1).reshape(-1, f.shape[1])
     assert torch.allclose(det.nearest(flat), maps.flatten(), atol=1e-4)
     with pytest.raises(ValueError, match="features must be"):

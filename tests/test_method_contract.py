@@ -15,6 +15,7 @@ import torch
 from anotutor.methods import Detector
 from anotutor.catalog import METHODS
 from anotutor.methods.estimator import _REGISTRY
+from anotutor.methods.feature_memory import FeatureMemory
 from anotutor.methods.params import INFERENCE
 
 NAMES = list(METHODS)
@@ -182,3 +183,32 @@ def test_with_params_gives_a_view_of_the_inference_settings_only(fitted):
         assert view is not det and view.params_ == det.params_
         for net in det._networks:
             assert getattr(view, net) is getattr(det, net)   # shared weights, no retraining
+
+
+def test_the_torch_module_is_the_inference_and_holds_the_learned_state(fitted):
+    """``torch_model()`` (issue 40): one ``nn.Module`` per method, images at the working size in,
+    ``(scores, maps)`` out, equal to ``predict``; every learned tensor is in its state dict."""
+    name, det = fitted
+    s = det.params_["image_size"]
+    x = _images(3, 3, seed=7, size=s)
+    module = det.torch_model()
+    assert isinstance(module, torch.nn.Module) and not module.training
+    with torch.no_grad():
+        torch.manual_seed(0)
+        scores, maps = module(x) if module.not_exportable is None else module.explain(
+            x, torch.Generator().manual_seed(0))[:2]
+    out = det.predict(x, seed=0)
+    assert maps.shape == (3, s, s) and scores.shape == (3,)
+    torch.testing.assert_close(scores, out.scores, rtol=0, atol=1e-6)
+    torch.testing.assert_close(maps.clamp_min(0), out.maps, rtol=0, atol=1e-6)
+    assert module.not_exportable is None or len(module.not_exportable) > 20   # a sentence, not a flag
+    held = {id(t) for t in module.state_dict(keep_vars=True).values()}
+    for net in det._networks:            # the networks' weights are the module's, not copies
+        for t in getattr(det, net).state_dict(keep_vars=True).values():
+            assert id(t) in held, (name, net)
+    if not isinstance(det, FeatureMemory):
+        return                           # PNUNet's state holds its training masks, not used in inference
+    learned = [v for v in det._get_state().values() if isinstance(v, torch.Tensor) and v.is_floating_point()]
+    assert learned
+    for v in learned:                    # PatchCore's bank, PaDiM's Gaussians: buffers of the module
+        assert any(b.data_ptr() == v.data_ptr() for b in module.buffers()), name

@@ -251,13 +251,13 @@ def test_windows_cover_each_marked_region_inside_the_image():
 def test_patches_reading_pastes_stage_2_into_stage_1_inside_the_windows(gray, tmp_path):
     det = TwoStage(**{**KW, "image_size": 32}, stage2="patches").fit(ramps(6, 32))
     assert next(det.stage2_.parameters()).shape[1] == 1 == next(det.stage1_.parameters()).shape[1]
-    side = det._patch
+    side = det.torch_model().patch
     assert side == 16
     x = ramps(2, 32, seed=5)
     p1 = torch.full((2, 32, 32), 0.25)
     r = torch.zeros(2, 32, 32)
     r[0, 20:24, 2:6] = 1              # one marked region in image 0, none in image 1
-    out, inside = det._pasted(x, p1, r)
+    out, inside = det.torch_model().pasted(x, p1, r)
     (y, x0), = refinement.windows(r[0], side)
     expected = p1.clone()
     with torch.no_grad():            # stage 2 on the image patch alone, pasted at the window

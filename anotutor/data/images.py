@@ -3,8 +3,8 @@
 :func:`decode` reads any image Pillow opens (png, jpg, bmp, tif; 8 or 16
 bits; grey, grey with alpha, RGB, RGBA) as float [C, H, W] in [0, 1] with
 the channels asked for (colour to grey by ITU-R 601 luma, grey to colour by
-repetition) at a size, or a binary mask; :func:`resized` is the resizing
-every reader here uses. :func:`image_files` lists the images of files and
+repetition) at a size, or a binary mask; :func:`resize` is the package's one
+resizing rule, for readers and detectors alike. :func:`image_files` lists the images of files and
 folders given on a command line; :func:`images_in` those of one folder,
 refusing any other file by name.
 """
@@ -18,7 +18,7 @@ import torch
 
 from ..checks import check_int
 
-__all__ = ["IMAGE_EXTENSIONS", "decode", "resized", "read_image", "image_files", "images_in", "is_colour", "size_of"]
+__all__ = ["IMAGE_EXTENSIONS", "decode", "resize", "read_image", "image_files", "images_in", "is_colour", "size_of"]
 
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -85,19 +85,31 @@ def decode(path: Path, channels: int, size: int | None, is_mask: bool = False) -
         arr = (arr @ np.array([0.299, 0.587, 0.114]))[:, :, None]
     elif channels == 3 and arr.shape[2] == 1:
         arr = np.repeat(arr, 3, axis=2)
-    t = resized(torch.from_numpy(arr).permute(2, 0, 1).float(), size, is_mask)
+    t = resize(torch.from_numpy(arr).permute(2, 0, 1).float(), size, is_mask)
     return (t[0] > 0.5).float().numpy() if is_mask else t.numpy()
 
 
-def resized(image: torch.Tensor, size: int | None, is_mask: bool = False) -> torch.Tensor:
-    """``image`` [C, H, W] at ``size`` x ``size`` as every reader here resizes (antialiased bilinear;
-    nearest for a mask), clamped to [0, 1]; ``size=None`` keeps it as it is."""
-    t = image[None]
-    if size is not None and t.shape[-2:] != (size, size):
-        mode_ = "nearest" if is_mask else "bilinear"
-        kw = {} if is_mask else {"antialias": True, "align_corners": False}
-        t = torch.nn.functional.interpolate(t, size=(size, size), mode=mode_, **kw)
-    return t[0].clamp(0, 1)
+def resize(x: torch.Tensor, size: int | None, mask: bool = False) -> torch.Tensor:
+    """Images [N, C, H, W] or one image [C, H, W] at ``size`` x ``size``: the package's one resizing rule.
+
+    Bilinear, antialiased when shrinking (each output pixel averages the input pixels that fold
+    into it, so a defect smaller than a pixel's footprint is dimmed, not skipped), plain bilinear
+    when enlarging (nothing to average); nearest for a ``mask``; clamped to [0, 1]. Images already
+    at the size, or ``size=None``, come back unchanged. Every reader, the detectors' working size
+    and :mod:`anotutor.data.folder`'s loaders use it.
+    """
+    if size is None or x.shape[-2:] == (size, size):
+        return x
+    t = x if x.dim() == 4 else x[None]
+    if mask:
+        t = torch.nn.functional.interpolate(t, size=(size, size), mode="nearest")
+    else:
+        shrink = t.shape[-1] > size or t.shape[-2] > size
+        t = torch.nn.functional.interpolate(
+            t, size=(size, size), mode="bilinear", align_corners=False, antialias=shrink
+        )
+    t = t.clamp(0, 1)
+    return t if x.dim() == 4 else t[0]
 
 
 def is_colour(path: Path) -> bool:

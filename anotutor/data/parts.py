@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from ..checks import check_int
 from ..runtime import as_rng
 from .defects import DEFECT_KINDS, add_defects
+from .images import resize
 from .mnist import load_mnist
 from .splits import AnomalyDataset, Split
 
@@ -77,7 +78,7 @@ def digit_parts(
     rng = as_rng(seed)
     order = torch.from_numpy(rng.permutation(len(pool)))
     x = pool[order[: n_train + n_val + n_test]].float()[:, None] / 255
-    x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False).clamp(0, 1)
+    x = resize(x, image_size).clamp(0, 1)
     if rotate_parts:
         x = rotate(x, torch.from_numpy(rng.uniform(0, 360, len(x))))
     train = x[:n_train]

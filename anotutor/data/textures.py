@@ -23,11 +23,11 @@ from types import MappingProxyType
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..checks import check_int, check_range
 from ..runtime import as_rng, budget
 from .defects import DEFECT_KINDS, add_defects
+from .images import resize
 from .splits import AnomalyDataset, Split
 
 __all__ = ["TEXTURES", "REGIONS", "texture_photo", "texture_crops", "textures"]
@@ -74,11 +74,7 @@ def texture_crops(
             patch = patch[::-1, :]
         out[i] = patch
     t = torch.from_numpy(out).float()[:, None]
-    if crop != image_size:
-        t = F.interpolate(
-            t, size=(image_size, image_size), mode="bilinear", antialias=crop > image_size, align_corners=False
-        )
-    return t.clamp(0.0, 1.0)
+    return resize(t, image_size).clamp(0.0, 1.0)
 
 
 def _defective_split(name, n, image_size, region, crop, anomaly_fraction, rng):

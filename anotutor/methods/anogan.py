@@ -45,6 +45,7 @@ import torch
 
 from ..checks import check_int
 from ..models.dcgan import Discriminator, Generator, gan_layout
+from ..models.scoring import ScoringModule
 from ..ops import uniform
 from ..runtime import progress
 from .base import Detector
@@ -52,7 +53,7 @@ from .gan_step import GAN_CURVES, gan_step
 from .params import ARCHITECTURE, INFERENCE, TRAINING, TRAINING_SPEC, flag, integer, real, working_size
 from .scores import residual_map
 
-__all__ = ["AnoGAN", "SearchResult"]
+__all__ = ["AnoGAN", "LatentSearch", "SearchResult"]
 
 STEP_FACTOR = 4  # default training steps = STEP_FACTOR x the budget's steps
 
@@ -67,6 +68,79 @@ class SearchResult(dict):
     reconstruction: torch.Tensor
     curve: torch.Tensor
     __getattr__ = dict.__getitem__
+
+
+class LatentSearch(ScoringModule):
+    """AnoGAN's inference module: the frozen ``generator`` G and ``discriminator`` D, the weights
+    ``gamma`` and ``lam`` of L', and Algorithm 1's Adam ``lr``, ``steps`` and ``restarts``. The map is
+    :math:`|x - G(\\hat z)|` (largest over channels), the image score :math:`L'(\\hat z)` of the best
+    start; the extras hold the ``reconstruction`` G(z), the code ``z`` and the loss terms."""
+
+    not_exportable = (
+        "its inference is an optimisation (Adam steps on z through G and D, a random start each), "
+        "not one pass a traced graph can hold"
+    )
+
+    def __init__(
+        self,
+        generator: Generator,
+        discriminator: Discriminator,
+        gamma: float,
+        lam: float,
+        lr: float,
+        steps: int,
+        restarts: int,
+    ):
+        super().__init__()
+        self.generator, self.discriminator = generator, discriminator
+        self.gamma, self.lam, self.lr, self.steps, self.restarts = gamma, lam, lr, steps, restarts
+
+    def terms(self, x: torch.Tensor, fx: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, dict, torch.Tensor]:
+        """L'(z) per image [N], its terms, and G(z); ``fx`` = D's features of x."""
+        gz = self.generator(z)
+        logit, fgz = self.discriminator.logits_and_features(gz)
+        residual = (x - gz).abs().flatten(1).sum(1)  # eq. 2
+        discrimination = (fx - fgz).abs().sum(1)  # eq. 3
+        anomaly = 1.0 - torch.sigmoid(logit)  # eq. 25, in [0, 1]
+        l_ano = (1 - self.lam) * residual + self.lam * discrimination  # eq. 4
+        loss = self.gamma * l_ano + (1 - self.gamma) * anomaly  # eq. 24
+        terms = {"residual": residual, "discrimination": discrimination, "anomaly": anomaly}
+        return loss, terms, gz
+
+    def search(self, x: torch.Tensor, z0: torch.Tensor, n: int) -> SearchResult:
+        """Algorithm 1 on a batch: ``n`` Adam steps on z down L'(z), G and D frozen."""
+        G, D = self.generator, self.discriminator
+        for net in (G, D):
+            net.eval().requires_grad_(False)  # frozen: only z moves
+        with torch.enable_grad():
+            with torch.no_grad():
+                fx = D.features(x)  # f(x) of eq. 3, computed once
+            z = z0.clone().requires_grad_(True)
+            opt = torch.optim.Adam([z], lr=self.lr)
+            curve = torch.zeros(n, x.shape[0])
+            for i in range(n):
+                loss, _, _ = self.terms(x, fx, z)
+                curve[i] = loss.detach().cpu()
+                opt.zero_grad(set_to_none=True)
+                loss.sum().backward()  # each z gets its own image's gradient
+                opt.step()
+                with torch.no_grad():
+                    z.clamp_(-1.0, 1.0)  # stay in the prior's support
+        with torch.no_grad():
+            loss, terms, gz = self.terms(x, fx, z)  # the score L'(z) at the last z
+        return SearchResult(z=z.detach(), score=loss, terms=terms, reconstruction=gz, curve=curve)
+
+    def explain(self, x: torch.Tensor, generator: torch.Generator | None = None):
+        """The search from ``restarts`` draws of the prior per image (from ``generator``, on the CPU)."""
+        r, n = self.restarts, x.shape[0]
+        g = generator if generator is not None else torch.Generator().manual_seed(0)
+        z0 = uniform((n * r, self.generator.latent_size), 1.0, g).to(x.device)
+        res = self.search(x.repeat(r, 1, 1, 1), z0, self.steps)
+        best = res.score.reshape(r, n).argmin(0)  # the best start of each image
+        pick = best * n + torch.arange(n, device=best.device)
+        gz = res.reconstruction[pick]
+        extras = {"reconstruction": gz, "z": res.z[pick], **{f"loss_{k}": v[pick] for k, v in res.terms.items()}}
+        return res.score[pick], residual_map(x, gz), extras
 
 
 class AnoGAN(Detector):
@@ -194,19 +268,6 @@ class AnoGAN(Detector):
         return curves
 
     # ------------------------------------------------------------------ latent search
-    def _terms(self, x: torch.Tensor, fx: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, dict, torch.Tensor]:
-        """L'(z) per image [N], its terms, and G(z); ``fx`` = D's features of x."""
-        p = self.params_
-        gz = self.generator_(z)
-        logit, fgz = self.discriminator_.logits_and_features(gz)
-        residual = (x - gz).abs().flatten(1).sum(1)  # eq. 2
-        discrimination = (fx - fgz).abs().sum(1)  # eq. 3
-        anomaly = 1.0 - torch.sigmoid(logit)  # eq. 25, in [0, 1]
-        l_ano = (1 - p["lam"]) * residual + p["lam"] * discrimination  # eq. 4
-        loss = p["gamma"] * l_ano + (1 - p["gamma"]) * anomaly  # eq. 24
-        terms = {"residual": residual, "discrimination": discrimination, "anomaly": anomaly}
-        return loss, terms, gz
-
     def search(self, images, z0: torch.Tensor | None = None, steps: int | None = None, seed: int = 0) -> SearchResult:
         """Latent search (Algorithm 1) for a batch of images at once, from ``z0`` [N, nz] or prior draws.
 
@@ -222,38 +283,16 @@ class AnoGAN(Detector):
         z0 = torch.as_tensor(z0, dtype=torch.float32).reshape(x.shape[0], -1)
         if z0.shape[1] != self.params_["latent_size"]:
             raise ValueError(f"z0 must be [N, {self.params_['latent_size']}], got {tuple(z0.shape)}")
-        return self._search(x, z0.to(self.device_), n)
+        return self._module().search(x, z0.to(self.device_), n)
 
-    def _search(self, x: torch.Tensor, z0: torch.Tensor, n: int) -> SearchResult:
-        """Algorithm 1 on a batch: ``n`` Adam steps on z down L'(z), G and D frozen."""
-        G, D = self.generator_, self.discriminator_
-        for net in (G, D):
-            net.eval().requires_grad_(False)  # frozen: only z moves
-        with torch.enable_grad():
-            with torch.no_grad():
-                fx = D.features(x)  # f(x) of eq. 3, computed once
-            z = z0.clone().requires_grad_(True)
-            opt = torch.optim.Adam([z], lr=self.params_["search_lr"])
-            curve = torch.zeros(n, x.shape[0])
-            for i in range(n):
-                loss, _, _ = self._terms(x, fx, z)
-                curve[i] = loss.detach().cpu()
-                opt.zero_grad(set_to_none=True)
-                loss.sum().backward()  # each z gets its own image's gradient
-                opt.step()
-                with torch.no_grad():
-                    z.clamp_(-1.0, 1.0)  # stay in the prior's support
-        with torch.no_grad():
-            loss, terms, gz = self._terms(x, fx, z)  # the score L'(z) at the last z
-        return SearchResult(z=z.detach(), score=loss, terms=terms, reconstruction=gz, curve=curve)
-
-    def _predict(self, x: torch.Tensor, generator: torch.Generator):
-        r = self.params_["restarts"]
-        n = x.shape[0]
-        z0 = self._prior(n * r, generator).to(self.device_)
-        res = self._search(x.repeat(r, 1, 1, 1), z0, self.params_["search_steps"])
-        best = res.score.reshape(r, n).argmin(0)  # the best start of each image
-        pick = best * n + torch.arange(n, device=best.device)
-        gz = res.reconstruction[pick]
-        extras = {"reconstruction": gz, "z": res.z[pick], **{f"loss_{k}": v[pick] for k, v in res.terms.items()}}
-        return res.score[pick], residual_map(x, gz), extras
+    def _module(self) -> LatentSearch:
+        p = self.params_
+        return LatentSearch(
+            self.generator_,
+            self.discriminator_,
+            p["gamma"],
+            p["lam"],
+            p["search_lr"],
+            p["search_steps"],
+            p["restarts"],
+        )

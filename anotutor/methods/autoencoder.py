@@ -25,7 +25,7 @@ from ..losses import ssim_loss
 from ..models.autoencoder import ConvAutoEncoder, supported_size
 from .base import Detector
 from .params import ARCHITECTURE, INFERENCE, TRAINING, TRAINING_SPEC, choice, custom, flag, integer, working_size
-from .scores import residual_map, top_fraction_score
+from .scores import ReconstructionScorer
 from .training import draw_batch, train_steps
 
 __all__ = ["AutoEncoderDetector"]
@@ -140,8 +140,7 @@ class AutoEncoderDetector(Detector):
         desc = f"auto-encoder ({p['loss']}, latent {p['latent_size']})"
         return {"loss": train_steps(self.model_, p["steps"], p["lr"], step_loss, desc, self.progress)}
 
-    def _predict(self, x: torch.Tensor, generator: torch.Generator):
+    def _module(self) -> ReconstructionScorer:
+        """Inference: the reconstruction from ``latent_in_use`` numbers, its residual and top-1 % score."""
         k = self.latent_in_use
-        recon = self.model_(x, None if k == self.params_["latent_size"] else k)
-        residual = residual_map(x, recon)
-        return top_fraction_score(residual), residual, {"reconstruction": recon}
+        return ReconstructionScorer(self.model_, None if k == self.params_["latent_size"] else k)

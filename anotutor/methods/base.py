@@ -25,13 +25,13 @@ base classes'::
             self._store(locals())                        # 3. the constructor's arguments, checked
 
         def _build_networks(self):                       # 4. fresh networks from params_ (load uses it too)
-            return {"model_": MeanNet(self.channels_)}
+            return {"model_": MeanScorer(self.channels_)}  # a ScoringModule: images -> scores, maps
 
         def _fit(self, x, anomalies, generator):         # 5. learn; return the training curves
             ...
 
-        def _predict(self, x, generator):                # 6. (scores [N], maps [N, h, w], extras)
-            ...
+        def _module(self):                               # 6. its inference: a ScoringModule of its networks
+            return self.model_
 
 Optional, where a method needs them: ``_defaults(params, budget)`` (the
 values of parameters left ``None``), ``_get_state``/``_set_state`` (learned
@@ -42,14 +42,24 @@ maps or images at the working size), ``_min_train_images``,
 follows it). ``tests/test_contract.py`` holds a detector written with the
 six names alone.
 
-For a subclass: ``_fit(x, anomalies, generator) -> curves`` and
-``_predict(x, generator) -> (scores, maps, extras)`` receive images already
-validated and resized to ``params_["image_size"]``, on ``device_``.
-``predict`` runs ``_predict`` under ``torch.no_grad()``; a method whose
+**Training and inference apart.** The Detector trains, checks, resizes,
+batches and saves; inference is one torch module per method
+(:class:`anotutor.models.scoring.ScoringModule`): ``_module()`` assembles it
+from the fitted networks and learned tensors (shared, not copied), and
+:meth:`Detector.torch_model` hands it out, e.g. to export it or to run it
+on another device. ``forward(x) -> (scores, maps)`` at the working size;
+``explain(x, generator)`` adds the extras.
+
+For a subclass: ``_fit(x, anomalies, generator) -> curves`` and the
+module's ``explain(x, generator) -> (scores, maps, extras)`` receive images
+already validated and resized to ``params_["image_size"]``, on ``device_``.
+``predict`` runs the module under ``torch.no_grad()``; a method whose
 inference needs gradients (AnoGAN's latent search) opens
-``torch.enable_grad()`` inside its ``_predict`` and returns detached tensors.
+``torch.enable_grad()`` inside and returns detached tensors.
 ``generator`` is a CPU ``torch.Generator`` seeded by ``predict``'s ``seed``,
-for inference that draws random numbers (a random search start). Extras
+for inference that draws random numbers (a random search start). A detector
+whose inference is no module may override ``_predict(x, generator)``, which
+by default runs ``_module().explain``. Extras
 named in ``_extras_resize`` (a reconstruction, a per-stage map) are resized
 to the input size by their interpolation mode and clamped to [0, 1]; every
 other extra (a latent code, logits) comes back as the method returned it.
@@ -63,6 +73,8 @@ import torch
 import torch.nn.functional as F
 
 from ..checks import as_images, check_int, check_range
+from ..data.images import resize
+from ..models.scoring import ScoringModule
 from ..runtime import Timer
 from ..runtime import progress as progress_bar
 from .estimator import Estimator, NotFittedError
@@ -117,11 +129,8 @@ class Detector(Estimator):
         return x
 
     def _resize(self, x: torch.Tensor, size: int | None = None) -> torch.Tensor:
-        s = size if size is not None else self.params_["image_size"]
-        if x.shape[-2:] == (s, s):
-            return x
-        shrink = x.shape[-1] > s or x.shape[-2] > s
-        return F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False, antialias=shrink).clamp(0, 1)
+        """``x`` at the working size (or ``size``), by the package's one rule (:func:`anotutor.data.images.resize`)."""
+        return resize(x, size if size is not None else self.params_["image_size"])
 
     # ------------------------------------------------------------------ the contract
     def supports_size(self, size: int) -> str | None:
@@ -226,9 +235,25 @@ class Detector(Estimator):
             out_extras[k] = v
         return Detection(torch.cat(scores), maps_t.clamp_min(0), t.ms_per(x.shape[0]), out_extras)
 
+    def torch_model(self) -> ScoringModule:
+        """This fitted detector's inference as one torch module, in eval mode, on ``device_``.
+
+        ``module(x)`` gives ``(scores [N], maps [N, s, s])`` for images ``x``
+        [N, C, s, s] in [0, 1] at the working size ``s = params_["image_size"]``
+        (no checks, no resizing: :meth:`predict` does those); it holds the
+        detector's networks and learned tensors, shared, not copied.
+        ``module.not_exportable`` says why a method cannot be traced (None
+        when it can).
+        """
+        self._check_fitted()
+        return self._module().eval()
+
     # ------------------------------------------------------------------ for subclasses
     def _fit(self, x: torch.Tensor, anomalies: torch.Tensor | None, generator: torch.Generator) -> dict:
         raise NotImplementedError  # pragma: no cover
 
-    def _predict(self, x: torch.Tensor, generator: torch.Generator):
+    def _module(self) -> ScoringModule:
         raise NotImplementedError  # pragma: no cover
+
+    def _predict(self, x: torch.Tensor, generator: torch.Generator):
+        return self._module().explain(x, generator)

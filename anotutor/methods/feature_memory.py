@@ -15,6 +15,8 @@ position. ``fit`` is one pass over the training images.
   chunks of queries so that memory stays bounded for any folder.
 * :func:`greedy_coreset` is PatchCore's Algorithm 1 (greedy k-center on a
   random projection); :func:`coverage_radius` measures what it buys.
+* :class:`FeatureMemoryScorer` is the inference module: features, a
+  score per patch, the map upsampled and smoothed.
 * :class:`FeatureMemory` is the Detector skeleton: the backbone built at fit
   time (ImageNet weights or, with ``pretrained=False``, a seeded random
   initialisation), saved in the checkpoint with the learned statistics, so a
@@ -25,9 +27,11 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ..checks import check_int
 from ..models.backbone import BACKBONES, DEFAULT, STRIDE_STAGE, FeatureBackbone, stride_channels
+from ..models.scoring import ScoringModule
 from ..ops import count_parameters
 from ..runtime import progress as progress_bar
 from .base import Detector
@@ -43,6 +47,7 @@ __all__ = [
     "greedy_coreset_stepwise",
     "coverage_radius",
     "FeatureMemory",
+    "FeatureMemoryScorer",
     "check_strides",
 ]
 
@@ -287,14 +292,40 @@ def coverage_radius(features: torch.Tensor, centres: torch.Tensor) -> float:
     return float(nearest_distances(features, centres, 1)[0].max())
 
 
+class FeatureMemoryScorer(ScoringModule):
+    """Inference of a feature memory: the ``backbone``'s patch features (:func:`patch_grid` with
+    ``neighbourhood`` and ``aggregation``), each patch scored against what fit learned
+    (:meth:`patch_scores`, a subclass's), the map upsampled to the input's size and smoothed by
+    ``sigma`` px; the image score is the subclass's, or the map's maximum."""
+
+    def __init__(self, backbone: nn.Module, sigma: float, neighbourhood: int = 1, aggregation: str = AGGREGATION):
+        super().__init__()
+        self.backbone, self.sigma = backbone, float(sigma)
+        self.neighbourhood, self.aggregation = neighbourhood, aggregation
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Patch features [N, D, h, w] of images at the working size."""
+        return patch_grid(self.backbone(x), self.neighbourhood, self.aggregation)
+
+    def patch_scores(self, features: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """(image scores [N] or None, patch maps [N, h, w]) of patch features [N, D, h, w]."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def explain(self, x: torch.Tensor, generator: torch.Generator | None = None):
+        scores, maps = self.patch_scores(self.features(x))
+        if maps.shape[-2:] != x.shape[-2:]:
+            maps = F.interpolate(maps[:, None], size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
+        maps = smooth_maps(maps, self.sigma)
+        return (maps.flatten(1).amax(1) if scores is None else scores), maps, {}
+
+
 class FeatureMemory(Detector):
     """Skeleton of the feature-memory detectors: backbone, patch features, fit as one pass.
 
     Subclasses implement ``_learn(batches of features [B, D, h, w], n, generator)
-    -> curves`` and ``_score(features) -> (scores or None, maps [B, h, w])``;
-    a parameter ``neighbourhood`` (PatchCore's) averages the features over
-    windows first. Without scores, the image score is the maximum of the
-    final (upsampled, smoothed) map.
+    -> curves`` and ``_module()``, a :class:`FeatureMemoryScorer` whose
+    ``patch_scores`` compares patches with what ``_learn`` kept; a parameter
+    ``neighbourhood`` (PatchCore's) averages the features over windows first.
     """
 
     _networks = ("backbone_",)
@@ -313,17 +344,25 @@ class FeatureMemory(Detector):
         p = self.params_
         return {"backbone_": FeatureBackbone(p["strides"], pretrained=False, arch=p["backbone"])}
 
+    def _scorer_args(self) -> dict:
+        """What every feature memory's module is built with besides its learned tensors."""
+        p = self.params_
+        return {
+            "sigma": p["smooth"] * p["image_size"] / SMOOTH_SIZE,
+            "neighbourhood": p.get("neighbourhood", 1),
+            "aggregation": p.get("aggregation", AGGREGATION),
+        }
+
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         """Patch features [N, D, h, w] of images already at the working size, on the device."""
-        p = self.params_
-        return patch_grid(self.backbone_(x), p.get("neighbourhood", 1), p.get("aggregation", AGGREGATION))
+        return FeatureMemoryScorer(self.backbone_, **self._scorer_args()).features(x)
 
     @property
     def sigma(self) -> float:
         """The map's Gaussian in px at the working size: ``smooth`` is given at 224 px and scales with
         ``image_size``, so it covers the same share of the image (half a stride-8 cell at 4) at any size."""
         self._check_fitted()
-        return self.params_["smooth"] * self.params_["image_size"] / SMOOTH_SIZE
+        return self._scorer_args()["sigma"]
 
     @torch.no_grad()
     def patch_features(self, images) -> torch.Tensor:
@@ -345,13 +384,6 @@ class FeatureMemory(Detector):
         with torch.no_grad():
             return self._learn(self._batches(x), x.shape[0], g)
 
-    def _predict(self, x: torch.Tensor, generator: torch.Generator):
-        scores, maps = self._score(self._features(x))
-        if maps.shape[-2:] != x.shape[-2:]:
-            maps = F.interpolate(maps[:, None], size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
-        maps = smooth_maps(maps, self.sigma)
-        return (maps.flatten(1).amax(1) if scores is None else scores), maps, {}
-
     def n_parameters(self) -> int:
         """Numbers the detector holds: the frozen backbone's parameters and its learned statistics."""
         self._check_fitted()
@@ -368,7 +400,4 @@ class FeatureMemory(Detector):
 
     # ------------------------------------------------------------------ for subclasses
     def _learn(self, batches, n: int, g: torch.Generator) -> dict:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _score(self, features: torch.Tensor):  # pragma: no cover - abstract
         raise NotImplementedError

@@ -18,7 +18,7 @@ from torch import nn
 
 from .base import Detector
 from .params import working_size
-from .scores import residual_map, top_fraction_score
+from .scores import ReconstructionScorer
 
 __all__ = ["BrightnessFloor"]
 
@@ -54,7 +54,5 @@ class BrightnessFloor(Detector):
         self.model_.mean.copy_(x.mean(dim=(0, 2, 3)).to(self.device_))
         return {}
 
-    def _predict(self, x: torch.Tensor, generator: torch.Generator):
-        recon = self.model_(x)
-        residual = residual_map(x, recon)
-        return top_fraction_score(residual), residual, {"reconstruction": recon}
+    def _module(self) -> ReconstructionScorer:
+        return ReconstructionScorer(self.model_)

@@ -20,13 +20,40 @@ Gaussian over everything that can appear there.
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from ..checks import check_int
 from ..models.backbone import DEFAULT as DEFAULT_BACKBONE
-from .feature_memory import COMMON_SPEC, FeatureMemory, feature_dim
+from .feature_memory import COMMON_SPEC, FeatureMemory, FeatureMemoryScorer, feature_dim
 from .params import ARCHITECTURE, TRAINING, custom, real
 
-__all__ = ["PaDiM"]
+__all__ = ["PaDiM", "PaDiMScorer"]
+
+
+class PaDiMScorer(FeatureMemoryScorer):
+    """PaDiM's inference module: the backbone, the kept ``channels`` [d] and one Gaussian per grid
+    position, ``mean`` [P, d] and ``precision`` [P, d, d] (buffers); a patch's score is its
+    Mahalanobis distance, the image score the map's maximum."""
+
+    channels: torch.Tensor
+    mean: torch.Tensor
+    precision: torch.Tensor
+
+    def __init__(self, backbone: nn.Module, channels: torch.Tensor, mean: torch.Tensor, precision: torch.Tensor, **kw):
+        super().__init__(backbone, **kw)
+        self.register_buffer("channels", channels)
+        self.register_buffer("mean", mean)
+        self.register_buffer("precision", precision)
+
+    def patch_scores(self, features: torch.Tensor):
+        n, _, h, w = features.shape
+        if h * w != self.mean.shape[0]:
+            raise ValueError(f"feature grid {h} x {w} does not match the fitted {self.mean.shape[0]} positions")
+        f = features[:, self.channels.to(features.device)]
+        f = f.flatten(2).permute(0, 2, 1)  # [n, P, d]
+        diff = f - self.mean[None]
+        m2 = torch.einsum("npd,pde,npe->np", diff, self.precision, diff)
+        return None, m2.clamp_min(0).sqrt().view(n, h, w)
 
 
 class PaDiM(FeatureMemory):
@@ -94,12 +121,5 @@ class PaDiM(FeatureMemory):
         self.channels_idx_ = idx.long()
         self.mean_, self.precision_ = mean.to(self.device_), prec.to(self.device_)
 
-    def _score(self, features: torch.Tensor):
-        n, _, h, w = features.shape
-        if h * w != self.mean_.shape[0]:
-            raise ValueError(f"feature grid {h} x {w} does not match the fitted {self.mean_.shape[0]} positions")
-        f = features[:, self.channels_idx_.to(features.device)]
-        f = f.flatten(2).permute(0, 2, 1)  # [n, P, d]
-        diff = f - self.mean_[None]
-        m2 = torch.einsum("npd,pde,npe->np", diff, self.precision_, diff)
-        return None, m2.clamp_min(0).sqrt().view(n, h, w)
+    def _module(self) -> PaDiMScorer:
+        return PaDiMScorer(self.backbone_, self.channels_idx_, self.mean_, self.precision_, **self._scorer_args())

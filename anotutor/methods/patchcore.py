@@ -35,13 +35,22 @@ from __future__ import annotations
 import warnings
 
 import torch
+from torch import nn
 
 from ..checks import check_int
 from ..models.backbone import DEFAULT as DEFAULT_BACKBONE
-from .feature_memory import AGGREGATION, AGGREGATIONS, COMMON_SPEC, FeatureMemory, greedy_coreset, nearest_distances
+from .feature_memory import (
+    AGGREGATION,
+    AGGREGATIONS,
+    COMMON_SPEC,
+    FeatureMemory,
+    FeatureMemoryScorer,
+    greedy_coreset,
+    nearest_distances,
+)
 from .params import ARCHITECTURE, INFERENCE, TRAINING, choice, custom, integer, real
 
-__all__ = ["PatchCore", "patchcore_scores"]
+__all__ = ["PatchCore", "PatchCoreScorer", "patchcore_scores"]
 
 
 def _reweight(v) -> int:
@@ -74,6 +83,21 @@ def patchcore_scores(features: torch.Tensor, bank: torch.Tensor, b: int = 9):
         weight = 1.0 - torch.exp(s_star - torch.logsumexp(to_hood, dim=1))
         scores = weight * s_star
     return scores, dist.view(n, h, w)
+
+
+class PatchCoreScorer(FeatureMemoryScorer):
+    """PatchCore's inference module: the backbone and the memory ``bank`` [M, D] (a buffer), scored by
+    :func:`patchcore_scores` with ``reweight`` = :math:`b`."""
+
+    bank: torch.Tensor
+
+    def __init__(self, backbone: nn.Module, bank: torch.Tensor, reweight: int, **kw):
+        super().__init__(backbone, **kw)
+        self.register_buffer("bank", bank)
+        self.reweight = reweight
+
+    def patch_scores(self, features: torch.Tensor):
+        return patchcore_scores(features, self.bank, self.reweight)
 
 
 class PatchCore(FeatureMemory):
@@ -204,5 +228,5 @@ class PatchCore(FeatureMemory):
             raise ValueError(f"coreset view of {keep} rows does not fit a bank of {bank.shape[0]}")
         self.bank_, self.n_patches_, self.keep_ = bank.to(self.device_), int(state["n_patches"]), keep
 
-    def _score(self, features: torch.Tensor):
-        return patchcore_scores(features, self.memory_, self.params_["reweight"])
+    def _module(self) -> PatchCoreScorer:
+        return PatchCoreScorer(self.backbone_, self.memory_, self.params_["reweight"], **self._scorer_args())

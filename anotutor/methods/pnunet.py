@@ -58,7 +58,7 @@ from ..models.unet import UNet, unet_size_ok
 from ..ops import uniform
 from .base import Detector
 from .params import ARCHITECTURE, INFERENCE, TRAINING, TRAINING_SPEC, choice, flag, integer, real, working_size
-from .scores import residual_map, top_fraction_score
+from .scores import ReconstructionScorer, residual_map
 from .scores import smooth_maps as _smooth
 from .training import draw_batch, train_steps
 
@@ -290,7 +290,6 @@ class PNUNet(Detector):
         self.mask_history_ = state["mask_history"]
 
     # ------------------------------------------------------------------ inference
-    def _predict(self, x: torch.Tensor, generator: torch.Generator):
-        recon = self.model_(x)
-        maps = _smooth(residual_map(x, recon), self.params_["smooth"])
-        return top_fraction_score(maps), maps, {"reconstruction": recon}
+    def _module(self) -> ReconstructionScorer:
+        """Inference: the U-Net's reconstruction, its residual smoothed by ``smooth`` px, the top-1 % score."""
+        return ReconstructionScorer(self.model_, sigma=self.params_["smooth"])

@@ -89,6 +89,7 @@ from torch import nn
 from ..checks import as_images, check_int
 from ..data import synth
 from ..losses import segment_loss
+from ..models.scoring import ScoringModule
 from ..models.unet import UNet, unet_size_ok
 from ..ops import count_parameters
 from ..runtime import Timer
@@ -100,6 +101,7 @@ from .training import draw_batch, train_steps
 
 __all__ = [
     "TwoStage",
+    "TwoStageScorer",
     "stage_networks",
     "design_parameters",
     "PSEUDO_KINDS",
@@ -181,6 +183,88 @@ def design_parameters(channels: int = 3, width: int = 40, depth: int = 4, width2
         a, b = stage_networks(channels, width, width2 or width, depth)
     n1, n2 = count_parameters(a), count_parameters(b)
     return {"stage1": n1, "stage2": n2, "total": n1 + n2}
+
+
+class TwoStageScorer(ScoringModule):
+    """The two-stage model's inference module: ``stage1`` and ``stage2`` (the U-Nets), the stage-2
+    ``reading``, the number of ``stages`` to run, and the refinement's ``n_segments``, ``mark``,
+    ``cover`` and window side ``patch``. The map is the stage-2 (or stage-1) probability, the image
+    score the mean of its top 1 %; the extras hold ``stage1`` and, with two stages, ``refined``
+    (and, in the patches reading, ``windows``)."""
+
+    not_exportable = (
+        "its refinement cuts each image into SLIC superpixels with scikit-image, outside torch, "
+        "so no traced graph can hold it"
+    )
+
+    def __init__(
+        self,
+        stage1: nn.Module,
+        stage2: nn.Module,
+        reading: str,
+        stages: int,
+        n_segments: int,
+        mark: float,
+        cover: float,
+        patch: int,
+    ):
+        super().__init__()
+        self.stage1, self.stage2, self.reading, self.stages = stage1, stage2, reading, stages
+        self.n_segments, self.mark, self.cover, self.patch = n_segments, mark, cover, patch
+
+    def logits1(self, x: torch.Tensor) -> torch.Tensor:
+        """Stage 1's logits [N, H, W]."""
+        return self.stage1(x)[:, 0]
+
+    def refined(self, x: torch.Tensor, p1: torch.Tensor) -> torch.Tensor:
+        """The refined maps [N, H, W] of stage-1 probabilities ``p1`` over ``x``'s superpixels."""
+        xc, pc = x.detach().cpu(), p1.detach().cpu()
+        out = torch.stack(
+            [refine(pc[i], synth.superpixels(xc[i], self.n_segments), self.mark, self.cover) for i in range(x.shape[0])]
+        )
+        return out.to(x.device)
+
+    def logits2(self, x: torch.Tensor, z1: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+        """Stage 2's logits [N, H, W] (residual reading): stage 1's logits ``z1`` plus the learned
+        correction."""
+        inputs = torch.cat([x, torch.sigmoid(z1)[:, None], r[:, None]], dim=1)
+        return z1 + self.stage2(inputs)[:, 0]
+
+    def windows(self, refined: torch.Tensor) -> list[tuple[int, int, int]]:
+        """``(image, top, left)`` of every window over the refined maps [N, H, W]."""
+        return [(n, y, x) for n in range(refined.shape[0]) for y, x in windows(refined[n], self.patch)]
+
+    def explain(self, x: torch.Tensor, generator: torch.Generator | None = None):
+        z1 = self.logits1(x)
+        p1 = torch.sigmoid(z1)
+        if self.stages == 1:
+            return top_fraction_score(p1), p1, {"stage1": p1}
+        r = self.refined(x, p1)
+        p2, extras = self.stage2_map(x, z1, r)
+        return top_fraction_score(p2), p2, {"stage1": p1, "refined": r, **extras}
+
+    def stage2_map(self, x: torch.Tensor, z1: torch.Tensor, r: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """The final probability map [N, H, W] of either reading (and, for patches, the windows)."""
+        if self.reading == "residual":
+            return torch.sigmoid(self.logits2(x, z1, r)), {}
+        p2, inside = self.pasted(x, torch.sigmoid(z1), r)
+        return p2, {"windows": inside}
+
+    def pasted(self, x: torch.Tensor, p1: torch.Tensor, r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The patches reading's map: stage 2's probability pasted into stage 1's map at every window
+        (the larger where windows overlap), and the windows' union [N, H, W]."""
+        out, inside, side = p1.clone(), torch.zeros_like(p1), self.patch
+        where = self.windows(r)
+        if where:
+            p2 = torch.sigmoid(self.stage2(cut_windows(x, where, side)))[:, 0]
+            first = torch.zeros_like(p1, dtype=torch.bool)
+            for (n, y, x0), patch in zip(where, p2):
+                region = (n, slice(y, y + side), slice(x0, x0 + side))
+                fresh = ~first[region]  # a pixel's first window replaces stage 1; later ones keep the larger
+                out[region] = torch.where(fresh, patch, torch.maximum(out[region], patch))
+                first[region] = True
+            inside = first.float()
+        return out, inside
 
 
 class TwoStage(Detector):
@@ -362,25 +446,6 @@ class TwoStage(Detector):
         xb, masks = self._pseudo_batch(xb, rng)
         return xb.to(self.device_), masks.to(self.device_)
 
-    # ------------------------------------------------------------------ the stages
-    def _stage1(self, x: torch.Tensor) -> torch.Tensor:
-        """Stage 1's logits [N, H, W]."""
-        return self.stage1_(x)[:, 0]
-
-    def _refined(self, x: torch.Tensor, p1: torch.Tensor) -> torch.Tensor:
-        p = self.params_
-        xc, pc = x.detach().cpu(), p1.detach().cpu()
-        out = torch.stack(
-            [refine(pc[i], synth.superpixels(xc[i], p["n_segments"]), p["mark"], p["cover"]) for i in range(x.shape[0])]
-        )
-        return out.to(x.device)
-
-    def _stage2(self, x: torch.Tensor, z1: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-        """Stage 2's logits [N, H, W]: stage 1's logits ``z1`` plus the learned
-        correction."""
-        inputs = torch.cat([x, torch.sigmoid(z1)[:, None], r[:, None]], dim=1)
-        return z1 + self.stage2_(inputs)[:, 0]
-
     # ------------------------------------------------------------------ training
     def _train(self, net, steps: int, desc: str, forward, x, g, rng) -> np.ndarray:
         """One stage's run (:func:`~anotutor.methods.training.train_steps`): ``forward(batch, masks)``
@@ -417,22 +482,22 @@ class TwoStage(Detector):
         return {"loss1": loss1, "loss2": loss2}
 
     def _fit_stage2(self, x, g, rng) -> np.ndarray:
-        reading = self.params_["stage2"]
+        reading, m = self.params_["stage2"], self._module()  # the module's stages: stage 1 frozen, 2 training
 
         def residual(xb, masks):
             with torch.no_grad():  # stage 1 is frozen
-                z1 = self._stage1(xb)
-                r = self._refined(xb, torch.sigmoid(z1))
-            return self._stage2(xb, z1, r)[:, None], masks
+                z1 = m.logits1(xb)
+                r = m.refined(xb, torch.sigmoid(z1))
+            return m.logits2(xb, z1, r)[:, None], masks
 
         def patches(xb, masks):
             with torch.no_grad():
-                r = self._refined(xb, torch.sigmoid(self._stage1(xb)))
-            where = self._windows(r)
+                r = m.refined(xb, torch.sigmoid(m.logits1(xb)))
+            where = m.windows(r)
             if not where:  # stage 1 marked nothing in the whole batch: one window per image, drawn at random
-                top = xb.shape[-1] - self._patch
+                top = xb.shape[-1] - m.patch
                 where = [(n, int(rng.integers(0, top + 1)), int(rng.integers(0, top + 1))) for n in range(xb.shape[0])]
-            return self.stage2_(cut_windows(xb, where, self._patch)), cut_windows(masks, where, self._patch)
+            return self.stage2_(cut_windows(xb, where, m.patch)), cut_windows(masks, where, m.patch)
 
         return self._train(
             self.stage2_,
@@ -444,46 +509,19 @@ class TwoStage(Detector):
             rng,
         )
 
-    @property
-    def _patch(self) -> int:
-        return patch_size(self.params_["image_size"], self.params_["depth"])
-
-    def _windows(self, refined: torch.Tensor) -> list[tuple[int, int, int]]:
-        """``(image, top, left)`` of every window over the refined maps [N, H, W]."""
-        return [(n, y, x) for n in range(refined.shape[0]) for y, x in windows(refined[n], self._patch)]
-
     # ------------------------------------------------------------------ inference
-    def _predict(self, x: torch.Tensor, generator: torch.Generator):
-        z1 = self._stage1(x)
-        p1 = torch.sigmoid(z1)
-        if self.stages_ == 1:
-            return top_fraction_score(p1), p1, {"stage1": p1}
-        r = self._refined(x, p1)
-        p2, extras = self._stage2_map(x, z1, r)
-        return top_fraction_score(p2), p2, {"stage1": p1, "refined": r, **extras}
-
-    def _stage2_map(self, x: torch.Tensor, z1: torch.Tensor, r: torch.Tensor) -> tuple[torch.Tensor, dict]:
-        """The final probability map [N, H, W] of either reading (and, for patches, the windows)."""
-        if self.params_["stage2"] == "residual":
-            return torch.sigmoid(self._stage2(x, z1, r)), {}
-        p2, inside = self._pasted(x, torch.sigmoid(z1), r)
-        return p2, {"windows": inside}
-
-    def _pasted(self, x: torch.Tensor, p1: torch.Tensor, r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The patches reading's map: stage 2's probability pasted into stage 1's map at every window
-        (the larger where windows overlap), and the windows' union [N, H, W]."""
-        out, inside, side = p1.clone(), torch.zeros_like(p1), self._patch
-        where = self._windows(r)
-        if where:
-            p2 = torch.sigmoid(self.stage2_(cut_windows(x, where, side)))[:, 0]
-            first = torch.zeros_like(p1, dtype=torch.bool)
-            for (n, y, x0), patch in zip(where, p2):
-                region = (n, slice(y, y + side), slice(x0, x0 + side))
-                fresh = ~first[region]  # a pixel's first window replaces stage 1; later ones keep the larger
-                out[region] = torch.where(fresh, patch, torch.maximum(out[region], patch))
-                first[region] = True
-            inside = first.float()
-        return out, inside
+    def _module(self) -> TwoStageScorer:
+        p = self.params_
+        return TwoStageScorer(
+            self.stage1_,
+            self.stage2_,
+            p["stage2"],
+            self.stages_,
+            p["n_segments"],
+            p["mark"],
+            p["cover"],
+            patch_size(p["image_size"], p["depth"]),
+        )
 
     @torch.no_grad()
     def stage_ms(self, images, batch_size: int = 64) -> dict[str, float]:
@@ -492,20 +530,21 @@ class TwoStage(Detector):
         self._check_fitted()
         batch_size = check_int(batch_size, "batch_size")
         x = self._resize(self._prepare(images, "images")).to(self.device_)
-        z1 = self._stage1(x[:1])
-        self._stage2_map(x[:1], z1, self._refined(x[:1], torch.sigmoid(z1)))  # warm-up
+        m = self._module()
+        z1 = m.logits1(x[:1])
+        m.stage2_map(x[:1], z1, m.refined(x[:1], torch.sigmoid(z1)))  # warm-up
         times = {"stage1": 0.0, "refine": 0.0, "stage2": 0.0}
         for i in range(0, x.shape[0], batch_size):
             xb = x[i : i + batch_size]
             with Timer(self.device_) as t:
-                z1 = self._stage1(xb)
+                z1 = m.logits1(xb)
                 p1 = torch.sigmoid(z1)
             times["stage1"] += t.seconds
             with Timer(self.device_) as t:
-                r = self._refined(xb, p1)
+                r = m.refined(xb, p1)
             times["refine"] += t.seconds
             with Timer(self.device_) as t:
-                self._stage2_map(xb, z1, r)
+                m.stage2_map(xb, z1, r)
             times["stage2"] += t.seconds
         out = {k: 1000.0 * v / x.shape[0] for k, v in times.items()}
         out["total"] = sum(out.values())
