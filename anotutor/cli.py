@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sys
 import time
 import traceback
@@ -67,6 +68,7 @@ __all__ = ["main", "build_parser"]
 
 EXIT_USAGE = 2  # a usage or input problem: one line says what to change
 EXIT_FAULT = 1  # an unexpected error while training or scoring: the traceback is printed
+EXIT_SOME_FAILED = 3  # predict: some files could not be read (listed in errors.csv); the others were scored
 
 
 class CLIError(Exception):
@@ -109,14 +111,53 @@ def _fit(args) -> int:
 def _predict(args) -> int:
     from .deploy import prepare_predict, write_predictions
 
-    _check_out(args.out, args.overwrite)
+    if args.resume and args.overwrite:
+        raise CLIError("--resume continues a run and --overwrite replaces it: choose one")
+    if not args.resume:
+        _check_out(args.out, args.overwrite)
     try:  # the model folder and the inputs, checked (and read once) before anything is scored
-        plan = prepare_predict(args.model, args.inputs)
+        plan = prepare_predict(args.model, args.inputs, args.out if args.resume else None)
+        if args.batch_size < 1 or (args.workers is not None and args.workers < 0):
+            raise ValueError("--batch-size must be at least 1 and --workers at least 0")
+        model, out = args.model.resolve(), args.out.resolve()
+        if out == model or out in model.parents:
+            raise ValueError(f"--out {args.out} holds the model folder {args.model}; choose another --out")
     except ValueError as err:
         raise CLIError(str(err)) from err
-    rows = write_predictions(plan, args.out, args.batch_size, not args.no_progress)
-    flagged = sum(r["verdict"] == "anomalous" for r in rows)
-    LOG.info(f"{len(rows)} images scored, {flagged} flagged anomalous; scores.csv and overlays/ in {args.out}")
+    if args.overwrite and args.out.is_dir():
+        shutil.rmtree(args.out)  # asked for, and only once everything above has been checked
+    try:
+        run = write_predictions(
+            plan, args.out, args.batch_size, not args.no_progress, overlays=args.overlays, workers=args.workers
+        )
+    except KeyboardInterrupt:
+        LOG.error(f"interrupted; {args.out}/scores.csv keeps every image scored so far: --resume continues")
+        return 130
+    LOG.info(
+        f"{run['scored']} images scored, {run['flagged']} flagged anomalous, {run['failed']} unreadable"
+        + (f", {run['skipped']} already done" if run["skipped"] else "")
+        + f"; scores.csv in {args.out}"
+    )
+    if run["failed"]:
+        LOG.warning(f"{run['failed']} files could not be read: see {args.out}/errors.csv (exit status 3)")
+        return EXIT_SOME_FAILED
+    return 0
+
+
+def _export(args) -> int:
+    from .export import export_model
+
+    _check_out(args.out, args.overwrite)
+    try:
+        done = export_model(args.model, args.out, args.format, args.batch_size)
+    except ValueError as err:
+        raise CLIError(str(err)) from err
+    check = done["check"]
+    LOG.info(
+        f"{done['title']} written to {args.out}/model.onnx: input images {done['input']['shape']} in [0, 1]; "
+        f"onnxruntime matches torch within {max(check['max_score_diff'], check['max_map_diff']):.2g}; "
+        "thresholds and the input's recipe in export.json"
+    )
     return 0
 
 
@@ -345,6 +386,8 @@ def main(argv=None) -> int:
             return _fit(args)
         if args.command == "predict":
             return _predict(args)
+        if args.command == "export":
+            return _export(args)
         from .catalog import resolve
 
         try:

@@ -44,6 +44,9 @@ __all__ = [
     "predict_files",
     "prepare_predict",
     "write_predictions",
+    "model_identity",
+    "OVERLAYS",
+    "SCORE_COLUMNS",
     "read_model",
     "staged",
     "MODEL_FILE",
@@ -231,70 +234,179 @@ def read_model(model_dir):
     return det, info
 
 
-def predict_files(model_dir, inputs, out, batch_size: int = 16, progress: bool = True) -> list[dict]:
-    """Score the image files of ``inputs`` (files or folders) with the model folder ``model_dir``; write
-    ``out``; return the rows of ``scores.csv``."""
-    return write_predictions(prepare_predict(model_dir, inputs), out, batch_size, progress)
+def predict_files(model_dir, inputs, out, batch_size: int = 16, progress: bool = True, **kw) -> dict:
+    """Score the image files of ``inputs`` (files or folders) with the model folder ``model_dir`` into
+    ``out``; return :func:`write_predictions`'s summary (``kw``: its options)."""
+    return write_predictions(prepare_predict(model_dir, inputs), out, batch_size, progress, **kw)
 
 
-def prepare_predict(model_dir, inputs) -> dict:
+def prepare_predict(model_dir, inputs, resume=None) -> dict:
     """Read and check the model folder and list the image files, scoring nothing (a ValueError here is
-    the caller's input)."""
+    the caller's input). ``resume``: an output folder of an interrupted run of this model, whose
+    scored (and unreadable) files are skipped."""
     from .data.images import image_files
 
     det, info = read_model(model_dir)
-    return {"det": det, "info": info, "files": image_files(*inputs), "model_dir": model_dir}
+    identity = model_identity(model_dir)
+    done = set() if resume is None else _done_files(Path(resume), identity)
+    files = image_files(*inputs)
+    return {"det": det, "info": info, "files": files, "model_dir": model_dir, "identity": identity, "done": done}
 
 
-def write_predictions(plan: dict, out, batch_size: int = 16, progress: bool = True) -> list[dict]:
-    """Score the files of :func:`prepare_predict`'s ``plan`` and write ``out``; return the rows."""
-    from PIL import Image
+OVERLAYS = ("none", "flagged", "all")
+SCORE_COLUMNS = ["file", "score", "verdict", "share_over_tau"]  # share_over_tau: of pixels at or over tau
+ERROR_COLUMNS = ["file", "reason"]
+RUN_FILE = "run.json"
+
+
+def model_identity(model_dir) -> dict:
+    """What ties an output folder to the model that wrote it: the model folder and its checkpoint's hash."""
+    from .data.mvtec import sha256sum
+
+    model_dir = Path(model_dir).resolve()
+    return {"model": str(model_dir), "checkpoint_sha256": sha256sum(model_dir / MODEL_FILE)}
+
+
+def _done_files(out: Path, identity: dict) -> set[str]:
+    """The files a previous run into ``out`` scored (or failed on), after checking it used this model."""
+    run = out / RUN_FILE
+    if not run.is_file():
+        raise ValueError(f"--resume: {out} holds no {RUN_FILE}; it is not an output folder of anotutor predict")
+    try:
+        before = json.loads(run.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"--resume: {run} is not readable ({err})") from err
+    if before.get("checkpoint_sha256") != identity["checkpoint_sha256"]:
+        raise ValueError(
+            f"--resume: {out} was scored by another model ({before.get('model')}); "
+            "choose another --out, or --overwrite to start again"
+        )
+    done: set[str] = set()
+    for name in ("scores.csv", "errors.csv"):
+        if (out / name).is_file():
+            with open(out / name, newline="") as fh:
+                done |= {row["file"] for row in csv.DictReader(fh) if row.get("file")}
+    return done
+
+
+def _appender(path: Path, columns: list[str]):
+    """A csv writer that appends to ``path`` (the header first when it is new) and flushes every row."""
+    new = not path.is_file() or path.stat().st_size == 0
+    fh = open(path, "a", newline="")  # noqa: SIM115 - closed by the caller
+    w = csv.DictWriter(fh, fieldnames=columns)
+    if new:
+        w.writeheader()
+
+    def write(row: dict) -> None:
+        w.writerow(row)
+        fh.flush()
+
+    return write, fh
+
+
+def write_predictions(
+    plan: dict,
+    out,
+    batch_size: int = 16,
+    progress: bool = True,
+    overlays: str = "flagged",
+    workers: int | None = None,
+) -> dict:
+    """Score the files of :func:`prepare_predict`'s ``plan`` into ``out``, streaming; return a summary.
+
+    Each row of ``scores.csv`` is appended and flushed as its image is scored,
+    so an interrupted run keeps what it scored, and a plan prepared with
+    ``resume`` skips the files already in it (after checking, in ``run.json``,
+    that the same model wrote them). A file that cannot be read goes to ``errors.csv`` with its reason
+    and the run goes on. ``overlays``: which images get an overlay PNG
+    (:data:`OVERLAYS`; ``"flagged"``: those at or over the image threshold),
+    written by a thread pool. ``workers``: decoding processes (default: one
+    when the machine has two cores or more). Returns ``{"scored", "flagged",
+    "failed", "skipped"}`` counts of this run.
+    """
+    from concurrent.futures import ThreadPoolExecutor
 
     from .checks import check_int
-    from .data.images import read_image, resize
+    from .log import LOG
     from .runtime import progress as bar
-    from .viz import overlay_pixels
 
     batch_size = check_int(batch_size, "batch_size")
-    det, info, files, model_dir = plan["det"], plan["info"], plan["files"], plan["model_dir"]
-    size, c, tau = info["image_size"], info["channels"], det.threshold_
-    rows = []
-    with staged(Path(out)) as stage:
-        (stage / "overlays").mkdir()
-        names = _unique_names(files)
-        for start in bar(range(0, len(files), batch_size), "anotutor predict", progress and len(files) > batch_size):
-            chunk = files[start : start + batch_size]
-            originals = [read_image(p, c) for p in chunk]  # each file decoded once
-            found = det.predict(torch.stack([resize(im, size) for im in originals]))  # as in training
-            for k, (path, own) in enumerate(zip(chunk, originals)):
-                m = torch.nn.functional.interpolate(
-                    found.maps[k][None, None], size=own.shape[-2:], mode="bilinear", align_corners=False
-                )[0, 0]
-                score = float(found.scores[k])
-                rows.append(
+    if overlays not in OVERLAYS:
+        raise ValueError(f"overlays must be one of {OVERLAYS}, got {overlays!r}")
+    workers = (1 if (os.cpu_count() or 1) > 1 else 0) if workers is None else check_int(workers, "workers", minimum=0)
+    det, info, files = plan["det"], plan["info"], plan["files"]
+    out, identity, done = Path(out), plan["identity"], plan["done"]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / RUN_FILE).write_text(json.dumps({**identity, "title": info["title"]}, indent=1))
+    names = dict(zip(files, _unique_names(files)))
+    todo = [f for f in files if str(f) not in done]
+    if done:
+        LOG.info(f"--resume: {len(files) - len(todo)} of {len(files)} files already in {out}; scoring {len(todo)}")
+    write_row, scores_fh = _appender(out / "scores.csv", SCORE_COLUMNS)
+    write_error, errors_fh = _appender(out / "errors.csv", ERROR_COLUMNS)
+    counts = {"scored": 0, "flagged": 0, "failed": 0, "skipped": len(files) - len(todo)}
+    tau = det.threshold_
+
+    def failed(path: Path, reason: str) -> None:
+        counts["failed"] += 1
+        LOG.warning(f"skipped: {reason}")
+        write_error({"file": str(path), "reason": reason})
+
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            pending = []
+            items = det.score_files(todo, batch_size, workers, on_error=failed)
+            for found in bar(items, "anotutor predict", progress and len(todo) > batch_size, total=len(todo)):
+                write_row(
                     {
-                        "file": str(path),
-                        "score": score,
-                        "verdict": "anomalous" if score >= tau.image else "normal",
-                        "share_over_tau": float((m >= tau.pixel).float().mean()),
+                        "file": str(found.path),
+                        "score": f"{found.score:.6g}",
+                        "verdict": found.verdict,
+                        "share_over_tau": f"{tau.share_over(found.map):.4f}",
                     }
                 )
-                Image.fromarray(overlay_pixels(own, m, None, scale=info["map_scale"], tau=tau.pixel)).save(
-                    stage / "overlays" / names[start + k]
-                )
-        with open(stage / "scores.csv", "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=["file", "score", "verdict", "share_over_tau"])
-            w.writeheader()
-            w.writerows(
-                {**r, "score": f"{r['score']:.6g}", "share_over_tau": f"{r['share_over_tau']:.4f}"} for r in rows
-            )
-        (stage / "README.txt").write_text(
-            f"anotutor predict with {Path(model_dir).resolve()} ({info['title']}), {len(rows)} images.\n"
-            f"Thresholds: {tau.describe()}.\nOverlays: each image at its own size beside its map on the "
-            f"model's one scale, 0 to {info['map_scale']:.4g} (twice the pixel tau); pixels at or over tau "
-            f"outlined in cyan.\n"
-        )
-    return rows
+                counts["scored"] += 1
+                flagged = found.verdict == "anomalous"
+                counts["flagged"] += flagged
+                if overlays == "all" or (overlays == "flagged" and flagged):
+                    (out / "overlays").mkdir(exist_ok=True)
+                    pending.append(
+                        pool.submit(_write_overlay, found, info, out / "overlays" / names[found.path], tau.pixel)
+                    )
+                    pending = _unfinished(pending)
+            for p in pending:
+                p.result()
+    finally:
+        scores_fh.close()
+        errors_fh.close()
+    (out / "README.txt").write_text(
+        f"anotutor predict with {identity['model']} ({info['title']}).\n"
+        f"scores.csv: one row per image as it was scored (verdict at the image threshold; share_over_tau: "
+        f"the share of pixels at or over tau). errors.csv: files that could not be read, and why.\n"
+        f"Thresholds: {tau.describe()}.\nOverlays ({overlays}): each image at its own size beside its map "
+        f"on the model's one scale, 0 to {info['map_scale']:.4g} (twice the pixel tau); pixels at or over "
+        f"tau outlined in cyan.\n"
+    )
+    return counts
+
+
+def _unfinished(futures: list) -> list:
+    """The futures still running; a finished one's error is raised here, not lost."""
+    for f in futures:
+        if f.done():
+            f.result()
+    return [f for f in futures if not f.done()]
+
+
+def _write_overlay(found, info: dict, target: Path, tau: float) -> Path:
+    from PIL import Image
+
+    from .data.images import read_image
+    from .viz import overlay_pixels
+
+    image = read_image(found.path, int(info["channels"]))
+    Image.fromarray(overlay_pixels(image, found.map, None, scale=info["map_scale"], tau=tau)).save(target)
+    return target
 
 
 def _unique_names(files: list[Path]) -> list[str]:

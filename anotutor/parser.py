@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also the details of each step",
     )
     ap.set_defaults(verbosity=logging.INFO)
-    sub = ap.add_subparsers(dest="command", required=True, metavar="{methods,run,compare,fit,predict,elpv}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="{methods,run,compare,fit,predict,export,elpv}")
 
     def command(name: str, **kw) -> argparse.ArgumentParser:
         return sub.add_parser(name, parents=[talk], **kw)
@@ -113,7 +113,32 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--out", type=Path, required=True, help="the folder to write scores.csv and overlays/ to")
     pred.add_argument("--batch-size", type=int, default=16, help="images scored at once (default 16)")
     pred.add_argument("--overwrite", action="store_true", help="replace an output folder that holds results")
+    pred.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run into --out: files already in its scores.csv or errors.csv are skipped "
+        "(the same model only)",
+    )
+    pred.add_argument(
+        "--overlays",
+        choices=("none", "flagged", "all"),
+        default="flagged",
+        help="which images get an overlay PNG (default flagged: those at or over the image threshold)",
+    )
+    pred.add_argument(
+        "--workers", type=int, default=None, help="processes that decode images (default 1 on 2 cores or more; 0: none)"
+    )
     pred.add_argument("--no-progress", action="store_true", help="no progress bar")
+    exp = command(
+        "export",
+        help="write a model folder's inference as ONNX (feature memories, auto-encoder, PNUNet), checked in "
+        "onnxruntime",
+    )
+    exp.add_argument("model", type=Path, help="a model folder written by anotutor fit")
+    exp.add_argument("--out", type=Path, required=True, help="the folder to write model.onnx and export.json to")
+    exp.add_argument("--format", choices=("onnx",), default="onnx", help="the file format (default onnx)")
+    exp.add_argument("--batch-size", type=int, default=1, help="images per call of the exported file (default 1)")
+    exp.add_argument("--overwrite", action="store_true", help="replace an output folder that holds files")
     cells = command(
         "elpv",
         help="write the ELPV solar cells (pip install elpv-dataset; data CC BY-NC-SA "

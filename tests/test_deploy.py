@@ -28,7 +28,8 @@ def test_fit_then_predict_reproduces_run_on_the_same_images(tmp_path, capsys):
     assert len(info["provenance"]["data_hash"]) == 64 and info["image_size"] == 32
     ran = {r["file"]: float(r["score"]) for r in _read_csv(tmp_path / "run" / "scores.csv")}
     files = [root / f for f in ran]
-    assert run_cli("predict", tmp_path / "model", *files, "--out", tmp_path / "pred", "--no-progress") == 0
+    assert run_cli("predict", tmp_path / "model", *files, "--out", tmp_path / "pred", "--no-progress",
+                   "--overlays", "all") == 0
     got = {str(p.relative_to(root)) if p.is_absolute() else p: float(r["score"]) for r, p in
            zip(_read_csv(tmp_path / "pred" / "scores.csv"), files)}
     assert got.keys() == ran.keys()
@@ -52,7 +53,7 @@ def test_predict_takes_a_folder_of_mixed_sizes_and_formats(tmp_path):
         Image.fromarray((_normal(rng, h, w, True) * 255).astype(np.uint8)).save(new / f"{name}{ext}")
     Image.fromarray((_normal(rng, 33, 33, False) * 255).astype(np.uint8)).save(new / "gray.tif")
     assert run_cli("predict", tmp_path / "model", tmp_path / "new", "--out", tmp_path / "p", "--no-progress",
-                   "--batch-size", "2") == 0
+                   "--batch-size", "2", "--overlays", "all") == 0
     rows = _read_csv(tmp_path / "p" / "scores.csv")
     assert len(rows) == 4
     sizes = {p.stem: Image.open(p).size for p in (tmp_path / "p" / "overlays").iterdir()}
@@ -115,6 +116,70 @@ def test_thresholds_travel_in_the_checkpoint(tmp_path):
     assert back.threshold_ == det.threshold_
     det.fit(torch.rand(4, 1, 16, 16))
     assert det.threshold_ is None   # a new fit has no thresholds until they are chosen
+
+
+def test_predict_logs_an_unreadable_file_goes_on_and_resumes_where_it_stopped(tmp_path, capsys):
+    """Issue 41: a bad file among good ones is a row of errors.csv and exit status 3, not a lost run;
+    rows are written as they are scored, so --resume scores only what is missing, and refuses a
+    folder another model wrote."""
+    root = make_folder(tmp_path / "data")
+    assert run_cli("fit", root, "--method", "floor", "--out", tmp_path / "model", *SMALL) == 0
+    good = sorted((root / "test").rglob("*.png"))
+    bad = tmp_path / "in" / "broken.png"
+    bad.parent.mkdir()
+    bad.write_bytes(b"not an image at all")
+    files = good[:3] + [bad] + good[3:6]
+    out = tmp_path / "p"
+    assert run_cli("predict", tmp_path / "model", *files[:2], "--out", out, "--no-progress",
+                   "--overlays", "none", "--workers", "0") == 0
+    assert len(_read_csv(out / "scores.csv")) == 2 and not (out / "overlays").exists()
+    assert "holds files" in _error(capsys, "predict", tmp_path / "model", *files, "--out", out)
+    assert run_cli("predict", tmp_path / "model", *files, "--out", out, "--no-progress", "--resume",
+                   "--workers", "1", "--batch-size", "2") == 3
+    rows = _read_csv(out / "scores.csv")
+    assert [r["file"] for r in rows] == [str(f) for f in files if f != bad]     # each once, in order
+    errors = _read_csv(out / "errors.csv")
+    assert [e["file"] for e in errors] == [str(bad)] and "cannot read image" in errors[0]["reason"]
+    flagged = {r["file"] for r in rows[2:] if r["verdict"] == "anomalous"}
+    assert {str(p.stem) for p in (out / "overlays").glob("*.png")} == {f.rsplit("/", 1)[1][:-4] for f in flagged}
+    assert "1 files could not be read" in capsys.readouterr().err
+    # again: everything is done, nothing scored twice; another model's folder is refused
+    assert run_cli("predict", tmp_path / "model", *files, "--out", out, "--no-progress", "--resume") == 0
+    assert len(_read_csv(out / "scores.csv")) == 6
+    assert run_cli("fit", root, "--method", "ae-l2", "--out", tmp_path / "ae", *SMALL) == 0
+    assert "another model" in _error(capsys, "predict", tmp_path / "ae", *files, "--out", out, "--resume")
+    assert "holds the model folder" in _error(capsys, "predict", tmp_path / "ae", *files,
+                                              "--out", tmp_path, "--overwrite")
+    assert (tmp_path / "ae" / "model.pt").is_file()
+
+
+def test_the_python_api_loads_a_model_and_scores_files_as_predict_does(tmp_path):
+    """Issue 41: anotutor.load + score_files (lazy, maps at each file's own size) give predict's
+    scores on the same images; Detection.verdicts uses the thresholds."""
+    import anotutor
+    from anotutor.data.images import read_image, resize
+
+    root = make_folder(tmp_path / "data")
+    assert run_cli("fit", root, "--method", "ae-l2", "--out", tmp_path / "model", *SMALL) == 0
+    det = anotutor.load(tmp_path / "model")
+    files = sorted((root / "test").rglob("*.png"))[:5]
+    lazy = det.score_files(files, batch_size=2)
+    first = next(lazy)                                  # a generator: one batch decoded so far
+    found = [first, *lazy]
+    size = det.params_["image_size"]
+    images = [read_image(f, det.channels_) for f in files]
+    out = det.predict(torch.stack([resize(x, size) for x in images]))
+    assert [f.path for f in found] == files
+    torch.testing.assert_close(torch.tensor([f.score for f in found]), out.scores, rtol=0, atol=1e-6)
+    assert [f.verdict for f in found] == out.verdicts()
+    assert all(f.map.shape == x.shape[-2:] and f.map.min() >= 0 for f, x in zip(found, images))
+    with pytest.raises(ValueError, match="cannot read image"):
+        list(det.score_files([tmp_path / "model" / "model.json"]))
+    det.threshold_ = None
+    with pytest.raises(ValueError, match="no thresholds"):
+        det.predict(images[0][None]).verdicts()
+    with pytest.raises(ValueError, match="not a model folder"):
+        anotutor.load(tmp_path / "nowhere")
 
 
 def test_predict_refuses_what_is_not_a_model_and_writes_nothing(tmp_path, capsys):

@@ -19,7 +19,7 @@ LAYERS = [
     {"models"},
     {"methods"},
     {"widgets", "pretrained", "contamination", "catalog", "compare", "protocol"},
-    {"report", "deploy", "cli", "parser", "outputs", "__main__"},
+    {"report", "deploy", "export", "cli", "parser", "outputs", "__main__"},
 ]
 
 

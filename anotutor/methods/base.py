@@ -78,6 +78,7 @@ from ..models.scoring import ScoringModule
 from ..runtime import Timer
 from ..runtime import progress as progress_bar
 from .estimator import Estimator, NotFittedError
+from .thresholds import Thresholds
 
 __all__ = ["Detection", "Detector", "NotFittedError"]
 
@@ -89,13 +90,24 @@ class Detection:
     ``scores`` [N] one per image; ``maps`` [N, H, W] per pixel, at the input's
     size, non-negative, on the method's own scale; ``ms_per_image`` the
     inference time (a warm-up image excluded); ``extras`` method-specific
-    tensors (e.g. reconstructions [N, C, H, W], latent codes).
+    tensors (e.g. reconstructions [N, C, H, W], latent codes); ``threshold``
+    the detector's :class:`~.thresholds.Thresholds` when it has them.
     """
 
     scores: torch.Tensor
     maps: torch.Tensor
     ms_per_image: float
     extras: dict = field(default_factory=dict)
+    threshold: Thresholds | None = None
+
+    def verdicts(self) -> list[str]:
+        """``"normal"`` or ``"anomalous"`` per image, at the detector's image threshold."""
+        if self.threshold is None:
+            raise ValueError(
+                "this detector has no thresholds: anotutor fit chooses them (anotutor.load(model_dir)), "
+                "or set det.threshold_ = anotutor.methods.thresholds.choose(...)"
+            )
+        return [self.threshold.verdict(float(s)) for s in self.scores]
 
     def masks(self, tau: float) -> torch.Tensor:
         """Binary masks [N, H, W]: pixels whose map value is at least ``tau`` (any tau >= 0)."""
@@ -233,7 +245,23 @@ class Detector(Estimator):
                 v = F.interpolate(v[:, None] if flat else v.float(), size=(h, w), mode=mode, **kw).clamp(0, 1)
                 v = v[:, 0] if flat else v
             out_extras[k] = v
-        return Detection(torch.cat(scores), maps_t.clamp_min(0), t.ms_per(x.shape[0]), out_extras)
+        return Detection(
+            torch.cat(scores), maps_t.clamp_min(0), t.ms_per(x.shape[0]), out_extras, getattr(self, "threshold_", None)
+        )
+
+    def score_files(self, paths, batch_size: int = 16, workers: int = 0, on_error=None, seed: int = 0):
+        """Score image files lazily: yields ``(path, score, verdict, map)`` per file, in order
+        (:class:`~.score_files.Scored`; the map [H, W] at the file's own size, the verdict at
+        ``threshold_``, None without one).
+
+        Files are decoded and resized by ``workers`` ``DataLoader`` processes (0: this one) and
+        scored ``batch_size`` at a time; memory stays flat however many there are. An unreadable
+        file raises a ``ValueError`` naming it, or, given ``on_error(path, reason)``, is reported
+        there and skipped. ``seed``: as :meth:`predict`'s.
+        """
+        from .score_files import score_files
+
+        return score_files(self, paths, batch_size, workers, on_error, seed)
 
     def torch_model(self) -> ScoringModule:
         """This fitted detector's inference as one torch module, in eval mode, on ``device_``.

@@ -73,7 +73,7 @@ def patchcore_scores(features: torch.Tensor, bank: torch.Tensor, b: int = 9):
     dist, nearest = dist.view(n, h * w), nearest.view(n, h * w)
     s_star, at = dist.max(dim=1)  # the worst patch
     scores = s_star
-    b = min(b, bank.shape[0])
+    b = min(b, int(bank.shape[0]))  # a constant under tracing (the bank does not change)
     if b >= 2:
         rows = torch.arange(n, device=dist.device)
         q_star = q.view(n, h * w, d)[rows, at]  # m^test,*  [n, D]

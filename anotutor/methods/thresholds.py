@@ -29,7 +29,7 @@ from .. import metrics
 from ..checks import check_range
 from ..data.splits import Split
 
-__all__ = ["Thresholds", "RULES", "fpr_threshold", "choose", "DEFAULT_FPR"]
+__all__ = ["Thresholds", "RULES", "VERDICTS", "fpr_threshold", "choose", "DEFAULT_FPR"]
 
 DEFAULT_FPR = 0.01
 RULES = {
@@ -37,6 +37,10 @@ RULES = {
     "f1-images": "best image F1 on validation defects (no masks); pixel tau at the false-alarm rate",
     "fpr": "false-alarm rate on held-out normal images (no defects to learn from)",
 }
+
+# the one vocabulary of every output (run, compare, predict, the Python API): below the image
+# threshold, and at or over it
+VERDICTS = ("normal", "anomalous")
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,14 @@ class Thresholds:
             )
         except (KeyError, TypeError) as err:
             raise ValueError(f"not a threshold record ({err}): {d!r}") from err
+
+    def verdict(self, score: float) -> str:
+        """``"anomalous"`` when ``score`` is at or over the image threshold, else ``"normal"`` (:data:`VERDICTS`)."""
+        return VERDICTS[int(float(score) >= self.image)]
+
+    def share_over(self, anomaly_map: torch.Tensor) -> float:
+        """The share of a map's pixels at or over the pixel threshold tau."""
+        return float((anomaly_map >= self.pixel).float().mean())
 
     def describe(self) -> str:
         rate = f" (asked: at most {self.fpr:g} of normal images over tau)" if self.fpr is not None else ""
