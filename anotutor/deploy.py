@@ -46,7 +46,6 @@ __all__ = [
     "write_predictions",
     "model_identity",
     "OVERLAYS",
-    "SCORE_COLUMNS",
     "read_model",
     "staged",
     "MODEL_FILE",
@@ -168,6 +167,7 @@ def prepare_fit(
 def train_and_write(plan: dict, out) -> dict:
     """Fit the detector of :func:`prepare_fit`'s ``plan``, choose its thresholds and write ``out``."""
     from .methods.thresholds import choose
+    from .outputs import map_scale
     from .pretrained import data_hash
     from .results import provenance
 
@@ -177,7 +177,7 @@ def train_and_write(plan: dict, out) -> dict:
     fit_seconds = time.perf_counter() - t0
     seen = det.predict(held_out.images)
     det.threshold_ = choose(seen, held_out, plan["fpr"])
-    scale = 2.0 * det.threshold_.pixel if det.threshold_.pixel > 0 else float(seen.maps.max()) or 1.0
+    scale = map_scale(det.threshold_.pixel, seen.maps)
     info = {
         "method": plan["name"],
         "title": plan["title"],
@@ -254,8 +254,6 @@ def prepare_predict(model_dir, inputs, resume=None) -> dict:
 
 
 OVERLAYS = ("none", "flagged", "all")
-SCORE_COLUMNS = ["file", "score", "verdict", "share_over_tau"]  # share_over_tau: of pixels at or over tau
-ERROR_COLUMNS = ["file", "reason"]
 RUN_FILE = "run.json"
 
 
@@ -328,6 +326,7 @@ def write_predictions(
 
     from .checks import check_int
     from .log import LOG
+    from .outputs import ERROR_COLUMNS, SCORE_COLUMNS
     from .runtime import progress as bar
 
     batch_size = check_int(batch_size, "batch_size")

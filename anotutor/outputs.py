@@ -1,7 +1,11 @@
-"""What ``anotutor run`` and ``compare`` write beside the report: scores.csv, overlays, the metrics table.
+"""What the ``anotutor`` commands write: scores.csv, errors.csv, overlays, the metrics table.
 
-One place for the columns, words and pictures of a run's outputs (see
-:mod:`.cli` for the commands, :mod:`.report` for the HTML report).
+One place for the columns, words and pictures of every command's outputs
+(``run``, ``compare`` and ``predict`` alike; see :mod:`.cli` for the
+commands, :mod:`.deploy` for fit and predict, :mod:`.report` for the HTML
+report): the columns :data:`SCORE_COLUMNS` first in every ``scores.csv``,
+the verdict words of :data:`~anotutor.methods.thresholds.VERDICTS`, and one
+overlay scale rule, :func:`map_scale`.
 """
 
 from __future__ import annotations
@@ -9,7 +13,37 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-__all__ = ["write_scores", "write_overlays", "row_text", "metrics_table", "quality_speed_plot"]
+from .methods.thresholds import VERDICTS
+
+__all__ = [
+    "SCORE_COLUMNS",
+    "ERROR_COLUMNS",
+    "map_scale",
+    "write_scores",
+    "write_overlays",
+    "row_text",
+    "metrics_table",
+    "quality_speed_plot",
+]
+
+# every scores.csv starts with these: the verdict at the image threshold (VERDICTS), and the share of the
+# map's pixels at or over the pixel threshold tau; run and compare add the test image's kind, label and
+# its map's maximum
+SCORE_COLUMNS = ["file", "score", "verdict", "share_over_tau"]
+ERROR_COLUMNS = ["file", "reason"]  # predict: a file that could not be read, and why
+
+
+def map_scale(tau: float | None, maps=None) -> float:
+    """The one scale overlays are drawn on, 0 to this value: twice the pixel threshold ``tau`` (a
+    normal image stays dark, a flagged pixel is past the middle), or, without a tau, the 99.9th
+    percentile of ``maps`` (1 if that is 0)."""
+    if tau is not None and tau > 0:
+        return 2.0 * float(tau)
+    if maps is None:
+        return 1.0
+    flat = maps.flatten()
+    q = float(flat[:: max(1, flat.numel() // 4_000_000)].quantile(0.999))
+    return q if q > 0 else 1.0
 
 
 def write_scores(path: Path, files: list[str], test, det_out, row: dict) -> None:
@@ -17,23 +51,22 @@ def write_scores(path: Path, files: list[str], test, det_out, row: dict) -> None
     tau, image_tau = row["tau"], row.get("image_tau")
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["file", "kind", "label", "score", "max_map", "share_at_or_above_tau", "verdict"])
+        w.writerow([*SCORE_COLUMNS, "kind", "label", "max_map"])
         for i, name in enumerate(files):
             m, score = det_out.maps[i], float(det_out.scores[i])
-            share = "" if tau is None else f"{float((m >= tau).float().mean()):.6f}"
-            verdict = "" if image_tau is None else ("defective" if score >= image_tau else "normal")
+            share = "" if tau is None else f"{float((m >= tau).float().mean()):.4f}"
+            verdict = "" if image_tau is None else VERDICTS[int(score >= image_tau)]
             w.writerow(
-                [name, test.kinds[i], int(test.labels[i]), f"{score:.6g}", f"{float(m.max()):.6g}", share, verdict]
+                [name, f"{score:.6g}", verdict, share, test.kinds[i], int(test.labels[i]), f"{float(m.max()):.6g}"]
             )
 
 
 def write_overlays(folder: Path, files: list[str], test, det_out, tau) -> None:
     from PIL import Image
 
-    from .report import map_scale
     from .viz import overlay_pixels
 
-    scale = map_scale(det_out.maps)
+    scale = map_scale(tau, det_out.maps)
     for i, name in enumerate(files):
         rel = Path(name)  # test/<kind>/<file>
         target = folder / rel.parent.name / f"{rel.stem}.png"

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["write_report", "map_scale", "N_CASES"]
+from .outputs import map_scale
+
+__all__ = ["write_report", "N_CASES"]
 
 N_CASES = 4  # highest-scoring normal and lowest-scoring defective test images shown per method
 
@@ -62,7 +64,7 @@ def _cases(folder: Path, o, test, files: list[str]) -> list[tuple[str, str, str]
     bad = np.flatnonzero(test.labels.numpy() == 1)
     picks = [("normal, highest scores", i) for i in good[np.argsort(-scores[good])][:N_CASES]]
     picks += [("defective, lowest scores", i) for i in bad[np.argsort(scores[bad])][:N_CASES]]
-    scale = map_scale(o.detection.maps)
+    scale = map_scale(o.row["tau"], o.detection.maps)
     out: list[tuple[str, str, str]] = []
     for group, i in picks:
         name = f"{o.method}-{'normal' if group.startswith('normal') else 'defective'}-{len(out)}.png"
@@ -75,13 +77,6 @@ def _cases(folder: Path, o, test, files: list[str]) -> list[tuple[str, str, str]
         )
         out.append((name, f"{files[i]}: score {scores[i]:.4g}{verdict}", group))
     return out
-
-
-def map_scale(maps) -> float:
-    """One method's one scale for drawing its maps: the 99.9th percentile of all of them (1 if that is 0)."""
-    flat = maps.flatten()
-    q = float(flat[:: max(1, flat.numel() // 4_000_000)].quantile(0.999))
-    return q if q > 0 else 1.0
 
 
 def write_report(

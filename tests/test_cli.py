@@ -5,6 +5,7 @@ as the normal images, bright discs and dark bars as defects, so no test
 depends on the package's own texture or defect generators.
 """
 
+import csv
 import json
 import subprocess
 import sys
@@ -110,7 +111,7 @@ def test_run_writes_every_output_and_a_checkpoint_that_predicts_the_same(tmp_pat
 
     ds = load_folder(root, image_size=32, val_fraction=0.4, seed=0)
     got = det.predict(ds.test.images).scores
-    want = torch.tensor([float(line.split(",")[3]) for line in lines[1:]])
+    want = torch.tensor([float(line.split(",")[1]) for line in lines[1:]])
     assert torch.allclose(got, want, rtol=1e-4, atol=1e-6)
     assert "| ae-l2 |" in capsys.readouterr().out
 
@@ -162,9 +163,12 @@ def test_a_folder_without_masks_gets_image_metrics_and_says_no_masks(tmp_path, c
     table = (out / "metrics.md").read_text()
     assert "no masks" in table and "image F1" in table
     assert (out / "quality_speed.png").is_file()
-    verdicts = [line.split(",")[-1] for line in (out / "floor" / "scores.csv").read_text().splitlines()[1:]]
-    assert set(verdicts) <= {"defective", "normal"}
-    assert verdicts.count("defective") == rows[0]["tp"] + rows[0]["fp"]
+    with open(out / "floor" / "scores.csv") as fh:
+        table_rows = list(csv.DictReader(fh))
+    assert list(table_rows[0])[:4] == ["file", "score", "verdict", "share_over_tau"]   # predict's columns first
+    verdicts = [r["verdict"] for r in table_rows]
+    assert set(verdicts) <= {"anomalous", "normal"}                                   # predict's words
+    assert verdicts.count("anomalous") == rows[0]["tp"] + rows[0]["fp"]
 
 
 def test_elpv_command_writes_a_folder_that_compare_reads(tmp_path, capsys):
