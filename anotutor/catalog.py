@@ -13,9 +13,10 @@ model as chapter 6 trains it, PatchCore and PaDiM at their defaults).
 ``steps`` replaces a method's default training length (the two-stage model's
 second stage gets a third of it, its own default rule); ``None`` keeps the
 budget's. The feature memories train nothing (``steps`` does not apply) and
-keep their own working size (``own_size``): they take the same images as
-every method and enlarge them to the 224 px their ImageNet backbone was
-trained at, as they would any reader's images.
+keep their own working size (``own_size``, 224 px, the size their ImageNet
+backbone was trained at): the command line loads a folder at each method's
+:meth:`Method.working_size`, so they see a photograph at 224 px, not a
+64 px copy enlarged.
 """
 
 from __future__ import annotations
@@ -73,6 +74,11 @@ class Method:
             if steps is not None:
                 kw["steps"] = check_int(steps, "steps", minimum=1)
         return self.cls(**kw)
+
+    def working_size(self, image_size: int | None = None) -> int:
+        """The size this method works at when a folder is loaded for it: ``image_size`` (or the budget's)
+        for the methods that train, its own (224 for the feature memories) for ``own_size`` ones."""
+        return int(self.make(image_size=image_size, progress=False).resolve_params()["image_size"])
 
     @property
     def needs_anomalies(self) -> bool:

@@ -189,7 +189,7 @@ def _methods() -> str:
         )
         need = "; needs --known N" if m.needs_anomalies else ""
         if m.own_size:
-            need += "; enlarges every image to its own image_size (--image-size sets the data's)"
+            need += "; works at its own image_size (the folder is read at it; --image-size is the others')"
         lines.append(f"{m.name:13s} {m.title} (chapter {m.chapter}){need}\n{'':13s} {shown}")
     return "\n".join(lines)
 
@@ -223,19 +223,17 @@ def _check_out(out: Path, overwrite: bool) -> None:
         )
 
 
-def _load(args):
+def _load(args, size: int | None = None):
+    """The folder at ``size`` px (default: ``--image-size`` or the budget's), checked; and that size."""
     from .checks import check_int
     from .data.folder import load_folder
     from .runtime import budget, device
 
     try:
         device(args.device)
-        size = check_int(
-            args.image_size if args.image_size is not None else budget().image_size,
-            "--image-size",
-            minimum=16,
-            maximum=2048,
-        )
+        if size is None:
+            size = args.image_size if args.image_size is not None else budget().image_size
+        size = check_int(size, "--image-size", minimum=16, maximum=2048)
         if args.steps is not None:
             check_int(args.steps, "--steps", minimum=1)
         check_int(args.seed, "--seed", minimum=0)
@@ -283,8 +281,9 @@ def _meta(args, ds, size, methods, seconds) -> dict:
 
 
 def _run(args, methods: list[str], flat: bool) -> Path:
+    from .catalog import METHODS
     from .compare import plan, run_method
-    from .deploy import staged
+    from .deploy import size_note, staged
     from .methods.thresholds import Thresholds
     from .report import write_report
 
@@ -303,19 +302,32 @@ def _run(args, methods: list[str], flat: bool) -> Path:
     for name, why in reasons.items():
         if why:
             LOG.warning(f"{name} will be skipped: {why}")
+    # each method at its own working size (the feature memories at 224 px): the folder is read once per size
+    sizes = {name: METHODS[name].working_size(size) if reasons[name] is None else size for name in methods}
+    data = {size: ds}
+    notes = []
+    for name in methods:
+        if sizes[name] not in data:
+            data[sizes[name]] = _load(args, sizes[name])[0]
+        note = size_note(METHODS[name].title, sizes[name], ds.info["source_px"]) if reasons[name] is None else None
+        if note:
+            LOG.warning(note)
+            notes.append(note)
 
     t0 = time.perf_counter()
     with staged(out) as stage:
         outcomes = []
         for name in methods:
+            here = data[sizes[name]]
             if reasons[name] is None:
                 LOG.info(
-                    f"{name} on {folder_name} ({len(ds.train)} training images, {len(ds.test)} test images, {size} px)"
+                    f"{name} on {folder_name} ({len(here.train)} training images, {len(here.test)} test images, "
+                    f"{sizes[name]} px)"
                 )
             o = run_method(
                 name,
-                ds,
-                image_size=size,
+                here,
+                image_size=sizes[name],
                 steps=args.steps,
                 seed=args.seed,
                 device=args.device,
@@ -324,18 +336,19 @@ def _run(args, methods: list[str], flat: bool) -> Path:
             outcomes.append(o)
             if o.row is None or o.detection is None or o.detector is None:  # skipped (o.skipped says why)
                 continue
+            o.row["image_size"] = sizes[name]
             where = stage if flat else stage / name
             where.mkdir(exist_ok=True)
-            write_scores(where / "scores.csv", ds.info["files"]["test"], ds.test, o.detection, o.row)
-            write_overlays(where / "overlays", ds.info["files"]["test"], ds.test, o.detection, o.row["tau"])
+            write_scores(where / "scores.csv", here.info["files"]["test"], here.test, o.detection, o.row)
+            write_overlays(where / "overlays", here.info["files"]["test"], here.test, o.detection, o.row["tau"])
             if o.row["tau"] is not None and o.row.get("image_tau") is not None:  # the model keeps its tau
                 o.detector.threshold_ = Thresholds(
                     o.row["tau"],
                     o.row["image_tau"],
                     "f1-masks",
                     None,
-                    int((ds.val.labels == 0).sum()),
-                    int(ds.val.labels.sum()),
+                    int((here.val.labels == 0).sum()),
+                    int(here.val.labels.sum()),
                 )
             o.detector.save(where / "model.pt")
             LOG.info(f"{name}: " + ", ".join(f"{k} {v}" for k, v in row_text(o.row).items()))
@@ -347,11 +360,15 @@ def _run(args, methods: list[str], flat: bool) -> Path:
             "(no ground_truth/ folder): image metrics only; image F1 at the threshold chosen on "
             "validation."
         )
+        masks_note += (
+            f" Each method works at its own size (px column); the images are {ds.info['source_px']} px "
+            "(median shorter side)." + "".join(f" Warning: {n}." for n in notes)
+        )
         rows = [o.row if o.ran else {"method": o.method, "name": o.title, "skipped": o.skipped} for o in outcomes]
         (stage / "metrics.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
         (stage / "metrics.md").write_text(
             f"# anotutor on {folder_name}\n\n{meta['date']}, {meta['machine']}, {meta['device']}, "
-            f"{meta['threads']} threads, anotutor {meta['anotutor']}. {size} px, {meta['channels']} channel(s), "
+            f"{meta['threads']} threads, anotutor {meta['anotutor']}. {meta['channels']} channel(s), "
             f"seed {args.seed}; thresholds chosen on {len(ds.val)} validation images, scores on {len(ds.test)} "
             f"test images.{masks_note}\n\n{metrics_table(outcomes)}\n"
         )
@@ -364,7 +381,7 @@ def _run(args, methods: list[str], flat: bool) -> Path:
             ds.info["files"]["test"],
             f"anotutor on {folder_name}",
             metrics_table(outcomes),
-            f"{meta['date']}, {size} px, seed {args.seed}; thresholds chosen on "
+            f"{meta['date']}, seed {args.seed}; thresholds chosen on "
             f"{len(ds.val)} validation images, scores on {len(ds.test)} test images.{masks_note}",
             None if flat else "quality_speed.png",
         )

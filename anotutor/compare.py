@@ -37,6 +37,7 @@ class Outcome:
     detection: Detection | None = None
     detector: Detector | None = None
     skipped: str | None = None
+    test: Split | None = None  # the split it was scored on (at its working size)
 
     @property
     def ran(self) -> bool:
@@ -113,7 +114,7 @@ def run_method(
     row = {"method": m.name, **report.row()}
     if unseen_kinds and ds.test.masks is not None:
         row.update({f"unseen_{k}": v for k, v in on_kinds(out, ds.test, list(unseen_kinds)).items()})
-    return Outcome(m.name, m.title, row, out, det)
+    return Outcome(m.name, m.title, row, out, det, test=ds.test)
 
 
 def run_methods(methods, ds: AnomalyDataset, **kwargs) -> list[Outcome]:

@@ -37,6 +37,8 @@ from pathlib import Path
 
 import torch
 
+from .log import LOG
+
 __all__ = [
     "fit_folder",
     "prepare_fit",
@@ -72,6 +74,20 @@ def staged(out: Path):
         stage.rename(out)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+ENLARGE_WARN = 2.0  # a working size more than this many times the images' own size is said, not hidden
+
+
+def size_note(title: str, size: int, source: int) -> str | None:
+    """A warning when ``title`` works at ``size`` px on images whose shorter side is ``source`` px and
+    that means enlarging them more than :data:`ENLARGE_WARN` times; None otherwise."""
+    if source and size > ENLARGE_WARN * source:
+        return (
+            f"{title} works at {size} px and the images are {source} px (median shorter side): enlarged "
+            f"{size / source:.1f}x, the detector judges detail the files do not hold"
+        )
+    return None
 
 
 def _peak_mb() -> float:
@@ -113,7 +129,7 @@ def prepare_fit(
     """
     from .catalog import METHODS, resolve
     from .checks import check_range
-    from .data.folder import load_folder, load_normals
+    from .data.folder import load_folder, load_normals, source_px
     from .data.splits import Split
     from .methods.thresholds import DEFAULT_FPR
     from .runtime import as_rng
@@ -121,6 +137,7 @@ def prepare_fit(
     name = resolve([method])[0]
     m = METHODS[name]
     folder = Path(folder)
+    image_size = m.working_size(image_size)  # its own size (224 for the feature memories), not the budget's
     fpr = check_range(DEFAULT_FPR if fpr is None else fpr, "fpr", 0.0, 1.0, high_open=True)
     if m.needs_anomalies:
         raise ValueError(f"{name} needs known anomalies; fit takes the methods that learn from normal images")
@@ -132,11 +149,12 @@ def prepare_fit(
             folder, image_size=image_size, channels=channels, val_fraction=val_fraction, max_train=max_train, seed=seed
         )
         train, held_out, c, files = ds.train.images, ds.val, ds.info["channels"], ds.info["files"]["train"]
-        size = ds.info["image_size"]
+        size, source = ds.info["image_size"], ds.info["source_px"]
         if len(held_out) == 0:
             raise ValueError(f"--val-fraction {val_fraction} leaves no validation image to choose tau on")
     else:
         images, files, c = load_normals(folder, image_size, channels, max_train, seed)
+        source = source_px([folder / f for f in files])
         n_out = max(MIN_HOLDOUT, int(round(NORMAL_HOLDOUT * len(images))))
         if len(images) - n_out < 2:
             raise ValueError(
@@ -149,7 +167,12 @@ def prepare_fit(
         files = [files[i] for i in keep]
         held_out = Split(images[hold], torch.zeros(len(hold), dtype=torch.long), ["good"] * len(hold))
     det = m.make(image_size=size, steps=steps, seed=seed, device=device, progress=progress)
+    note = size_note(m.title, size, source)
+    if note:
+        LOG.warning(note)
     return {
+        "source_px": source,
+        "size_note": note,
         "name": name,
         "title": m.title,
         "det": det,
@@ -183,6 +206,8 @@ def train_and_write(plan: dict, out) -> dict:
         "title": plan["title"],
         "class": type(det).__name__,
         "image_size": plan["size"],
+        "source_px": plan["source_px"],
+        "size_note": plan["size_note"],
         "channels": plan["channels"],
         "thresholds": det.threshold_.to_dict(),
         "rule": det.threshold_.describe(),

@@ -90,6 +90,7 @@ def row_text(row: dict) -> dict:
         "fit s": f(row["fit_seconds"], 1),
         "ms / image": f(row["ms_per_image"], 2),
         "parameters": f"{row['n_parameters']:,}",
+        "px": str(row["image_size"]) if row.get("image_size") else "–",
     }
 
 
@@ -107,6 +108,7 @@ def metrics_table(outcomes) -> str:
         "fit s",
         "ms / image",
         "parameters",
+        "px",
     ]
     rows = [[o.method, *(row_text(o.row).values() if o.ran else ["–"] * (len(head) - 1))] for o in outcomes]
     notes = [f"- {o.method} did not run: {o.skipped}" for o in outcomes if not o.ran]

@@ -36,6 +36,7 @@ def _roc_figure(path: Path, outcomes, test) -> None:
     pixel = test.masks is not None
     fig, axes = plt.subplots(1, 2 if pixel else 1, figsize=(9.5 if pixel else 5, 3.8), squeeze=False)
     for o in outcomes:
+        test = o.test if o.test is not None else test  # each method's split, at its working size
         fpr, tpr, _ = metrics.roc_curve(o.detection.scores, test.labels)
         axes[0, 0].plot(fpr, tpr, label=f"{o.method} ({o.row['image_auroc']:.3f})")
         if pixel:
@@ -58,6 +59,8 @@ def _cases(folder: Path, o, test, files: list[str]) -> list[tuple[str, str, str]
     from PIL import Image
 
     from .viz import overlay_pixels
+
+    test = o.test if o.test is not None else test  # each method's split, at its working size
 
     scores = o.detection.scores.numpy()
     good = np.flatnonzero(test.labels.numpy() == 0)
@@ -91,7 +94,8 @@ def write_report(
 ) -> Path:
     """Write ``out/index.html`` (and its images under ``out/report/``) for the methods that ran.
 
-    ``test``: the scored split; ``files``: its file names; ``table_md``: the
+    ``test``: the scored split (a method's own ``Outcome.test`` where it has one, at its working
+    size); ``files``: its file names; ``table_md``: the
     metrics table as markdown (shown as an HTML table); ``quality_speed``: the
     name of a quality-speed PNG already in ``out``, if any.
     """

@@ -221,3 +221,22 @@ def test_compare_writes_an_offline_report_page(tmp_path):
     assert n_good is None or len(normal) == min(4, n_good)
     assert "one scale" in page and "lowest scores" in page
     assert page.count("<tr>") == 3   # the two methods' rows
+
+
+def test_each_method_reads_the_folder_at_its_own_working_size(tmp_path, capsys):
+    """Issue 41: the feature memories see photographs at 224 px, the trained networks at --image-size;
+    a working size that enlarges the files more than 2x is said in the log, model.json and metrics.md."""
+    big = make_folder(tmp_path / "big", colour=True, h=256, w=256, n_train=4, n_good=2, n_bad=2)
+    assert run_cli("fit", big, "--method", "patchcore", "--out", tmp_path / "pc", *SMALL) == 0
+    info = json.loads((tmp_path / "pc" / "model.json").read_text())
+    assert info["image_size"] == 224 and info["source_px"] == 256 and info["size_note"] is None
+    small = make_folder(tmp_path / "small", colour=True)                      # 40 x 48 px files
+    capsys.readouterr()
+    assert run_cli("compare", small, "--methods", "floor,patchcore", "--out", tmp_path / "c", *SMALL) == 0
+    assert "enlarged 5.6x" in capsys.readouterr().err
+    rows = {r["method"]: r for r in json.loads((tmp_path / "c" / "metrics.json").read_text())["rows"]}
+    assert rows["floor"]["image_size"] == 32 and rows["patchcore"]["image_size"] == 224
+    table = (tmp_path / "c" / "metrics.md").read_text()
+    assert "| px |" in table.replace("px|", "px |") and "enlarged 5.6x" in table
+    maps = {m: len(_read_csv(tmp_path / "c" / m / "scores.csv")) for m in ("floor", "patchcore")}
+    assert maps["floor"] == maps["patchcore"]                                 # the same test files

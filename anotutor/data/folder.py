@@ -36,7 +36,7 @@ from .images import decode, images_in, is_colour, size_of
 from .mvtec import MVTEC_ARCHIVE
 from .splits import AnomalyDataset, Split
 
-__all__ = ["load_folder", "load_normals"]
+__all__ = ["source_px", "load_folder", "load_normals"]
 
 
 def _layout_error(root: Path, what: str) -> ValueError:
@@ -126,6 +126,13 @@ def load_normals(
     return images, [str(p.relative_to(root)) for p in paths], c
 
 
+def source_px(paths) -> int:
+    """The median shorter side, in pixels, of the image files ``paths`` (read from their headers): what a
+    working size is compared with, to say when images are enlarged rather than shrunk."""
+    sides = sorted(min(size_of(Path(p))) for p in paths)
+    return int(sides[len(sides) // 2]) if sides else 0
+
+
 def load_folder(
     root: str | Path,
     image_size: int | None = None,
@@ -211,6 +218,7 @@ def load_folder(
             "root": str(root),
             "channels": c,
             "image_size": size,
+            "source_px": source_px(train_paths),
             "val_fraction": val_fraction,
             "seed": seed,
             "n_known": n_known,
