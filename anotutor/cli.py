@@ -96,6 +96,8 @@ def _fit(args) -> int:
             args.max_train,
             args.device,
             not args.no_progress,
+            tile=args.tile,
+            overlap=args.overlap if args.tile is not None else 0,
         )
     except (ValueError, FileNotFoundError) as err:
         raise CLIError(str(err)) from err

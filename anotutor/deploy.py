@@ -117,9 +117,15 @@ def prepare_fit(
     max_train: int | None = None,
     device: str | None = None,
     progress: bool = True,
+    tile: int | None = None,
+    overlap: int = 0,
 ) -> dict:
     """Read and check everything a fit needs, training nothing: the detector, its training images and
     the held-out images its thresholds are chosen on.
+
+    ``tile``: train on tiles of ``tile`` px (overlapping by ``overlap``) cut from the files at their own
+    resolution, each at the working size, and score held-out (and later new) images tile by tile
+    (:mod:`anotutor.data.tiles`): for large images whose defects a whole-image working size would lose.
 
     A folder with ``test/<defect kind>`` folders gives a validation split
     (``val_fraction`` of each kind, as ``anotutor run``) and the F1 rules; a
@@ -149,7 +155,7 @@ def prepare_fit(
             folder, image_size=image_size, channels=channels, val_fraction=val_fraction, max_train=max_train, seed=seed
         )
         train, held_out, c, files = ds.train.images, ds.val, ds.info["channels"], ds.info["files"]["train"]
-        size, source = ds.info["image_size"], ds.info["source_px"]
+        size, source, held_files = ds.info["image_size"], ds.info["source_px"], ds.info["files"]["val"]
         if len(held_out) == 0:
             raise ValueError(f"--val-fraction {val_fraction} leaves no validation image to choose tau on")
     else:
@@ -164,9 +170,19 @@ def prepare_fit(
         order = as_rng(seed).permutation(len(images))
         keep, hold = sorted(order[n_out:].tolist()), sorted(order[:n_out].tolist())
         train, size = images[keep], images.shape[-1]
+        held_files = [files[i] for i in hold]
         files = [files[i] for i in keep]
         held_out = Split(images[hold], torch.zeros(len(hold), dtype=torch.long), ["good"] * len(hold))
     det = m.make(image_size=size, steps=steps, seed=seed, device=device, progress=progress)
+    tiling = None
+    if tile is not None:
+        from .data.images import read_image
+        from .data.tiles import check_tiling, cut_tiles
+
+        tile, overlap = check_tiling(tile, overlap)
+        tiling = {"tile": tile, "overlap": overlap}
+        train = torch.cat([cut_tiles(read_image(folder / f, c), tile, overlap, size)[0] for f in files])
+        source = tile
     note = size_note(m.title, size, source)
     if note:
         LOG.warning(note)
@@ -181,6 +197,8 @@ def prepare_fit(
         "channels": c,
         "size": size,
         "files": files,
+        "held_files": [folder / f for f in held_files],
+        "tiling": tiling,
         "fpr": fpr,
         "seed": seed,
         "folder": folder,
@@ -198,7 +216,7 @@ def train_and_write(plan: dict, out) -> dict:
     t0 = time.perf_counter()
     det.fit(train)
     fit_seconds = time.perf_counter() - t0
-    seen = det.predict(held_out.images)
+    seen = det.predict(held_out.images) if plan["tiling"] is None else _tiled_detection(det, plan)
     det.threshold_ = choose(seen, held_out, plan["fpr"])
     scale = map_scale(det.threshold_.pixel, seen.maps)
     info = {
@@ -206,6 +224,7 @@ def train_and_write(plan: dict, out) -> dict:
         "title": plan["title"],
         "class": type(det).__name__,
         "image_size": plan["size"],
+        "tiling": plan["tiling"],
         "source_px": plan["source_px"],
         "size_note": plan["size_note"],
         "channels": plan["channels"],
@@ -228,6 +247,22 @@ def train_and_write(plan: dict, out) -> dict:
         det.save(stage / MODEL_FILE)
         (stage / INFO_FILE).write_text(json.dumps(info, indent=1))
     return info
+
+
+def _tiled_detection(det, plan: dict):
+    """The held-out images scored tile by tile, their stitched maps brought to the working size of the
+    held-out split (its masks' size), for choosing thresholds on."""
+    import torch.nn.functional as F
+
+    from .methods.base import Detection
+
+    s = plan["held_out"].images.shape[-1]
+    found = list(det.score_files(plan["held_files"], **plan["tiling"]))
+    maps = [
+        F.interpolate(f.map[None, None], size=(s, s), mode="bilinear", align_corners=False, antialias=True)[0, 0]
+        for f in found
+    ]
+    return Detection(torch.tensor([f.score for f in found]), torch.stack(maps).clamp_min(0), 0.0)
 
 
 def read_model(model_dir):
@@ -256,6 +291,7 @@ def read_model(model_dir):
         )
     if channels not in (1, 3):
         raise ValueError(f"{info_path} names {channels} channels; a model has 1 or 3")
+    det.tiling_ = info.get("tiling")  # score_files tiles new images as the model was fitted
     return det, info
 
 

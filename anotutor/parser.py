@@ -107,6 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-progress",
     ):
         copy_argument(run, fit, flag)
+    fit.add_argument(
+        "--tile",
+        type=int,
+        default=None,
+        help="for large images: train and score on tiles of this many pixels of the files' own resolution, "
+        "each at the working size (default: whole images)",
+    )
+    fit.add_argument("--overlap", type=int, default=32, help="pixels shared by neighbouring tiles (default 32)")
     pred = command("predict", help="score image files or folders with a model folder of anotutor fit")
     pred.add_argument("model", type=Path, help="a model folder written by anotutor fit")
     pred.add_argument("inputs", type=Path, nargs="+", help="image files or folders (searched recursively)")

@@ -249,7 +249,9 @@ class Detector(Estimator):
             torch.cat(scores), maps_t.clamp_min(0), t.ms_per(x.shape[0]), out_extras, getattr(self, "threshold_", None)
         )
 
-    def score_files(self, paths, batch_size: int = 16, workers: int = 0, on_error=None, seed: int = 0):
+    def score_files(
+        self, paths, batch_size: int = 16, workers: int = 0, on_error=None, seed: int = 0, tile=None, overlap=None
+    ):
         """Score image files lazily: yields ``(path, score, verdict, map)`` per file, in order
         (:class:`~.score_files.Scored`; the map [H, W] at the file's own size, the verdict at
         ``threshold_``, None without one).
@@ -257,11 +259,17 @@ class Detector(Estimator):
         Files are decoded and resized by ``workers`` ``DataLoader`` processes (0: this one) and
         scored ``batch_size`` at a time; memory stays flat however many there are. An unreadable
         file raises a ``ValueError`` naming it, or, given ``on_error(path, reason)``, is reported
-        there and skipped. ``seed``: as :meth:`predict`'s.
+        there and skipped. ``seed``: as :meth:`predict`'s. ``tile``, ``overlap``: score each file in
+        tiles of ``tile`` px at its own resolution (:mod:`anotutor.data.tiles`), for a model fitted on
+        such tiles; by default the tiling it was fitted with (``tiling_``, which ``anotutor.load`` sets
+        from the model folder), else none.
         """
         from .score_files import score_files
 
-        return score_files(self, paths, batch_size, workers, on_error, seed)
+        tiling = getattr(self, "tiling_", None) or {}
+        tile = tiling.get("tile") if tile is None else tile
+        overlap = tiling.get("overlap", 0) if overlap is None else overlap
+        return score_files(self, paths, batch_size, workers, on_error, seed, tile, overlap or 0)
 
     def torch_model(self) -> ScoringModule:
         """This fitted detector's inference as one torch module, in eval mode, on ``device_``.

@@ -19,12 +19,13 @@ import torch.nn.functional as F
 
 from ..checks import check_int
 from ..data.files import stream
+from ..data.tiles import check_tiling, cut_tiles, stitch
 from ..log import LOG
 
 if TYPE_CHECKING:
     from .base import Detector
 
-__all__ = ["Scored", "score_files"]
+__all__ = ["Scored", "score_files", "score_tiled"]
 
 
 class Scored(NamedTuple):
@@ -38,6 +39,21 @@ class Scored(NamedTuple):
     map: torch.Tensor
 
 
+def score_tiled(module, image: torch.Tensor, tile: int, overlap: int, size: int, device, g, batch_size: int = 16):
+    """``(score, map [H, W])`` of one image [C, H, W] scored in tiles (:mod:`anotutor.data.tiles`): each
+    tile at the working ``size``, the map stitched back at the image's own size; the score is the
+    largest tile score, on the scale the thresholds were chosen on (tiles of the same size)."""
+    tiles, boxes = cut_tiles(image, tile, overlap, size)
+    scores, maps = [], []
+    for i in range(0, len(tiles), batch_size):
+        s, m, _ = module.explain(tiles[i : i + batch_size].to(device), g)
+        scores.append(s.detach().float().cpu())
+        maps.append(m.detach().float().cpu())
+    return float(torch.cat(scores).max()), stitch(
+        torch.cat(maps), boxes, (int(image.shape[-2]), int(image.shape[-1]))
+    ).clamp_min(0)
+
+
 def score_files(
     det: Detector,
     paths,
@@ -45,13 +61,29 @@ def score_files(
     workers: int = 0,
     on_error: Callable[[Path, str], None] | None = None,
     seed: int = 0,
+    tile: int | None = None,
+    overlap: int = 0,
 ) -> Iterator[Scored]:
-    """Yield a :class:`Scored` per readable file of ``paths``, in order (see the module docstring)."""
+    """Yield a :class:`Scored` per readable file of ``paths``, in order (see the module docstring);
+    with ``tile``, each file is scored in tiles of ``tile`` px overlapping by ``overlap`` px."""
     det._check_fitted()
     batch_size = check_int(batch_size, "batch_size")
     g = torch.Generator().manual_seed(check_int(seed, "seed", minimum=0))
     module, tau = det._module(), det.threshold_
     size = det.params_["image_size"]
+    if tile is not None:
+        tile, overlap = check_tiling(tile, overlap)
+        for batch in stream(paths, det.channels_, size, 1, workers, keep_full=True):
+            for item in batch:
+                if item.error is not None:
+                    if on_error is None:
+                        raise ValueError(item.error)
+                    on_error(item.path, item.error)
+                    continue
+                with torch.no_grad():
+                    s, m = score_tiled(module, item.full, tile, overlap, size, det.device_, g, batch_size)
+                yield Scored(item.path, s, None if tau is None else tau.verdict(s), m)
+        return
     enlarged = 0
     for batch in stream(paths, det.channels_, size, batch_size, workers):
         good = []
