@@ -326,6 +326,16 @@ def model_identity(model_dir) -> dict:
     return {"model": str(model_dir), "checkpoint_sha256": sha256sum(model_dir / MODEL_FILE)}
 
 
+def default_workers(device) -> int:
+    """Decoding processes for ``predict``: one where it has a core of its own (a GPU scores, or the CPU
+    has more cores than torch's threads); none where the scoring already uses every core, since a
+    worker would only take cycles from it (``benchmarks/predict_scale.py`` measures both)."""
+    import torch
+
+    spare = (os.cpu_count() or 1) > torch.get_num_threads()
+    return 1 if torch.device(device).type != "cpu" or spare else 0
+
+
 def _done_files(out: Path, identity: dict) -> set[str]:
     """The files a previous run into ``out`` scored (or failed on), after checking it used this model."""
     run = out / RUN_FILE
@@ -379,8 +389,8 @@ def write_predictions(
     that the same model wrote them). A file that cannot be read goes to ``errors.csv`` with its reason
     and the run goes on. ``overlays``: which images get an overlay PNG
     (:data:`OVERLAYS`; ``"flagged"``: those at or over the image threshold),
-    written by a thread pool. ``workers``: decoding processes (default: one
-    when the machine has two cores or more). Returns ``{"scored", "flagged",
+    written by a thread pool. ``workers``: decoding processes (default:
+    :func:`default_workers`). Returns ``{"scored", "flagged",
     "failed", "skipped"}`` counts of this run.
     """
     from concurrent.futures import ThreadPoolExecutor
@@ -393,8 +403,8 @@ def write_predictions(
     batch_size = check_int(batch_size, "batch_size")
     if overlays not in OVERLAYS:
         raise ValueError(f"overlays must be one of {OVERLAYS}, got {overlays!r}")
-    workers = (1 if (os.cpu_count() or 1) > 1 else 0) if workers is None else check_int(workers, "workers", minimum=0)
     det, info, files = plan["det"], plan["info"], plan["files"]
+    workers = default_workers(det.device_) if workers is None else check_int(workers, "workers", minimum=0)
     out, identity, done = Path(out), plan["identity"], plan["done"]
     out.mkdir(parents=True, exist_ok=True)
     (out / RUN_FILE).write_text(json.dumps({**identity, "title": info["title"]}, indent=1))

@@ -134,7 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="which images get an overlay PNG (default flagged: those at or over the image threshold)",
     )
     pred.add_argument(
-        "--workers", type=int, default=None, help="processes that decode images (default 1 on 2 cores or more; 0: none)"
+        "--workers",
+        type=int,
+        default=None,
+        help="processes that decode images (default: 1 where a core is free of the scoring, else 0)",
     )
     pred.add_argument("--no-progress", action="store_true", help="no progress bar")
     exp = command(

@@ -7,6 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
+from anotutor.data.boards import woven_board
 from anotutor.data.tiles import cut_tiles, stitch, tile_boxes
 from test_cli import _error, run_cli
 
@@ -37,25 +38,17 @@ def test_stitching_gives_back_what_the_tiles_saw():
     assert torch.allclose(stitch(torch.full((len(boxes), 64, 64), 0.3), boxes, (h, w)), torch.full((h, w), 0.3))
 
 
-def _texture(rng, n, period=6):
-    """A fine woven surface: a grid of period ``period`` px at a random phase, with a little noise."""
-    yy, xx = np.indices((n, n)) + rng.integers(0, period, 2)[:, None, None]
-    weave = np.sin(2 * np.pi * yy / period) * np.sin(2 * np.pi * xx / period)
-    return np.clip(0.5 + 0.25 * weave + 0.03 * rng.standard_normal((n, n)), 0, 1)
-
-
 def test_a_small_defect_in_a_large_image_is_found_with_tiles_and_lost_without(tmp_path, capsys):
     """A 12 px spot where a fine weave (period 6 px) is missing, at the weave's mean brightness, in a
     1,024 px image: at 224 px for the whole image the weave itself averages to that mean, so the
     spot disappears; in tiles of 256 px the weave stays and the spot is found."""
-    rng = np.random.default_rng(0)
     root = tmp_path / "boards"
     (root / "train" / "good").mkdir(parents=True)
     for i in range(8):
-        Image.fromarray((_texture(rng, 1024) * 255).astype(np.uint8)).save(root / "train" / "good" / f"{i}.png")
-    board = _texture(rng, 1024)
+        Image.fromarray((woven_board(seed=i) * 255).astype(np.uint8)).save(root / "train" / "good" / f"{i}.png")
     y, x = 600, 300
-    board[y : y + 12, x : x + 12] = 0.5                                 # the weave missing: its mean, flat
+    board = woven_board(gap=12, at=(y, x), seed=99)                   # the weave missing: its mean, flat
+    assert board[y : y + 12, x : x + 12].std() == 0 and abs(board.mean() - 0.5) < 0.01
     (tmp_path / "new").mkdir()
     Image.fromarray((board * 255).astype(np.uint8)).save(tmp_path / "new" / "board.png")
     common = ["--method", "patchcore", "--no-progress"]
