@@ -60,6 +60,7 @@ def export_detector(det, path, batch_size: int = 1, seed: int = 0) -> dict:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
+        module(example)  # builds what a first call builds (the backbone's folded copy) outside the tracer
         torch.onnx.export(
             module,
             (example,),

@@ -8,6 +8,7 @@ import torch
 
 from anotutor.catalog import METHODS
 from anotutor.export import TOLERANCE, export_detector
+from anotutor.methods import Detector
 from test_cli import SMALL, _error, make_folder, run_cli
 
 ort = pytest.importorskip("onnxruntime")
@@ -24,7 +25,7 @@ def _fitted(name: str):
 
 @pytest.mark.parametrize("name", ["patchcore", "padim", "ae-l2", "pnunet", "floor"])
 def test_the_exported_file_gives_predicts_scores_and_maps(name, tmp_path):
-    det = _fitted(name)
+    det = Detector.from_checkpoint(_fitted(name).save(tmp_path / "m.pt"))   # as anotutor export loads it
     check = export_detector(det, tmp_path / "m.onnx", batch_size=2)
     assert max(check["max_score_diff"], check["max_map_diff"]) <= TOLERANCE * check["scale"]
     s = det.params_["image_size"]
